@@ -1,0 +1,98 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace Vae.Generator
+{
+    /// <summary>Every diagnostic the generator reports, with sequential IDs. Keep AnalyzerReleases.Shipped.md in step.</summary>
+    internal static class DiagnosticDescriptors
+    {
+        private const string Category = "Vae";
+
+        private static DiagnosticDescriptor Error(string id, string title, string message) =>
+            new DiagnosticDescriptor(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ClassNotPartial = Error("VAE001",
+            "Model class must be partial",
+            "'{0}' must be declared 'partial' so that Vae can generate the model's members into it");
+
+        public static readonly DiagnosticDescriptor InputNotPositive = Error("VAE002",
+            "Input size must be positive",
+            "VariationalAutoencoder on '{0}' needs Input > 0 (the number of input features){1}");
+
+        public static readonly DiagnosticDescriptor LatentNotPositive = Error("VAE003",
+            "Latent size must be positive",
+            "VariationalAutoencoder on '{0}' needs Latent > 0 (the number of latent dimensions){1}");
+
+        public static readonly DiagnosticDescriptor UnitsNotPositive = Error("VAE004",
+            "Layer units must be positive",
+            "{0} layer {1} of '{2}' has {3} units; a layer needs at least 1 unit");
+
+        public static readonly DiagnosticDescriptor SigmaNotPositive = Error("VAE005",
+            "Sigma must be positive",
+            "Sigma on '{0}' is {1}; the Gaussian decoder's standard deviation must be a finite number > 0");
+
+        public static readonly DiagnosticDescriptor SigmaWithoutGaussian = Error("VAE006",
+            "Sigma needs the Gaussian likelihood",
+            "Sigma on '{0}' only applies to Likelihood.Gaussian, but the likelihood is {1}; remove Sigma or use Likelihood.Gaussian");
+
+        public static readonly DiagnosticDescriptor BetaInvalid = Error("VAE007",
+            "Beta must be non-negative",
+            "Beta on '{0}' is {1}; the KL weight must be a finite number >= 0");
+
+        public static readonly DiagnosticDescriptor LatentSamplesInvalid = Error("VAE008",
+            "LatentSamples must be at least 1",
+            "LatentSamples on '{0}' is {1}; at least one noise sample per example is needed");
+
+        public static readonly DiagnosticDescriptor UndefinedEnumValue = Error("VAE009",
+            "Undefined enum value",
+            "{0} is not a defined {1} value; use one of: {2}");
+
+        public static readonly DiagnosticDescriptor LayerWithoutModel = Error("VAE010",
+            "Layer attribute without VariationalAutoencoder",
+            "'{0}' has [{1}] but no [VariationalAutoencoder]; add [VariationalAutoencoder(Input = ..., Latent = ...)] or remove the layer");
+
+        public static readonly DiagnosticDescriptor NestedClass = Error("VAE011",
+            "Model class must not be nested",
+            "'{0}' is nested inside '{1}'; declare the model as a top-level class");
+
+        public static readonly DiagnosticDescriptor GenericClass = Error("VAE012",
+            "Model class must not be generic",
+            "'{0}' has type parameters; a model's architecture is fixed at compile time, so declare a non-generic class");
+
+        public static readonly DiagnosticDescriptor HasBaseClass = Error("VAE013",
+            "Model class must not declare a base class",
+            "'{0}' derives from '{1}'; the generated part derives from Vae.VaeModel, so remove the base class");
+
+        public static readonly DiagnosticDescriptor StaticOrAbstract = Error("VAE014",
+            "Model class must be a concrete, non-static class",
+            "'{0}' is {1}; a model class must be instantiable");
+
+        public static readonly DiagnosticDescriptor NotAClass = Error("VAE015",
+            "Model must be a class",
+            "'{0}' is a {1}; declare the model as a 'partial class'");
+
+        public static readonly DiagnosticDescriptor ModelTooLarge = Error("VAE016",
+            "Model too large",
+            "'{0}' would have {1} parameters; at most {2} fit in one flat buffer");
+
+        public static readonly DiagnosticDescriptor LayersSplitAcrossParts = Error("VAE017",
+            "Layers declared on several partial declarations",
+            "'{0}' declares [{1}] layers on more than one partial declaration, so their order is ambiguous; keep them on one declaration");
+
+        public static readonly DiagnosticDescriptor InternalError = Error("VAE999",
+            "The Vae generator failed",
+            "The Vae generator failed on '{0}': {1}. This is a bug in Vae; please report it with the declaration.");
+
+        private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
+        {
+            ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
+            BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
+            HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, InternalError,
+        }.ToDictionary(d => d.Id);
+
+        public static DiagnosticDescriptor ById(string id) => All[id];
+
+        public static IEnumerable<DiagnosticDescriptor> Every => All.Values;
+    }
+}

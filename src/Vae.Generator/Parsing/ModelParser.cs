@@ -1,0 +1,293 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Vae.Generator.Specs;
+
+namespace Vae.Generator.Parsing
+{
+    /// <summary>
+    /// Reads an annotated class into a <see cref="ModelSpec"/>, collecting every mistake as a diagnostic with the
+    /// location of the attribute argument at fault. Values the compiler itself rejects (errors in the attribute) are
+    /// left to the compiler: the model is not generated and no second error is piled on.
+    /// </summary>
+    internal static class ModelParser
+    {
+        public const string ModelAttribute = "Vae.VariationalAutoencoderAttribute";
+        public const string EncoderAttribute = "Vae.EncoderAttribute";
+        public const string DecoderAttribute = "Vae.DecoderAttribute";
+        private const string VaeModelType = "Vae.VaeModel";
+
+        /// <summary>The largest flat parameter buffer: its offsets are C# ints.</summary>
+        public const long MaxParameters = int.MaxValue;
+
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var symbol = (INamedTypeSymbol)context.TargetSymbol;
+            var diagnostics = new List<DiagnosticInfo>();
+            var node = (TypeDeclarationSyntax)context.TargetNode;
+            var name = symbol.Name;
+            var identifier = node.Identifier.GetLocation();
+            bool usable = true;
+
+            if (node is RecordDeclarationSyntax || node is StructDeclarationSyntax || node is InterfaceDeclarationSyntax)
+            {
+                var kind = node is RecordDeclarationSyntax ? "record" : node is StructDeclarationSyntax ? "struct" : "interface";
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotAClass, identifier, name, kind));
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+
+            if (!symbol.DeclaringSyntaxReferences.Select(r => r.GetSyntax(cancellationToken)).OfType<TypeDeclarationSyntax>()
+                    .All(d => d.Modifiers.Any(SyntaxKind.PartialKeyword)))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassNotPartial, identifier, name));
+                usable = false;
+            }
+            if (symbol.ContainingType is { } outer)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedClass, identifier, name, outer.Name));
+                usable = false;
+            }
+            if (symbol.TypeParameters.Length > 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericClass, identifier, name));
+                usable = false;
+            }
+            if (symbol.IsStatic || symbol.IsAbstract)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StaticOrAbstract, identifier, name, symbol.IsStatic ? "static" : "abstract"));
+                usable = false;
+            }
+            if (symbol.BaseType is { } baseType && baseType.SpecialType != SpecialType.System_Object)
+            {
+                if (baseType.TypeKind == TypeKind.Error) usable = false;
+                else if (baseType.ToDisplayString() != VaeModelType)
+                {
+                    var location = node.BaseList?.Types.FirstOrDefault()?.GetLocation() ?? identifier;
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.HasBaseClass, location, name, baseType.ToDisplayString()));
+                    usable = false;
+                }
+            }
+
+            var attribute = context.Attributes[0];
+            var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            var attributeLocation = attributeSyntax?.GetLocation() ?? identifier;
+            if (HasErrors(attribute)) usable = false;
+
+            int? input = null, latent = null, latentSamples = null;
+            double? beta = null, sigma = null;
+            string likelihood = "Bernoulli";
+            bool likelihoodDefined = true;
+            foreach (var argument in attribute.NamedArguments)
+            {
+                var value = argument.Value;
+                if (value.Kind == TypedConstantKind.Error || value.Value is null) { usable = false; continue; }
+                var location = NamedArgumentLocation(attributeSyntax, argument.Key) ?? attributeLocation;
+                switch (argument.Key)
+                {
+                    case "Input": input = (int)value.Value; break;
+                    case "Latent": latent = (int)value.Value; break;
+                    case "LatentSamples":
+                        latentSamples = (int)value.Value;
+                        if (latentSamples < 1)
+                        {
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LatentSamplesInvalid, location, name, Format(latentSamples.Value)));
+                            usable = false;
+                        }
+                        break;
+                    case "Beta":
+                        beta = Convert.ToDouble(value.Value, CultureInfo.InvariantCulture);
+                        if (!(beta >= 0) || double.IsInfinity(beta.Value))
+                        {
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.BetaInvalid, location, name, Format(beta.Value)));
+                            usable = false;
+                        }
+                        break;
+                    case "Sigma":
+                        sigma = Convert.ToDouble(value.Value, CultureInfo.InvariantCulture);
+                        if (!(sigma > 0) || double.IsInfinity(sigma.Value))
+                        {
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.SigmaNotPositive, location, name, Format(sigma.Value)));
+                            usable = false;
+                        }
+                        break;
+                    case "Likelihood":
+                        var member = EnumMemberName(value);
+                        if (member is null)
+                        {
+                            diagnostics.Add(UndefinedEnum(value, location));
+                            likelihoodDefined = false;
+                            usable = false;
+                        }
+                        else likelihood = member;
+                        break;
+                }
+            }
+
+            if (input is null || input <= 0)
+            {
+                var location = NamedArgumentLocation(attributeSyntax, "Input") ?? attributeLocation;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InputNotPositive, location, name,
+                    input is null ? "; Input is missing" : "; it is " + Format(input.Value)));
+                usable = false;
+            }
+            if (latent is null || latent <= 0)
+            {
+                var location = NamedArgumentLocation(attributeSyntax, "Latent") ?? attributeLocation;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LatentNotPositive, location, name,
+                    latent is null ? "; Latent is missing" : "; it is " + Format(latent.Value)));
+                usable = false;
+            }
+            if (sigma is not null && likelihoodDefined && likelihood != "Gaussian")
+            {
+                var location = NamedArgumentLocation(attributeSyntax, "Sigma") ?? attributeLocation;
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.SigmaWithoutGaussian, location, name, likelihood));
+                usable = false;
+            }
+
+            var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
+            var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
+
+            if (usable)
+            {
+                long count = ParameterCount(input!.Value, latent!.Value, likelihood, encoder, decoder);
+                if (count > MaxParameters)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, identifier, name,
+                        count.ToString(CultureInfo.InvariantCulture), MaxParameters.ToString(CultureInfo.InvariantCulture)));
+                    usable = false;
+                }
+            }
+
+            ModelSpec? model = null;
+            if (usable)
+            {
+                var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
+                model = new ModelSpec(ns, name, (ns is null ? "" : ns + ".") + name + ".g.cs",
+                    input!.Value, latent!.Value, likelihood, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
+                    new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
+            }
+            return new ParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics));
+        }
+
+        /// <summary>A class with [Encoder] or [Decoder] but no [VariationalAutoencoder]: the layers would be silently ignored.</summary>
+        public static ParseResult ParseOrphanLayers(GeneratorAttributeSyntaxContext context, string attributeName, CancellationToken cancellationToken)
+        {
+            var symbol = context.TargetSymbol;
+            if (symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ModelAttribute))
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            var location = context.Attributes[0].ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation() ?? symbol.Locations.FirstOrDefault();
+            return new ParseResult(null, new EquatableArray<DiagnosticInfo>(new[]
+            {
+                DiagnosticInfo.Create(DiagnosticDescriptors.LayerWithoutModel, location, symbol.Name, attributeName),
+            }));
+        }
+
+        private static List<LayerSpec> ParseLayers(INamedTypeSymbol symbol, string attributeType, string side, string name,
+            List<DiagnosticInfo> diagnostics, ref bool usable, CancellationToken cancellationToken)
+        {
+            var layers = new List<LayerSpec>();
+            var attributes = symbol.GetAttributes().Where(a => a.AttributeClass?.ToDisplayString() == attributeType).ToList();
+            var declarations = attributes
+                .Select(a => a.ApplicationSyntaxReference?.GetSyntax(cancellationToken).FirstAncestorOrSelf<TypeDeclarationSyntax>())
+                .Where(d => d is not null)
+                .Distinct()
+                .Count();
+            if (declarations > 1)
+            {
+                var location = attributes[0].ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayersSplitAcrossParts, location, name, side));
+                usable = false;
+            }
+
+            for (int i = 0; i < attributes.Count; i++)
+            {
+                var attribute = attributes[i];
+                var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+                if (HasErrors(attribute) || attribute.ConstructorArguments.Length < 2)
+                {
+                    usable = false;
+                    continue;
+                }
+                var unitsConstant = attribute.ConstructorArguments[0];
+                var activationConstant = attribute.ConstructorArguments[1];
+                if (unitsConstant.Value is not int units || activationConstant.Value is null)
+                {
+                    usable = false;
+                    continue;
+                }
+                if (units <= 0)
+                {
+                    var location = ConstructorArgumentLocation(syntax, 0, "units") ?? syntax?.GetLocation();
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnitsNotPositive, location, side, Format(i), name, Format(units)));
+                    usable = false;
+                }
+                var activation = EnumMemberName(activationConstant);
+                if (activation is null)
+                {
+                    var location = ConstructorArgumentLocation(syntax, 1, "activation") ?? syntax?.GetLocation();
+                    diagnostics.Add(UndefinedEnum(activationConstant, location));
+                    usable = false;
+                    continue;
+                }
+                layers.Add(new LayerSpec(units, activation));
+            }
+            return layers;
+        }
+
+        private static long ParameterCount(int input, int latent, string likelihood, List<LayerSpec> encoder, List<LayerSpec> decoder)
+        {
+            long count = 0;
+            long width = input;
+            foreach (var layer in encoder) { count += (width + 1) * layer.Units; width = layer.Units; }
+            count += 2 * (width + 1) * latent;
+            width = latent;
+            foreach (var layer in decoder) { count += (width + 1) * layer.Units; width = layer.Units; }
+            count += (likelihood == "GaussianLearnedVariance" ? 2 : 1) * (width + 1) * input;
+            return count;
+        }
+
+        private static bool HasErrors(AttributeData attribute) =>
+            attribute.AttributeConstructor is null
+            || attribute.ConstructorArguments.Any(a => a.Kind == TypedConstantKind.Error)
+            || attribute.NamedArguments.Any(a => a.Value.Kind == TypedConstantKind.Error);
+
+        /// <summary>The name of the enum member with this value, or null when no member has it.</summary>
+        private static string? EnumMemberName(TypedConstant constant)
+        {
+            if (constant.Type is not INamedTypeSymbol { TypeKind: TypeKind.Enum } type || constant.Value is null) return null;
+            foreach (var field in type.GetMembers().OfType<IFieldSymbol>())
+                if (field.HasConstantValue && Equals(field.ConstantValue, constant.Value)) return field.Name;
+            return null;
+        }
+
+        private static DiagnosticInfo UndefinedEnum(TypedConstant constant, Location? location)
+        {
+            var type = constant.Type as INamedTypeSymbol;
+            var names = type?.GetMembers().OfType<IFieldSymbol>().Where(f => f.HasConstantValue).Select(f => f.Name) ?? Enumerable.Empty<string>();
+            return DiagnosticInfo.Create(DiagnosticDescriptors.UndefinedEnumValue, location,
+                Convert.ToString(constant.Value, CultureInfo.InvariantCulture) ?? "?", type?.Name ?? "enum", string.Join(", ", names));
+        }
+
+        private static Location? NamedArgumentLocation(AttributeSyntax? syntax, string property) =>
+            syntax?.ArgumentList?.Arguments.FirstOrDefault(a => a.NameEquals?.Name.Identifier.ValueText == property)?.Expression.GetLocation();
+
+        private static Location? ConstructorArgumentLocation(AttributeSyntax? syntax, int index, string parameter)
+        {
+            if (syntax?.ArgumentList is null) return null;
+            var arguments = syntax.ArgumentList.Arguments;
+            var named = arguments.FirstOrDefault(a => a.NameColon?.Name.Identifier.ValueText == parameter);
+            if (named is not null) return named.Expression.GetLocation();
+            var positional = arguments.Where(a => a.NameEquals is null && a.NameColon is null).ToList();
+            return index < positional.Count ? positional[index].Expression.GetLocation() : null;
+        }
+
+        private static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+    }
+}

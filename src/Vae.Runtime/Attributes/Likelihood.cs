@@ -1,0 +1,12 @@
+namespace Vae;
+
+/// <summary>The decoder's observation model p(x|z).</summary>
+public enum Likelihood
+{
+    /// <summary>Independent Bernoulli pixels; the decoder outputs logits. Data should lie in [0, 1].</summary>
+    Bernoulli = 0,
+    /// <summary>Independent Gaussians with a fixed standard deviation <see cref="VariationalAutoencoderAttribute.Sigma"/>.</summary>
+    Gaussian = 1,
+    /// <summary>Independent Gaussians whose log variance is a second decoder head (Kingma and Welling's MLP).</summary>
+    GaussianLearnedVariance = 2,
+}

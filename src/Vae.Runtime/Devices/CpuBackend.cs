@@ -1,0 +1,131 @@
+using Vae.Kernels.Cpu;
+
+namespace Vae.Devices;
+
+/// <summary>A model on the CPU target: native buffers for parameters, gradients, optimiser state and workspace.</summary>
+internal sealed unsafe class CpuBackend : IModelBackend
+{
+    private readonly CpuDevice _device;
+    private readonly ModelDescriptor _descriptor;
+    private readonly ICpuKernels _kernels;
+    private readonly NativeBuffer _parameters, _gradients, _packed;
+    private readonly NativeBuffer?[] _state = new NativeBuffer?[2];
+    private NativeBuffer _workspace;
+    private int _workspaceExamples;
+
+    public CpuBackend(CpuDevice device, ModelDescriptor descriptor, ICpuKernels kernels)
+    {
+        _device = device;
+        _descriptor = descriptor;
+        _kernels = kernels;
+        _parameters = new NativeBuffer(descriptor.ParameterCount);
+        _gradients = new NativeBuffer(descriptor.ParameterCount);
+        _packed = new NativeBuffer(kernels.PackedFloats);
+        _workspace = new NativeBuffer(0);
+    }
+
+    public int MaxExamples => 4096;
+
+    private CpuThreads Threads => _device.Threads;
+
+    private float* Workspace(int examples)
+    {
+        if (examples > MaxExamples) throw new ArgumentOutOfRangeException(nameof(examples), examples, $"At most {MaxExamples} examples per call.");
+        if (examples > _workspaceExamples)
+        {
+            _workspace.Dispose();
+            _workspace = new NativeBuffer(_kernels.WorkspaceFloats(examples));
+            _workspaceExamples = examples;
+        }
+        return _workspace.Pointer;
+    }
+
+    public void SetParameters(ReadOnlySpan<float> values) => values.CopyTo(_parameters.Span);
+    public void GetParameters(Span<float> values) => _parameters.Span.CopyTo(values);
+    public void GetGradients(Span<float> values) => _gradients.Span.CopyTo(values);
+
+    private NativeBuffer State(int slot) => _state[slot] ??= new NativeBuffer(_descriptor.ParameterCount);
+    public void GetOptimizerState(int slot, Span<float> values) => State(slot).Span.CopyTo(values);
+    public void SetOptimizerState(int slot, ReadOnlySpan<float> values) => values.CopyTo(State(slot).Span);
+
+    public void ResetOptimizerState()
+    {
+        foreach (var s in _state) s?.Span.Clear();
+    }
+
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta)
+    {
+        float* ws = Workspace(examples);
+        fixed (float* px = x)
+        fixed (float* pe = eps)
+            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer));
+    }
+
+    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
+    {
+        float* ws = Workspace(examples);
+        fixed (float* px = x)
+        fixed (float* pe = eps)
+        fixed (float* pl = exampleLoss)
+            return _kernels.Loss(Threads, new Floats(_parameters.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer), exampleLoss.IsEmpty ? Floats.Null : new Floats(pl));
+    }
+
+    public double GradientSumOfSquares() => Optimizers.SumOfSquares(_descriptor.ParameterCount, _gradients.Pointer);
+
+    public void ScaleGradients(float factor) => Optimizers.Scale(_descriptor.ParameterCount, _gradients.Pointer, factor);
+
+    public void ApplyOptimizer(Optimizer optimizer, long step)
+    {
+        int n = _descriptor.ParameterCount;
+        switch (optimizer)
+        {
+            case Adam adam:
+                Optimizers.Adam(n, _parameters.Pointer, _gradients.Pointer, State(0).Pointer, State(1).Pointer,
+                    adam.LearningRate, adam.Beta1, adam.Beta2, adam.Epsilon, adam.WeightDecay, step);
+                break;
+            case Sgd sgd:
+                Optimizers.Sgd(n, _parameters.Pointer, _gradients.Pointer, sgd.Momentum > 0 ? State(0).Pointer : null,
+                    sgd.LearningRate, sgd.Momentum, sgd.WeightDecay, step);
+                break;
+            default:
+                throw new NotSupportedException($"The CPU target has no kernel for optimiser {optimizer.GetType().Name}.");
+        }
+    }
+
+    public void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar)
+    {
+        float* ws = Workspace(examples);
+        fixed (float* px = x)
+        fixed (float* pm = mu)
+        fixed (float* pv = logVar)
+            _kernels.Encode(Threads, new Floats(_parameters.Pointer), new Floats(px), examples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm), new Floats(pv));
+    }
+
+    public void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean)
+    {
+        float* ws = Workspace(rows);
+        fixed (float* pz = z)
+        fixed (float* pm = mean)
+            _kernels.Decode(Threads, new Floats(_parameters.Pointer), new Floats(pz), rows, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm));
+    }
+
+    public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll)
+    {
+        // The workspace is sized in examples of the model's own L; ask for enough to hold examples * samples rows.
+        int needed = (int)Math.Min(MaxExamples, ((long)examples * samples + _descriptor.LatentSamples - 1) / _descriptor.LatentSamples);
+        float* ws = Workspace(Math.Max(needed, examples));
+        fixed (float* pz = z)
+        fixed (float* px = x)
+        fixed (float* pn = rowNll)
+            _kernels.DecoderNegativeLogLikelihood(Threads, new Floats(_parameters.Pointer), new Floats(pz), new Floats(px), examples, samples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pn));
+    }
+
+    public void Dispose()
+    {
+        _parameters.Dispose();
+        _gradients.Dispose();
+        _packed.Dispose();
+        _workspace.Dispose();
+        foreach (var s in _state) s?.Dispose();
+    }
+}

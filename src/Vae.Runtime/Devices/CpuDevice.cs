@@ -1,0 +1,24 @@
+using Vae.Kernels.Cpu;
+
+namespace Vae.Devices;
+
+/// <summary>The CPU target: generated C# kernels run by one team of threads shared by the device's models.</summary>
+internal sealed class CpuDevice : Device
+{
+    public CpuDevice(int threads) => Threads = new CpuThreads(threads);
+
+    public CpuThreads Threads { get; }
+
+    public override string Name => $"CPU ({Threads.Count} thread{(Threads.Count == 1 ? "" : "s")})";
+
+    public override string Kind => "cpu";
+
+    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels) =>
+        new CpuBackend(this, descriptor, kernels.Cpu);
+
+    public override void Dispose()
+    {
+        Threads.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,32 @@
+namespace Vae.Devices;
+
+/// <summary>
+/// A model's parameters, gradients, optimiser state and kernels on one device. The host talks to it in spans;
+/// the device keeps whatever layout and memory its kernels like.
+/// </summary>
+internal interface IModelBackend : IDisposable
+{
+    void SetParameters(ReadOnlySpan<float> values);
+    void GetParameters(Span<float> values);
+    void GetGradients(Span<float> values);
+
+    /// <summary>Optimiser state buffer <paramref name="slot"/> (e.g. Adam's exp_avg is 0), allocated on first use.</summary>
+    void GetOptimizerState(int slot, Span<float> values);
+    void SetOptimizerState(int slot, ReadOnlySpan<float> values);
+    void ResetOptimizerState();
+
+    /// <summary>Forward and backward on a batch; gradients stay on the device. Returns the mean loss.</summary>
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta);
+
+    double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
+    double GradientSumOfSquares();
+    void ScaleGradients(float factor);
+    void ApplyOptimizer(Optimizer optimizer, long step);
+
+    void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar);
+    void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean);
+    void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll);
+
+    /// <summary>Largest number of examples one call may take.</summary>
+    int MaxExamples { get; }
+}

@@ -1,0 +1,36 @@
+namespace Vae.Kernels.Cpu;
+
+/// <summary>
+/// The CPU kernels the generator emits for one architecture. All pointers are to float buffers laid out as the
+/// descriptor says (parameters, gradients) or row-major by example (data, noise, outputs).
+/// <c>workspace</c> holds at least <see cref="WorkspaceFloats"/> floats for the batch size used, and
+/// <c>packed</c> at least <see cref="PackedFloats"/>.
+/// </summary>
+public unsafe interface ICpuKernels
+{
+    /// <summary>Workspace floats for a batch of <paramref name="examples"/> (activations of every layer and gradient scratch).</summary>
+    long WorkspaceFloats(int examples);
+
+    /// <summary>Scratch floats for the largest transposed weight matrix.</summary>
+    long PackedFloats { get; }
+
+    /// <summary>
+    /// Forward and backward pass: writes dLoss/dParameters into <paramref name="gradients"/> and returns the loss,
+    /// the negative ELBO averaged over the batch. <paramref name="eps"/> is [examples, L, Latent].
+    /// </summary>
+    double ForwardBackward(CpuThreads threads, Floats parameters, Floats gradients, Floats x, Floats eps, int examples, float beta, Floats workspace, Floats packed);
+
+    /// <summary>Forward pass only: the mean loss, and each example's negative ELBO in <paramref name="exampleLoss"/> (may be null).</summary>
+    double Loss(CpuThreads threads, Floats parameters, Floats x, Floats eps, int examples, float beta, Floats workspace, Floats packed, Floats exampleLoss);
+
+    /// <summary>q(z|x): mu and logvar, each [examples, Latent].</summary>
+    void Encode(CpuThreads threads, Floats parameters, Floats x, int examples, Floats workspace, Floats packed, Floats mu, Floats logVar);
+
+    /// <summary>The decoder's mean for each latent row: sigmoid of the logits for Bernoulli, the mean head for Gaussians. [rows, Input].</summary>
+    void Decode(CpuThreads threads, Floats parameters, Floats z, int rows, Floats workspace, Floats packed, Floats mean);
+
+    /// <summary>
+    /// -log p(x|z) for every latent row (rows = examples * samples, the rows of one example adjacent), [rows].
+    /// </summary>
+    void DecoderNegativeLogLikelihood(CpuThreads threads, Floats parameters, Floats z, Floats x, int examples, int samples, Floats workspace, Floats packed, Floats rowNll);
+}

@@ -1,0 +1,109 @@
+namespace Vae.Kernels.Cpu;
+
+/// <summary>
+/// The decoder's output layer fused with the negative log-likelihood and its gradient. Each kernel writes the
+/// per-row negative log-likelihood (nats, constants included) and, when a gradient buffer is given,
+/// dL/doutput scaled by <c>gradientScale</c> (1 / (batch * L) for the mean over the batch).
+/// Row r of the decoder output belongs to example r / samples.
+/// </summary>
+public static unsafe class Likelihoods
+{
+    /// <summary>0.5 * log(2 pi).</summary>
+    public const float HalfLogTwoPi = 0.9189385332046727f;
+
+    private struct Job
+    {
+        public int Rows, Size, Samples, Tasks, Kind;
+        public float* Output, X, RowNll, DOutput;
+        public float GradientScale, Sigma;
+    }
+
+    /// <summary>Bernoulli with logits: nll = softplus(l) - x l, dnll/dl = sigmoid(l) - x.</summary>
+    public static void Bernoulli(CpuThreads threads, int rows, int size, int samples, Floats logits, Floats x, Floats rowNll, Floats dLogits, float gradientScale)
+        => Run(threads, 0, rows, size, samples, logits, x, rowNll, dLogits, gradientScale, 0f);
+
+    /// <summary>Gaussian with fixed sigma: nll = 0.5 ((x - m) / sigma)^2 + log(sigma) + 0.5 log(2 pi).</summary>
+    public static void Gaussian(CpuThreads threads, int rows, int size, int samples, Floats mean, Floats x, Floats rowNll, Floats dMean, float gradientScale, float sigma)
+        => Run(threads, 1, rows, size, samples, mean, x, rowNll, dMean, gradientScale, sigma);
+
+    /// <summary>
+    /// Gaussian with a learned log variance: output rows are [mean (size) | logvar (size)];
+    /// nll = 0.5 (log(2 pi) + lv + (x - m)^2 exp(-lv)).
+    /// </summary>
+    public static void GaussianLearnedVariance(CpuThreads threads, int rows, int size, int samples, Floats output, Floats x, Floats rowNll, Floats dOutput, float gradientScale)
+        => Run(threads, 2, rows, size, samples, output, x, rowNll, dOutput, gradientScale, 0f);
+
+    private static void Run(CpuThreads threads, int kind, int rows, int size, int samples, float* output, float* x, float* rowNll, float* dOutput, float scale, float sigma)
+    {
+        var job = new Job
+        {
+            Kind = kind, Rows = rows, Size = size, Samples = samples, Tasks = Math.Max(1, Math.Min(threads.Count, rows)),
+            Output = output, X = x, RowNll = rowNll, DOutput = dOutput, GradientScale = scale, Sigma = sigma,
+        };
+        threads.For(job.Tasks, &Task, &job);
+    }
+
+    private static void Task(void* state, int task)
+    {
+        ref var job = ref *(Job*)state;
+        int r0 = (int)((long)job.Rows * task / job.Tasks), r1 = (int)((long)job.Rows * (task + 1) / job.Tasks);
+        for (int r = r0; r < r1; r++)
+        {
+            float* xr = job.X + (long)(r / job.Samples) * job.Size;
+            job.RowNll[r] = job.Kind switch
+            {
+                0 => BernoulliRow(job.Size, job.Output + (long)r * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * job.Size, job.GradientScale),
+                1 => GaussianRow(job.Size, job.Output + (long)r * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * job.Size, job.GradientScale, job.Sigma),
+                _ => LearnedRow(job.Size, job.Output + (long)r * 2 * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * 2 * job.Size, job.GradientScale),
+            };
+        }
+    }
+
+    private static float BernoulliRow(int n, float* l, float* x, float* d, float scale)
+    {
+        float sum = 0f;
+        for (int i = 0; i < n; i++)
+        {
+            float e = MathF.Exp(-MathF.Abs(l[i]));
+            sum += MathF.Max(l[i], 0f) - x[i] * l[i] + MathF.Log(1f + e);
+            if (d != null)
+            {
+                float sigmoid = l[i] >= 0f ? 1f / (1f + e) : e / (1f + e);
+                d[i] = scale * (sigmoid - x[i]);
+            }
+        }
+        return sum;
+    }
+
+    private static float GaussianRow(int n, float* m, float* x, float* d, float scale, float sigma)
+    {
+        float inverseVariance = 1f / (sigma * sigma);
+        float sum = 0f;
+        for (int i = 0; i < n; i++)
+        {
+            float diff = m[i] - x[i];
+            sum += diff * diff;
+            if (d != null) d[i] = scale * diff * inverseVariance;
+        }
+        return 0.5f * sum * inverseVariance + n * (MathF.Log(sigma) + HalfLogTwoPi);
+    }
+
+    private static float LearnedRow(int n, float* output, float* x, float* d, float scale)
+    {
+        float* m = output;
+        float* lv = output + n;
+        float sum = 0f;
+        for (int i = 0; i < n; i++)
+        {
+            float diff = x[i] - m[i];
+            float precision = MathF.Exp(-lv[i]);
+            sum += lv[i] + diff * diff * precision;
+            if (d != null)
+            {
+                d[i] = -scale * diff * precision;
+                d[n + i] = scale * 0.5f * (1f - diff * diff * precision);
+            }
+        }
+        return 0.5f * sum + n * HalfLogTwoPi;
+    }
+}

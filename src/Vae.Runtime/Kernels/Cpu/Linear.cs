@@ -1,0 +1,148 @@
+using System.Runtime.Intrinsics;
+
+namespace Vae.Kernels.Cpu;
+
+/// <summary>
+/// A fully connected layer with PyTorch's weight layout W[out, in]: the forward GEMM fused with bias and activation,
+/// and the backward pass fused with the activation's derivative. Each thread finishes the epilogue on its own block
+/// of the output while that block is still in cache.
+/// </summary>
+public static unsafe class Linear
+{
+    private struct ForwardJob
+    {
+        public Partition Partition;
+        public int In, Out;
+        public float* X, Wt, Bias, Pre, Output;
+    }
+
+    /// <summary>
+    /// pre[rows, outF] = x[rows, inF] W[outF, inF]^T + bias; output = TAct(pre). When TAct is the identity, pass
+    /// the same buffer for pre and output. <paramref name="packed"/> holds inF*outF floats of scratch for W^T.
+    /// </summary>
+    public static void Forward<TAct>(CpuThreads threads, int rows, int inF, int outF,
+        Floats x, Floats weight, Floats bias, Floats pre, Floats output, Floats packed)
+        where TAct : struct, IActivation
+    {
+        Transpose(weight, outF, inF, packed);
+        var job = new ForwardJob
+        {
+            Partition = new Partition(rows, outF, threads.Count),
+            In = inF, Out = outF, X = x, Wt = packed, Bias = bias, Pre = pre, Output = output,
+        };
+        threads.For(job.Partition.Tasks, &ForwardTask<TAct>, &job);
+    }
+
+    private static void ForwardTask<TAct>(void* state, int task) where TAct : struct, IActivation
+    {
+        ref var job = ref *(ForwardJob*)state;
+        job.Partition.Get(task, out int i0, out int i1, out int j0, out int j1);
+        Gemm.Block(i0, i1, j0, j1, job.In, job.X, job.In, 1, job.Wt, job.Out, job.Pre, job.Out, accumulate: false);
+        for (int i = i0; i < i1; i++)
+            BiasActivate<TAct>(job.Pre + (long)i * job.Out, job.Output + (long)i * job.Out, job.Bias, j0, j1);
+    }
+
+    private static void BiasActivate<TAct>(float* pre, float* output, float* bias, int j0, int j1) where TAct : struct, IActivation
+    {
+        int j = j0;
+        if (TAct.IsVectorized)
+        {
+            for (; j + 8 <= j1; j += 8)
+            {
+                var a = Vector256.Load(pre + j) + Vector256.Load(bias + j);
+                a.Store(pre + j);
+                TAct.Forward(a).Store(output + j);
+            }
+        }
+        for (; j < j1; j++)
+        {
+            float a = pre[j] + bias[j];
+            pre[j] = a;
+            output[j] = TAct.Forward(a);
+        }
+    }
+
+    private struct BackwardJob
+    {
+        public Partition Weights, Inputs;
+        public int Rows, In, Out, DerivativeTasks;
+        public float* DOutput, Pre, Output, X, Weight, DWeight, DBias, DX, DPre;
+    }
+
+    /// <summary>
+    /// Given dL/doutput [rows, outF], writes dL/dW [outF, inF] and dL/dbias [outF] (overwriting them) and, when
+    /// <paramref name="dx"/> is not null, dL/dx [rows, inF]. <paramref name="dPre"/> is [rows, outF] scratch and may
+    /// alias <paramref name="dOutput"/> (it is overwritten in place).
+    /// </summary>
+    public static void Backward<TAct>(CpuThreads threads, int rows, int inF, int outF,
+        Floats dOutput, Floats pre, Floats output, Floats x, Floats weight,
+        Floats dWeight, Floats dBias, Floats dx, Floats dPre)
+        where TAct : struct, IActivation
+    {
+        var job = new BackwardJob
+        {
+            Rows = rows, In = inF, Out = outF,
+            DOutput = dOutput, Pre = pre, Output = output, X = x, Weight = weight,
+            DWeight = dWeight, DBias = dBias, DX = dx, DPre = dPre,
+            Weights = new Partition(outF, inF, threads.Count),
+            Inputs = new Partition(rows, inF, threads.Count),
+        };
+        job.DerivativeTasks = Math.Min(threads.Count, rows);
+        // The identity's derivative is 1: the scratch aliases dOutput and nothing needs to run.
+        if (typeof(TAct) != typeof(IdentityActivation) || dPre != dOutput)
+            threads.For(job.DerivativeTasks, &DerivativeTask<TAct>, &job);
+        threads.For(job.Weights.Tasks, &WeightTask, &job);
+        if (!dx.IsNull) threads.For(job.Inputs.Tasks, &InputTask, &job);
+    }
+
+    private static void DerivativeTask<TAct>(void* state, int task) where TAct : struct, IActivation
+    {
+        ref var job = ref *(BackwardJob*)state;
+        long n = (long)job.Rows * job.Out;
+        long begin = n * task / job.DerivativeTasks, end = n * (task + 1) / job.DerivativeTasks;
+        long j = begin;
+        if (TAct.IsVectorized)
+            for (; j + 8 <= end; j += 8)
+                (Vector256.Load(job.DOutput + j) * TAct.Derivative(Vector256.Load(job.Pre + j), Vector256.Load(job.Output + j))).Store(job.DPre + j);
+        for (; j < end; j++) job.DPre[j] = job.DOutput[j] * TAct.Derivative(job.Pre[j], job.Output[j]);
+    }
+
+    private static void WeightTask(void* state, int task)
+    {
+        ref var job = ref *(BackwardJob*)state;
+        job.Weights.Get(task, out int i0, out int i1, out int j0, out int j1);
+        // dW[o, i] = sum_r dPre[r, o] x[r, i]: A = dPre^T read through strides (row stride 1, column stride outF).
+        Gemm.Block(i0, i1, j0, j1, job.Rows, job.DPre, 1, job.Out, job.X, job.In, job.DWeight, job.In, accumulate: false);
+        if (j0 != 0) return; // one task per output-row range owns the bias
+        for (int o = i0; o < i1; o++) job.DBias[o] = 0f;
+        for (int r = 0; r < job.Rows; r++)
+        {
+            float* row = job.DPre + (long)r * job.Out;
+            int o = i0;
+            for (; o + 8 <= i1; o += 8) (Vector256.Load(job.DBias + o) + Vector256.Load(row + o)).Store(job.DBias + o);
+            for (; o < i1; o++) job.DBias[o] += row[o];
+        }
+    }
+
+    private static void InputTask(void* state, int task)
+    {
+        ref var job = ref *(BackwardJob*)state;
+        job.Inputs.Get(task, out int i0, out int i1, out int j0, out int j1);
+        // dx[r, i] = sum_o dPre[r, o] W[o, i]: W is already [K = outF, N = inF] row-major.
+        Gemm.Block(i0, i1, j0, j1, job.Out, job.DPre, job.Out, 1, job.Weight, job.In, job.DX, job.In, accumulate: false);
+    }
+
+    /// <summary>dst[cols, rows] = src[rows, cols]^T, in cache-sized tiles.</summary>
+    internal static void Transpose(float* src, int rows, int cols, float* dst)
+    {
+        const int T = 32;
+        for (int r0 = 0; r0 < rows; r0 += T)
+        for (int c0 = 0; c0 < cols; c0 += T)
+        {
+            int r1 = Math.Min(rows, r0 + T), c1 = Math.Min(cols, c0 + T);
+            for (int r = r0; r < r1; r++)
+            for (int c = c0; c < c1; c++)
+                dst[(long)c * rows + r] = src[(long)r * cols + c];
+        }
+    }
+}

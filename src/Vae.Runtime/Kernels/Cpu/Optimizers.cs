@@ -1,0 +1,73 @@
+using System.Runtime.Intrinsics;
+
+namespace Vae.Kernels.Cpu;
+
+/// <summary>One vectorised pass over the flat parameter buffer per optimiser step.</summary>
+public static unsafe class Optimizers
+{
+    /// <summary>
+    /// Adam as PyTorch computes it: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    /// p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps). Weight decay is added to g (L2, as torch.optim.Adam).
+    /// </summary>
+    public static void Adam(int n, float* p, float* g, float* m, float* v, float lr, float beta1, float beta2, float epsilon, float weightDecay, long step)
+    {
+        double correction1 = 1 - Math.Pow(beta1, step);
+        double correction2 = 1 - Math.Pow(beta2, step);
+        float stepSize = (float)(lr / correction1);
+        float inverseRoot2 = (float)(1 / Math.Sqrt(correction2));
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var b1 = Vector256.Create(beta1); var c1 = Vector256.Create(1f - beta1);
+            var b2 = Vector256.Create(beta2); var c2 = Vector256.Create(1f - beta2);
+            var wd = Vector256.Create(weightDecay); var size = Vector256.Create(stepSize);
+            var root = Vector256.Create(inverseRoot2); var e = Vector256.Create(epsilon);
+            for (; i + 8 <= n; i += 8)
+            {
+                var pi = Vector256.Load(p + i);
+                var gi = Vector256.Load(g + i) + wd * pi;
+                var mi = b1 * Vector256.Load(m + i) + c1 * gi;
+                var vi = b2 * Vector256.Load(v + i) + c2 * gi * gi;
+                mi.Store(m + i);
+                vi.Store(v + i);
+                (pi - size * mi / (Vector256.Sqrt(vi) * root + e)).Store(p + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float gi = g[i] + weightDecay * p[i];
+            m[i] = beta1 * m[i] + (1f - beta1) * gi;
+            v[i] = beta2 * v[i] + (1f - beta2) * gi * gi;
+            p[i] -= stepSize * m[i] / (MathF.Sqrt(v[i]) * inverseRoot2 + epsilon);
+        }
+    }
+
+    /// <summary>SGD as PyTorch computes it: g += wd p; with momentum, b = mu b + g (b = g on the first step); p -= lr b.</summary>
+    public static void Sgd(int n, float* p, float* g, float* momentumBuffer, float lr, float momentum, float weightDecay, long step)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float gi = g[i] + weightDecay * p[i];
+            if (momentumBuffer != null)
+            {
+                gi = step == 1 ? gi : momentum * momentumBuffer[i] + gi;
+                momentumBuffer[i] = gi;
+            }
+            p[i] -= lr * gi;
+        }
+    }
+
+    /// <summary>Sum of squares of a buffer, in double so the norm of a million gradients is exact enough to clip by.</summary>
+    public static double SumOfSquares(int n, float* g)
+    {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += (double)g[i] * g[i];
+        return sum;
+    }
+
+    /// <summary>x *= factor.</summary>
+    public static void Scale(int n, float* x, float factor)
+    {
+        for (int i = 0; i < n; i++) x[i] *= factor;
+    }
+}

@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Vae;
+
+/// <summary>One hidden layer: its width and non-linearity.</summary>
+public sealed record LayerDescriptor(int Units, Activation Activation);
+
+/// <summary>A named parameter tensor: PyTorch name and shape, and where it starts in the flat parameter buffer.</summary>
+public sealed record TensorDescriptor(string Name, int[] Shape, int Offset)
+{
+    /// <summary>Number of floats.</summary>
+    public int Length => Shape.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>Shape as PyTorch prints it, e.g. [400, 784].</summary>
+    public string ShapeText => "[" + string.Join(", ", Shape) + "]";
+
+    public bool Equals(TensorDescriptor? other) =>
+        other is not null && Name == other.Name && Offset == other.Offset && Shape.AsSpan().SequenceEqual(other.Shape);
+
+    public override int GetHashCode() => HashCode.Combine(Name, Offset, Shape.Length);
+}
+
+/// <summary>
+/// The architecture of a model, as the generator planned it: sizes, layers, likelihood, loss weights and the flat
+/// parameter layout. The reference oracle evaluates it, checkpoints store it, and a load compares against it.
+/// </summary>
+public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
+{
+    public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
+        IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null)
+    {
+        if (input <= 0) throw new ArgumentOutOfRangeException(nameof(input), input, "Input size must be > 0.");
+        if (latent <= 0) throw new ArgumentOutOfRangeException(nameof(latent), latent, "Latent size must be > 0.");
+        if (latentSamples < 1) throw new ArgumentOutOfRangeException(nameof(latentSamples), latentSamples, "LatentSamples must be >= 1.");
+        if (!(beta >= 0)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "Beta must be >= 0.");
+        if (!(sigma > 0)) throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "Sigma must be > 0.");
+        foreach (var layer in encoder.Concat(decoder))
+            if (layer.Units <= 0) throw new ArgumentOutOfRangeException(nameof(encoder), layer.Units, "Layer units must be > 0.");
+
+        Name = name;
+        Input = input;
+        Latent = latent;
+        Likelihood = likelihood;
+        Beta = beta;
+        LatentSamples = latentSamples;
+        Sigma = sigma;
+        Encoder = encoder.ToArray();
+        Decoder = decoder.ToArray();
+        var expected = Layout(input, latent, likelihood, Encoder, Decoder);
+        if (tensors is not null && !tensors.SequenceEqual(expected))
+        {
+            throw new InvalidOperationException(
+                $"The parameter layout given for model '{name}' does not match the layout of its architecture. " +
+                $"Given: {Describe(tensors)}. Expected: {Describe(expected)}.");
+        }
+        Tensors = expected;
+        ParameterCount = expected.Count == 0 ? 0 : expected[^1].Offset + expected[^1].Length;
+    }
+
+    /// <summary>The model's type name.</summary>
+    public string Name { get; }
+    public int Input { get; }
+    public int Latent { get; }
+    public Likelihood Likelihood { get; }
+    public double Beta { get; }
+    public int LatentSamples { get; }
+    public double Sigma { get; }
+    public IReadOnlyList<LayerDescriptor> Encoder { get; }
+    public IReadOnlyList<LayerDescriptor> Decoder { get; }
+    public IReadOnlyList<TensorDescriptor> Tensors { get; }
+    public int ParameterCount { get; }
+
+    /// <summary>Width of the decoder's output layer: the input size, twice that with a learned-variance head.</summary>
+    public int OutputWidth => Likelihood == Likelihood.GaussianLearnedVariance ? 2 * Input : Input;
+
+    /// <summary>Finds a tensor by its PyTorch name.</summary>
+    public TensorDescriptor Tensor(string name) =>
+        Tensors.FirstOrDefault(t => t.Name == name)
+        ?? throw new KeyNotFoundException($"Model '{Name}' has no tensor '{name}'. It has: {string.Join(", ", Tensors.Select(t => t.Name))}.");
+
+    /// <summary>
+    /// The flat layout shared by every target: hidden layers in order with weight [out, in] then bias [out]; the two
+    /// encoder heads' weights stacked (mu then logvar) so one GEMM computes both, then their biases; the same for the
+    /// decoder's output and learned-variance heads.
+    /// </summary>
+    public static IReadOnlyList<TensorDescriptor> Layout(int input, int latent, Likelihood likelihood,
+        IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder)
+    {
+        var tensors = new List<TensorDescriptor>();
+        int offset = 0;
+        void Add(string name, params int[] shape)
+        {
+            var t = new TensorDescriptor(name, shape, offset);
+            tensors.Add(t);
+            offset = checked(offset + t.Length);
+        }
+
+        int width = input;
+        for (int i = 0; i < encoder.Count; i++)
+        {
+            Add($"encoder.{i}.weight", encoder[i].Units, width);
+            Add($"encoder.{i}.bias", encoder[i].Units);
+            width = encoder[i].Units;
+        }
+        Add("encoder.mu.weight", latent, width);
+        Add("encoder.logvar.weight", latent, width);
+        Add("encoder.mu.bias", latent);
+        Add("encoder.logvar.bias", latent);
+
+        width = latent;
+        for (int i = 0; i < decoder.Count; i++)
+        {
+            Add($"decoder.{i}.weight", decoder[i].Units, width);
+            Add($"decoder.{i}.bias", decoder[i].Units);
+            width = decoder[i].Units;
+        }
+        Add("decoder.out.weight", input, width);
+        if (likelihood == Likelihood.GaussianLearnedVariance) Add("decoder.logvar.weight", input, width);
+        Add("decoder.out.bias", input);
+        if (likelihood == Likelihood.GaussianLearnedVariance) Add("decoder.logvar.bias", input);
+        return tensors;
+    }
+
+    private static string Describe(IEnumerable<TensorDescriptor> tensors) =>
+        string.Join(", ", tensors.Select(t => $"{t.Name}{t.ShapeText}@{t.Offset}"));
+
+    /// <summary>The architecture as compact JSON, for a checkpoint's metadata.</summary>
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("name", Name);
+            w.WriteNumber("input", Input);
+            w.WriteNumber("latent", Latent);
+            w.WriteString("likelihood", Likelihood.ToString());
+            w.WriteNumber("beta", Beta);
+            w.WriteNumber("latent_samples", LatentSamples);
+            w.WriteNumber("sigma", Sigma);
+            WriteLayers(w, "encoder", Encoder);
+            WriteLayers(w, "decoder", Decoder);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void WriteLayers(Utf8JsonWriter w, string name, IReadOnlyList<LayerDescriptor> layers)
+    {
+        w.WriteStartArray(name);
+        foreach (var layer in layers)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("units", layer.Units);
+            w.WriteString("activation", layer.Activation.ToString());
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
+    /// <summary>Reads what <see cref="ToJson"/> wrote; throws <see cref="FormatException"/> naming the field at fault.</summary>
+    public static ModelDescriptor FromJson(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            LayerDescriptor[] Layers(string name) => root.GetProperty(name).EnumerateArray()
+                .Select(e => new LayerDescriptor(e.GetProperty("units").GetInt32(), Enum.Parse<Activation>(e.GetProperty("activation").GetString()!)))
+                .ToArray();
+            return new ModelDescriptor(
+                root.GetProperty("name").GetString() ?? "",
+                root.GetProperty("input").GetInt32(),
+                root.GetProperty("latent").GetInt32(),
+                Enum.Parse<Likelihood>(root.GetProperty("likelihood").GetString()!),
+                root.GetProperty("beta").GetDouble(),
+                root.GetProperty("latent_samples").GetInt32(),
+                root.GetProperty("sigma").GetDouble(),
+                Layers("encoder"),
+                Layers("decoder"));
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
+        {
+            throw new FormatException($"The architecture description is not valid: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A one-line summary such as 784-400(Relu)-[20]-400(Relu)-784 Bernoulli.</summary>
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append(Input.ToString(CultureInfo.InvariantCulture));
+        foreach (var l in Encoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
+        sb.Append(CultureInfo.InvariantCulture, $"-[{Latent}]");
+        foreach (var l in Decoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
+        sb.Append(CultureInfo.InvariantCulture, $"-{Input} {Likelihood}");
+        if (Likelihood == Likelihood.Gaussian) sb.Append(CultureInfo.InvariantCulture, $"(sigma={Sigma})");
+        if (Beta != 1) sb.Append(CultureInfo.InvariantCulture, $" beta={Beta}");
+        if (LatentSamples != 1) sb.Append(CultureInfo.InvariantCulture, $" L={LatentSamples}");
+        return sb.ToString();
+    }
+
+    /// <summary>Human-readable differences in architecture (the name is not compared), empty when compatible.</summary>
+    public IReadOnlyList<string> DifferencesFrom(ModelDescriptor other)
+    {
+        var d = new List<string>();
+        if (Input != other.Input) d.Add($"input size {Input} vs {other.Input}");
+        if (Latent != other.Latent) d.Add($"latent size {Latent} vs {other.Latent}");
+        if (Likelihood != other.Likelihood) d.Add($"likelihood {Likelihood} vs {other.Likelihood}");
+        if (Likelihood == Likelihood.Gaussian && other.Likelihood == Likelihood.Gaussian && Sigma != other.Sigma) d.Add($"sigma {Sigma} vs {other.Sigma}");
+        if (Beta != other.Beta) d.Add($"beta {Beta} vs {other.Beta}");
+        if (LatentSamples != other.LatentSamples) d.Add($"latent samples {LatentSamples} vs {other.LatentSamples}");
+        CompareLayers(d, "encoder", Encoder, other.Encoder);
+        CompareLayers(d, "decoder", Decoder, other.Decoder);
+        return d;
+    }
+
+    private static void CompareLayers(List<string> d, string side, IReadOnlyList<LayerDescriptor> a, IReadOnlyList<LayerDescriptor> b)
+    {
+        if (a.Count != b.Count) d.Add($"{side} has {a.Count} hidden layers vs {b.Count}");
+        for (int i = 0; i < Math.Min(a.Count, b.Count); i++)
+        {
+            if (a[i].Units != b[i].Units) d.Add($"{side}.{i} has {a[i].Units} units vs {b[i].Units}");
+            if (a[i].Activation != b[i].Activation) d.Add($"{side}.{i} uses {a[i].Activation} vs {b[i].Activation}");
+        }
+    }
+
+    public bool Equals(ModelDescriptor? other) => other is not null && Name == other.Name && DifferencesFrom(other).Count == 0;
+    public override bool Equals(object? obj) => Equals(obj as ModelDescriptor);
+    public override int GetHashCode() => HashCode.Combine(Name, Input, Latent, Likelihood, LatentSamples);
+}

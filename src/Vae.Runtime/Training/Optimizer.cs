@@ -1,0 +1,72 @@
+namespace Vae;
+
+/// <summary>
+/// An optimiser's hyperparameters. Its state (moments, momentum) lives beside the parameters on the device, in
+/// buffers of the same flat layout, and is saved in checkpoints.
+/// </summary>
+public abstract class Optimizer
+{
+    private float _learningRate;
+
+    protected Optimizer(float learningRate, float weightDecay)
+    {
+        LearningRate = learningRate;
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "Weight decay must be >= 0.");
+        WeightDecay = weightDecay;
+    }
+
+    /// <summary>Step size; may be changed between steps (a schedule).</summary>
+    public float LearningRate
+    {
+        get => _learningRate;
+        set => _learningRate = value > 0 && float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(LearningRate), value, "Learning rate must be a finite number > 0.");
+    }
+
+    /// <summary>L2 penalty added to the gradient, as torch.optim does.</summary>
+    public float WeightDecay { get; }
+
+    /// <summary>Names of the state buffers, as PyTorch calls them (exp_avg, exp_avg_sq, momentum_buffer).</summary>
+    public abstract IReadOnlyList<string> StateNames { get; }
+
+    /// <summary>A short description for logs and checkpoint metadata.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>Adam with PyTorch's defaults (betas 0.9, 0.999; eps 1e-8).</summary>
+public sealed class Adam : Optimizer
+{
+    private static readonly string[] Names = ["exp_avg", "exp_avg_sq"];
+
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f)
+        : base(learningRate, weightDecay)
+    {
+        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
+        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
+        if (!(epsilon > 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be > 0.");
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+    }
+
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Epsilon { get; }
+    public override IReadOnlyList<string> StateNames => Names;
+    public override string Describe() => $"Adam(lr={LearningRate}, betas=({Beta1}, {Beta2}), eps={Epsilon}, weight_decay={WeightDecay})";
+}
+
+/// <summary>Stochastic gradient descent, optionally with momentum (PyTorch's form).</summary>
+public sealed class Sgd : Optimizer
+{
+    private static readonly string[] WithMomentum = ["momentum_buffer"];
+
+    public Sgd(float learningRate, float momentum = 0f, float weightDecay = 0f) : base(learningRate, weightDecay)
+    {
+        if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1).");
+        Momentum = momentum;
+    }
+
+    public float Momentum { get; }
+    public override IReadOnlyList<string> StateNames => Momentum > 0 ? WithMomentum : [];
+    public override string Describe() => $"SGD(lr={LearningRate}, momentum={Momentum}, weight_decay={WeightDecay})";
+}

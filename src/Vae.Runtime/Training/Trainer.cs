@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Vae.Noise;
+
+namespace Vae;
+
+/// <summary>
+/// Minibatch training: each epoch visits the data in a seeded random order (the order of epoch e depends only on
+/// the shuffle seed and e, so a resumed run sees the same batches), takes one optimiser step per batch (the last
+/// batch may be smaller), and reports progress.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly VaeModel _model;
+    private float[] _batch = [];
+    private int[] _order = [];
+
+    public Trainer(VaeModel model, Optimizer optimizer, int batchSize = 128, ulong shuffleSeed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        _model = model;
+        Optimizer = optimizer;
+        BatchSize = batchSize;
+        ShuffleSeed = shuffleSeed;
+    }
+
+    public Optimizer Optimizer { get; }
+    public int BatchSize { get; }
+    public ulong ShuffleSeed { get; }
+
+    /// <summary>Epochs completed by this trainer (set it when resuming, so the shuffles continue where they were).</summary>
+    public int EpochsCompleted { get; set; }
+
+    /// <summary>When set, gradients whose L2 norm exceeds it are scaled down to it.</summary>
+    public float? ClipGradientNorm { get; set; }
+
+    /// <summary>When set, the KL weight for a step: e.g. a linear warm-up <c>step =&gt; Math.Min(1f, step / 5000f)</c>.</summary>
+    public Func<long, float>? KlWeightSchedule { get; set; }
+
+    /// <summary>Steps between progress reports (a report also ends each epoch).</summary>
+    public int ReportEvery { get; set; } = 20;
+
+    /// <summary>Trains for <paramref name="epochs"/> epochs over <paramref name="data"/> ([examples, Input]).</summary>
+    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epochs);
+        var results = new List<EpochResult>();
+        for (int e = 0; e < epochs; e++)
+        {
+            results.Add(TrainEpoch(data, e + 1, epochs, progress, cancellationToken));
+        }
+        return results;
+    }
+
+    /// <summary>One pass over the data; <paramref name="epochInCall"/> and <paramref name="epochsInCall"/> only label progress.</summary>
+    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        int input = _model.Architecture.Input;
+        if (data.Length % input != 0)
+            throw new ArgumentException($"The data has {data.Length} values, not a whole number of examples of Input = {input}.", nameof(data));
+        int n = data.Length / input;
+        if (n == 0) throw new ArgumentException("The data set is empty.", nameof(data));
+        int epoch = EpochsCompleted + 1;
+        Shuffle(n, epoch);
+        if (_batch.Length < BatchSize * input) _batch = new float[BatchSize * input];
+
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        int done = 0, steps = 0;
+        var source = data.Span;
+        for (int start = 0; start < n; start += BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(BatchSize, n - start);
+            for (int b = 0; b < count; b++)
+                source.Slice(_order[start + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
+            if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
+            double loss = _model.TrainStep(_batch.AsSpan(0, count * input), Optimizer, ClipGradientNorm);
+            lossSum += loss * count;
+            done += count;
+            steps++;
+            if (progress is not null && steps % ReportEvery == 0 && done < n)
+                progress.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, done, n, lossSum / done, done / clock.Elapsed.TotalSeconds, false));
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        EpochsCompleted = epoch;
+        progress?.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, n, n, lossSum / n, n / seconds, true));
+        return new EpochResult(epoch, lossSum / n, seconds, _model.Step);
+    }
+
+    /// <summary>Fisher-Yates with Philox draws keyed by (shuffle seed, epoch): reproducible and resumable.</summary>
+    private void Shuffle(int n, int epoch)
+    {
+        if (_order.Length != n) _order = new int[n];
+        for (int i = 0; i < n; i++) _order[i] = i;
+        for (int i = n - 1; i > 0; i--)
+        {
+            var r = Philox.Philox4x32_10((uint)i, (uint)epoch, 0x5348_5546u /* "SHUF" */, 0, (uint)ShuffleSeed, (uint)(ShuffleSeed >> 32));
+            ulong wide = ((ulong)r.X0 << 32) | r.X1;
+            int j = (int)(wide % (ulong)(i + 1));
+            (_order[i], _order[j]) = (_order[j], _order[i]);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+namespace Vae;
+
+/// <summary>A progress report from <see cref="Trainer"/>: sent every few steps and at the end of each epoch.</summary>
+/// <param name="Epoch">1-based epoch being trained.</param>
+/// <param name="Epochs">Epochs in this call to Fit.</param>
+/// <param name="Step">Optimiser steps taken by the model in total.</param>
+/// <param name="ExamplesDone">Examples seen so far in this epoch.</param>
+/// <param name="ExamplesPerEpoch">Examples in an epoch.</param>
+/// <param name="Loss">Mean negative ELBO over the epoch so far, nats per example.</param>
+/// <param name="ExamplesPerSecond">Training throughput in this epoch so far.</param>
+/// <param name="EpochCompleted">True for the report that ends an epoch.</param>
+public readonly record struct TrainingProgress(
+    int Epoch, int Epochs, long Step, int ExamplesDone, int ExamplesPerEpoch, double Loss, double ExamplesPerSecond, bool EpochCompleted);
+
+/// <summary>What one epoch of <see cref="Trainer.Fit"/> did.</summary>
+public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step);

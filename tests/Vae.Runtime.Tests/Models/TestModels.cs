@@ -1,0 +1,55 @@
+using Vae;
+
+namespace Vae.Runtime.Tests.Models;
+
+// Architectures the parity tests run on: every activation, every likelihood, sizes 1, 3, 17 and 129,
+// three hidden layers a side, no hidden layers at all, Beta != 1 and LatentSamples > 1.
+
+/// <summary>The default Fashion-MNIST model.</summary>
+[VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = Likelihood.Bernoulli)]
+[Encoder(400, Activation.Relu)]
+[Decoder(400, Activation.Relu)]
+public partial class DefaultVae;
+
+/// <summary>Every size is 1.</summary>
+[VariationalAutoencoder(Input = 1, Latent = 1, Likelihood = Likelihood.Gaussian, Sigma = 0.5)]
+[Encoder(1, Activation.Tanh)]
+[Decoder(1, Activation.Sigmoid)]
+public partial class TinyVae;
+
+/// <summary>Three hidden layers a side, six activations, three samples per example.</summary>
+[VariationalAutoencoder(Input = 17, Latent = 3, Likelihood = Likelihood.Bernoulli, Beta = 0.5, LatentSamples = 3)]
+[Encoder(129, Activation.Gelu)]
+[Encoder(17, Activation.Elu)]
+[Encoder(3, Activation.Softplus)]
+[Decoder(3, Activation.LeakyRelu)]
+[Decoder(17, Activation.Tanh)]
+[Decoder(129, Activation.Sigmoid)]
+public partial class DeepVae;
+
+/// <summary>Kingma and Welling's Gaussian MLP with a learned variance head.</summary>
+[VariationalAutoencoder(Input = 129, Latent = 17, Likelihood = Likelihood.GaussianLearnedVariance, Beta = 2, LatentSamples = 2)]
+[Encoder(129, Activation.Relu)]
+[Decoder(17, Activation.Identity)]
+public partial class LearnedVarianceVae;
+
+/// <summary>No hidden layers: linear heads straight from the input, a linear decoder.</summary>
+[VariationalAutoencoder(Input = 3, Latent = 1)]
+public partial class LinearVae;
+
+/// <summary>Identity and sigmoid layers, a fixed-variance Gaussian with sigma 2 and no KL weight.</summary>
+[VariationalAutoencoder(Input = 33, Latent = 5, Likelihood = Likelihood.Gaussian, Sigma = 2, Beta = 0)]
+[Encoder(64, Activation.Identity)]
+[Encoder(31, Activation.Sigmoid)]
+[Decoder(7, Activation.Gelu)]
+public partial class MixedVae;
+
+/// <summary>Three ReLU layers a side with widths that are not multiples of the vector tiles.</summary>
+[VariationalAutoencoder(Input = 129, Latent = 17, Likelihood = Likelihood.Bernoulli, Beta = 1.5)]
+[Encoder(65, Activation.Relu)]
+[Encoder(33, Activation.LeakyRelu)]
+[Encoder(19, Activation.Relu)]
+[Decoder(19, Activation.Elu)]
+[Decoder(33, Activation.Relu)]
+[Decoder(65, Activation.Softplus)]
+public partial class WideVae;
