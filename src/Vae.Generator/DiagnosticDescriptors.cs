@@ -80,6 +80,10 @@ namespace Vae.Generator
             "Layers declared on several partial declarations",
             "'{0}' declares [{1}] layers on more than one partial declaration, so their order is ambiguous; keep them on one declaration");
 
+        public static readonly DiagnosticDescriptor FileLocalClass = Error("VAE018",
+            "Model class must not be file-local",
+            "'{0}' is a file-local type; the generated part lives in another file, so declare the model without 'file'");
+
         public static readonly DiagnosticDescriptor InternalError = Error("VAE999",
             "The Vae generator failed",
             "The Vae generator failed on '{0}': {1}. This is a bug in Vae; please report it with the declaration.");
@@ -88,7 +92,7 @@ namespace Vae.Generator
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
-            HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, InternalError,
+            HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

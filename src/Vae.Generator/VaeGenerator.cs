@@ -120,17 +120,15 @@ namespace Vae.Generator
                 context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, result.ClassName, result.Error));
                 return;
             }
-            string source;
             try
             {
-                source = CSharpEmitter.Emit(result.Plan, openClSource: null, cudaSource: null);
+                var source = CSharpEmitter.Emit(result.Plan, openClSource: null, cudaSource: null);
+                context.AddSource(result.Plan.Model.HintName, source);
             }
-            catch (Exception e)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, null, result.ClassName, e.GetType().Name + ": " + e.Message));
-                return;
             }
-            context.AddSource(result.Plan.Model.HintName, source);
         }
     }
 }

@@ -11,6 +11,7 @@ namespace Vae.Generator.Emitting
     /// </summary>
     internal static class CSharpEmitter
     {
+        /// <summary>Fully qualified, so no type or alias of the user's can capture a name.</summary>
         private const string Cpu = "global::Vae.Kernels.Cpu";
 
         public static string Emit(KernelPlan plan, string? openClSource, string? cudaSource)

@@ -32,8 +32,16 @@ namespace Vae.Generator.Emitting
                 w.Line("private const int Input = InputSize;");
                 w.Line("private const int Latent = LatentSize;");
                 w.Line("private const int Samples = LatentSampleCount;");
-                w.Line($"private const int OutputWidth = {Int(plan.OutputWidth)};");
+                w.Line(plan.OutputWidth == m.Input ? "private const int OutputWidth = Input;" : "private const int OutputWidth = 2 * Input; // mean | log variance");
+                w.Line($"private const int MaxWidth = {Int(plan.MaxWidth)}; // the widest layer, for the gradient scratch");
                 if (m.Likelihood == "Gaussian") w.Line($"private const float Sigma = {Float(m.Sigma)};");
+                w.Line();
+                w.Line("// Layer widths: inputs and outputs of every fused linear layer.");
+                foreach (var layer in plan.Layers)
+                {
+                    w.Line($"private const int {layer.ConstantPrefix}InFeatures = {Width(plan, layer.In, layer, input: true)};");
+                    w.Line($"private const int {layer.ConstantPrefix}OutFeatures = {Width(plan, layer.Out, layer, input: false)};");
+                }
                 w.Line();
                 w.Line("// Offsets in the flat parameter buffer; the gradient buffer has the same layout.");
                 foreach (var layer in plan.Layers)
@@ -42,7 +50,9 @@ namespace Vae.Generator.Emitting
                     w.Line($"private const int {layer.ConstantPrefix}Bias = {Int(layer.BiasOffset)}; // [{Int(layer.Out)}]");
                 }
                 w.Line();
-                w.Line($"public long PackedFloats => {Int(plan.PackedFloats)};");
+                var widest = plan.Layers.OrderByDescending(l => (long)l.In * l.Out).First();
+                w.Line($"/// <summary>Scratch for the transposed weights of the largest layer, {widest.Name}.</summary>");
+                w.Line($"public long PackedFloats => (long){widest.ConstantPrefix}InFeatures * {widest.ConstantPrefix}OutFeatures;");
                 w.Line();
                 w.Line("public long WorkspaceFloats(int examples) => Workspace.Size(examples);");
                 w.Line();
@@ -69,28 +79,46 @@ namespace Vae.Generator.Emitting
 
         private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
 
+        /// <summary>Floats of one buffer for the batch, as a long so large batches of wide layers cannot overflow.</summary>
+        private static string Count(BufferPlan b) =>
+            b.Rows == RowSpace.Examples ? $"(long)examples * {BufferWidthName(b)}" : $"rows * {BufferWidthName(b)}";
+
+        private static string BufferWidthName(BufferPlan b) => b.WidthName.Length > 0 ? b.WidthName : Int(b.Width);
+
+
+        /// <summary>A layer width as an expression of the model's constants where one fits.</summary>
+        private static string Width(KernelPlan plan, int width, LinearPlan layer, bool input)
+        {
+            var m = plan.Model;
+            if (input && layer.Input == Planner.InputBuffer) return "Input";
+            if (input && layer.Input == Planner.LatentBuffer) return "Latent";
+            var feeding = plan.Layers.FirstOrDefault(l => l.Output == layer.Input);
+            if (input && feeding is not null) return feeding.ConstantPrefix + "OutFeatures";
+            if (!input && layer.Name == "encoder.heads") return "2 * Latent";
+            if (!input && layer.Name == "decoder.out") return "OutputWidth";
+            return Int(width);
+        }
+
         private static void EmitWorkspace(SourceWriter w, KernelPlan plan)
         {
             w.Line("/// <summary>Activation buffers for a batch: [examples, width] or [examples * samples, width] each.</summary>");
             using (w.Block("private readonly struct Workspace"))
             {
                 foreach (var b in plan.Buffers)
-                    w.Line($"public readonly {C}.Floats {b.Name}; // {b.Comment} [{RowsOf(b.Rows)}, {Int(b.Width)}]");
+                    w.Line($"public readonly {C}.Floats {b.Name}; // {b.Comment}: [{RowsOf(b.Rows)}, {BufferWidthName(b)}]");
                 w.Line();
                 using (w.Block($"public Workspace({C}.Floats start, int examples)"))
                 {
                     w.Line("long rows = (long)examples * Samples;");
                     w.Line("var next = start;");
                     foreach (var b in plan.Buffers)
-                        w.Line($"{b.Name} = next; next += {RowsOf(b.Rows)} * {Int(b.Width)};");
+                        w.Line($"{b.Name} = next; next += {Count(b)};");
                 }
                 w.Line();
                 using (w.Block("public static long Size(int examples)"))
                 {
                     w.Line("long rows = (long)examples * Samples;");
-                    var perExample = plan.Buffers.Where(b => b.Rows == RowSpace.Examples).Sum(b => (long)b.Width);
-                    var perRow = plan.Buffers.Where(b => b.Rows == RowSpace.DecoderRows).Sum(b => (long)b.Width);
-                    w.Line($"return examples * {perExample}L + rows * {perRow}L;");
+                    w.Line("return " + string.Join(" + ", plan.Buffers.Select(Count)) + ";");
                 }
             }
         }
@@ -178,7 +206,7 @@ namespace Vae.Generator.Emitting
                     var l = plan.Layers[op.Layer];
                     string rows = RowsOf(l.Rows);
                     w.Line($"// {l.Name}: [{rows}, {Int(l.In)}] -> [{rows}, {Int(l.Out)}], {l.Activation}");
-                    w.Line($"{C}.Linear.Forward<{ActivationType(l.Activation)}>(threads, {rows}, {Int(l.In)}, {Int(l.Out)}, {Buffer(l.Input, ctx)}, " +
+                    w.Line($"{C}.Linear.Forward<{ActivationType(l.Activation)}>(threads, {rows}, {l.ConstantPrefix}InFeatures, {l.ConstantPrefix}OutFeatures, {Buffer(l.Input, ctx)}, " +
                            $"parameters + {l.ConstantPrefix}Weight, parameters + {l.ConstantPrefix}Bias, {Buffer(l.Pre, ctx)}, {Buffer(l.Output, ctx)}, packed);");
                     break;
                 }
@@ -195,7 +223,7 @@ namespace Vae.Generator.Emitting
                     string rows = RowsOf(l.Rows);
                     string dx = op.GradientOut.Length == 0 ? $"{C}.Floats.Null" : "w." + op.GradientOut;
                     w.Line($"// {l.Name} backward: d{l.Activation}, dW, db" + (op.GradientOut.Length == 0 ? "" : ", dx"));
-                    w.Line($"{C}.Linear.Backward<{ActivationType(l.Activation)}>(threads, {rows}, {Int(l.In)}, {Int(l.Out)}, w.{op.GradientIn}, {Buffer(l.Pre, ctx)}, {Buffer(l.Output, ctx)}, {Buffer(l.Input, ctx)}, " +
+                    w.Line($"{C}.Linear.Backward<{ActivationType(l.Activation)}>(threads, {rows}, {l.ConstantPrefix}InFeatures, {l.ConstantPrefix}OutFeatures, w.{op.GradientIn}, {Buffer(l.Pre, ctx)}, {Buffer(l.Output, ctx)}, {Buffer(l.Input, ctx)}, " +
                            $"parameters + {l.ConstantPrefix}Weight, gradients + {l.ConstantPrefix}Weight, gradients + {l.ConstantPrefix}Bias, {dx}, w.{op.GradientIn});");
                     break;
                 }

@@ -34,10 +34,21 @@ namespace Vae.Generator.Parsing
             var identifier = node.Identifier.GetLocation();
             bool usable = true;
 
-            if (node is RecordDeclarationSyntax || node is StructDeclarationSyntax || node is InterfaceDeclarationSyntax)
+            // A struct or interface is already refused by the attribute's usage (CS0592); a nameless class by the parser.
+            if (node is StructDeclarationSyntax || node is InterfaceDeclarationSyntax || node.IsKind(SyntaxKind.RecordStructDeclaration)
+                || node.Identifier.IsMissing || name.Length == 0)
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            if (node is RecordDeclarationSyntax)
             {
-                var kind = node is RecordDeclarationSyntax ? "record" : node is StructDeclarationSyntax ? "struct" : "interface";
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotAClass, identifier, name, kind));
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotAClass, identifier, name, "record"));
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+            // [VariationalAutoencoder] twice (on two partial declarations) is the compiler's CS0579; generate nothing.
+            if (symbol.GetAttributes().Count(a => a.AttributeClass?.ToDisplayString() == ModelAttribute) > 1)
+                return new ParseResult(null, EquatableArray<DiagnosticInfo>.Empty);
+            if (symbol.IsFileLocal)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.FileLocalClass, identifier, name));
                 return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics));
             }
 
@@ -76,7 +87,9 @@ namespace Vae.Generator.Parsing
             var attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
             var attributeLocation = attributeSyntax?.GetLocation() ?? identifier;
-            if (HasErrors(attribute)) usable = false;
+            bool attributeBroken = HasErrors(attribute) || attribute.NamedArguments.Any(a => a.Value.Value is null)
+                || (attributeSyntax?.ArgumentList?.Arguments.Count ?? 0) != attribute.NamedArguments.Length + attribute.ConstructorArguments.Length;
+            if (attributeBroken) usable = false;
 
             int? input = null, latent = null, latentSamples = null;
             double? beta = null, sigma = null;
@@ -109,7 +122,9 @@ namespace Vae.Generator.Parsing
                         break;
                     case "Sigma":
                         sigma = Convert.ToDouble(value.Value, CultureInfo.InvariantCulture);
-                        if (!(sigma > 0) || double.IsInfinity(sigma.Value))
+                        // The kernels compute in float: the value must survive the conversion.
+                        float single = (float)sigma.Value;
+                        if (!(single > 0) || float.IsInfinity(single))
                         {
                             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.SigmaNotPositive, location, name, Format(sigma.Value)));
                             usable = false;
@@ -128,14 +143,14 @@ namespace Vae.Generator.Parsing
                 }
             }
 
-            if (input is null || input <= 0)
+            if ((input is null && !attributeBroken) || input <= 0)
             {
                 var location = NamedArgumentLocation(attributeSyntax, "Input") ?? attributeLocation;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InputNotPositive, location, name,
                     input is null ? "; Input is missing" : "; it is " + Format(input.Value)));
                 usable = false;
             }
-            if (latent is null || latent <= 0)
+            if ((latent is null && !attributeBroken) || latent <= 0)
             {
                 var location = NamedArgumentLocation(attributeSyntax, "Latent") ?? attributeLocation;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LatentNotPositive, location, name,
@@ -154,11 +169,11 @@ namespace Vae.Generator.Parsing
 
             if (usable)
             {
-                long count = ParameterCount(input!.Value, latent!.Value, likelihood, encoder, decoder);
+                double count = ParameterCount(input!.Value, latent!.Value, likelihood, encoder, decoder);
                 if (count > MaxParameters)
                 {
                     diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, identifier, name,
-                        count.ToString(CultureInfo.InvariantCulture), MaxParameters.ToString(CultureInfo.InvariantCulture)));
+                        count.ToString("G4", CultureInfo.InvariantCulture), MaxParameters.ToString(CultureInfo.InvariantCulture)));
                     usable = false;
                 }
             }
@@ -166,8 +181,9 @@ namespace Vae.Generator.Parsing
             ModelSpec? model = null;
             if (usable)
             {
-                var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : null;
-                model = new ModelSpec(ns, name, (ns is null ? "" : ns + ".") + name + ".g.cs",
+                var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? Escape(n.ToDisplayString()) : null;
+                var metadataNamespace = symbol.ContainingNamespace is { IsGlobalNamespace: false } mn ? mn.ToDisplayString().Replace("@", "") + "." : "";
+                model = new ModelSpec(ns, Escape(name), metadataNamespace + name + ".g.cs",
                     input!.Value, latent!.Value, likelihood, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
                     new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
             }
@@ -239,10 +255,11 @@ namespace Vae.Generator.Parsing
             return layers;
         }
 
-        private static long ParameterCount(int input, int latent, string likelihood, List<LayerSpec> encoder, List<LayerSpec> decoder)
+        /// <summary>In double, so that absurd sizes compare as too large instead of wrapping around.</summary>
+        private static double ParameterCount(int input, int latent, string likelihood, List<LayerSpec> encoder, List<LayerSpec> decoder)
         {
-            long count = 0;
-            long width = input;
+            double count = 0;
+            double width = input;
             foreach (var layer in encoder) { count += (width + 1) * layer.Units; width = layer.Units; }
             count += 2 * (width + 1) * latent;
             width = latent;
@@ -285,6 +302,14 @@ namespace Vae.Generator.Parsing
             var positional = arguments.Where(a => a.NameEquals is null && a.NameColon is null).ToList();
             return index < positional.Count ? positional[index].Expression.GetLocation() : null;
         }
+
+        /// <summary>A dotted name with every keyword part escaped (@class), as it must be written in code.</summary>
+        private static string Escape(string dottedName) =>
+            string.Join(".", dottedName.Split('.').Select(part =>
+            {
+                var bare = part.TrimStart('@');
+                return SyntaxFacts.GetKeywordKind(bare) != SyntaxKind.None ? "@" + bare : bare;
+            }));
 
         private static string Format(int value) => value.ToString(CultureInfo.InvariantCulture);
 

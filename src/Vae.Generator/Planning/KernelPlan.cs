@@ -13,7 +13,8 @@ namespace Vae.Generator.Planning
     internal sealed record TensorPlan(string Name, EquatableArray<int> Shape, int Offset, int Length);
 
     /// <summary>An activation buffer in the workspace: Width floats per row.</summary>
-    internal sealed record BufferPlan(string Name, int Width, RowSpace Rows, string Comment);
+    /// <param name="WidthName">The width as a constant expression of the generated code (e.g. "Encoder0Out"), or empty for a literal.</param>
+    internal sealed record BufferPlan(string Name, int Width, RowSpace Rows, string Comment, string WidthName = "");
 
     /// <summary>
     /// A fully connected layer fused with its bias and activation. The encoder's two heads are one such layer of

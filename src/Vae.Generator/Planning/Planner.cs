@@ -58,11 +58,11 @@ namespace Vae.Generator.Planning
             AddTensor("encoder.logvar.weight", model.Latent, width);
             int headsBias = AddTensor("encoder.mu.bias", model.Latent);
             AddTensor("encoder.logvar.bias", model.Latent);
-            buffers.Add(new BufferPlan(HeadsBuffer, 2 * model.Latent, RowSpace.Examples, "encoder heads: mu | logvar"));
+            buffers.Add(new BufferPlan(HeadsBuffer, 2 * model.Latent, RowSpace.Examples, "encoder heads: mu | logvar", "EncoderHeadsOutFeatures"));
             layers.Add(new LinearPlan("encoder.heads", "EncoderHeads", width, 2 * model.Latent, Identity, headsWeight, headsBias, input, HeadsBuffer, HeadsBuffer, RowSpace.Examples));
             int encoderLayers = layers.Count;
-            buffers.Add(new BufferPlan(KlBuffer, 1, RowSpace.Examples, "KL(q(z|x) || N(0, I)) per example"));
-            buffers.Add(new BufferPlan(LatentBuffer, model.Latent, RowSpace.DecoderRows, "z = mu + exp(logvar / 2) eps, one row per sample"));
+            buffers.Add(new BufferPlan(KlBuffer, 1, RowSpace.Examples, "KL(q(z|x) || N(0, I)) per example", "1"));
+            buffers.Add(new BufferPlan(LatentBuffer, model.Latent, RowSpace.DecoderRows, "z = mu + exp(logvar / 2) eps, one row per sample", "Latent"));
 
             input = LatentBuffer;
             width = model.Latent;
@@ -82,14 +82,14 @@ namespace Vae.Generator.Planning
             int outBias = AddTensor("decoder.out.bias", model.Input);
             if (learnedVariance) AddTensor("decoder.logvar.bias", model.Input);
             buffers.Add(new BufferPlan(OutputBuffer, outputWidth, RowSpace.DecoderRows,
-                model.Likelihood == "Bernoulli" ? "decoder logits" : learnedVariance ? "decoder mean | logvar" : "decoder mean"));
+                model.Likelihood == "Bernoulli" ? "decoder logits" : learnedVariance ? "decoder mean | logvar" : "decoder mean", "OutputWidth"));
             layers.Add(new LinearPlan("decoder.out", "DecoderOutput", width, outputWidth, Identity, outWeight, outBias, input, OutputBuffer, OutputBuffer, RowSpace.DecoderRows));
-            buffers.Add(new BufferPlan(RowNllBuffer, 1, RowSpace.DecoderRows, "-log p(x|z) per sample"));
+            buffers.Add(new BufferPlan(RowNllBuffer, 1, RowSpace.DecoderRows, "-log p(x|z) per sample", "1"));
 
             int maxWidth = new[] { model.Input, outputWidth, 2 * model.Latent }
                 .Concat(model.Encoder.Select(l => l.Units)).Concat(model.Decoder.Select(l => l.Units)).Max();
-            buffers.Add(new BufferPlan(GradientA, maxWidth, RowSpace.DecoderRows, "gradient scratch (ping)"));
-            buffers.Add(new BufferPlan(GradientB, maxWidth, RowSpace.DecoderRows, "gradient scratch (pong)"));
+            buffers.Add(new BufferPlan(GradientA, maxWidth, RowSpace.DecoderRows, "gradient scratch (ping), as wide as the widest layer", "MaxWidth"));
+            buffers.Add(new BufferPlan(GradientB, maxWidth, RowSpace.DecoderRows, "gradient scratch (pong)", "MaxWidth"));
 
             var forward = new List<Op>();
             for (int i = 0; i < encoderLayers; i++) forward.Add(new Op(OpKind.Linear, i, "", ""));
@@ -123,11 +123,11 @@ namespace Vae.Generator.Planning
         {
             if (layer.Activation == Identity)
             {
-                buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} output"));
+                buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} output", prefix + "OutFeatures"));
                 return (prefix + "Out", prefix + "Out");
             }
-            buffers.Add(new BufferPlan(prefix + "Pre", layer.Units, rows, $"{name} before {layer.Activation}"));
-            buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} after {layer.Activation}"));
+            buffers.Add(new BufferPlan(prefix + "Pre", layer.Units, rows, $"{name} before {layer.Activation}", prefix + "OutFeatures"));
+            buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} after {layer.Activation}", prefix + "OutFeatures"));
             return (prefix + "Pre", prefix + "Out");
         }
     }

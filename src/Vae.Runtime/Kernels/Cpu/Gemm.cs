@@ -18,6 +18,7 @@ public static unsafe class Gemm
     /// <summary>Depth of a K block, chosen so a 16-column strip of B stays in L1.</summary>
     public const int DepthBlock = 256;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(
         int i0, int i1, int j0, int j1, int k,
         float* a, int aRowStride, int aColStride,
@@ -58,6 +59,7 @@ public static unsafe class Gemm
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x16(int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)
     {
         Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31;
@@ -96,6 +98,7 @@ public static unsafe class Gemm
         c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 8);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x16(int kc, float* a, int aCol, float* b, int ldb, float* c, bool add)
     {
         var c0 = add ? Vector256.Load(c) : Vector256<float>.Zero;
@@ -112,6 +115,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>The columns right of the last full tile, for one row of C.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Edge(int kc, float* a, int aCol, float* b, int ldb, float* cRow, int j0, int j1, bool add)
     {
         for (int j = j0; j < j1; j++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Vae.Kernels.Cpu;
 
 /// <summary>
@@ -43,6 +44,7 @@ public static unsafe class Likelihoods
         threads.For(job.Tasks, &Task, &job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Task(void* state, int task)
     {
         ref var job = ref *(Job*)state;
@@ -59,6 +61,7 @@ public static unsafe class Likelihoods
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float BernoulliRow(int n, float* l, float* x, float* d, float scale)
     {
         float sum = 0f;
@@ -75,6 +78,7 @@ public static unsafe class Likelihoods
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float GaussianRow(int n, float* m, float* x, float* d, float scale, float sigma)
     {
         float inverseVariance = 1f / (sigma * sigma);
@@ -88,6 +92,7 @@ public static unsafe class Likelihoods
         return 0.5f * sum * inverseVariance + n * (MathF.Log(sigma) + HalfLogTwoPi);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float LearnedRow(int n, float* output, float* x, float* d, float scale)
     {
         float* m = output;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Vae.Kernels.Cpu;
@@ -33,6 +34,7 @@ public static unsafe class Linear
         threads.For(job.Partition.Tasks, &ForwardTask<TAct>, &job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardTask<TAct>(void* state, int task) where TAct : struct, IActivation
     {
         ref var job = ref *(ForwardJob*)state;
@@ -42,6 +44,7 @@ public static unsafe class Linear
             BiasActivate<TAct>(job.Pre + (long)i * job.Out, job.Output + (long)i * job.Out, job.Bias, j0, j1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BiasActivate<TAct>(float* pre, float* output, float* bias, int j0, int j1) where TAct : struct, IActivation
     {
         int j = j0;
@@ -95,6 +98,7 @@ public static unsafe class Linear
         if (!dx.IsNull) threads.For(job.Inputs.Tasks, &InputTask, &job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DerivativeTask<TAct>(void* state, int task) where TAct : struct, IActivation
     {
         ref var job = ref *(BackwardJob*)state;
@@ -107,6 +111,7 @@ public static unsafe class Linear
         for (; j < end; j++) job.DPre[j] = job.DOutput[j] * TAct.Derivative(job.Pre[j], job.Output[j]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightTask(void* state, int task)
     {
         ref var job = ref *(BackwardJob*)state;
@@ -124,6 +129,7 @@ public static unsafe class Linear
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputTask(void* state, int task)
     {
         ref var job = ref *(BackwardJob*)state;
@@ -133,6 +139,7 @@ public static unsafe class Linear
     }
 
     /// <summary>dst[cols, rows] = src[rows, cols]^T, in cache-sized tiles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose(float* src, int rows, int cols, float* dst)
     {
         const int T = 32;

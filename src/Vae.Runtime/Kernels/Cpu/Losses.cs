@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Vae.Kernels.Cpu;
 
 /// <summary>Combines per-row reconstruction terms and per-example KL into the loss the trainer minimises.</summary>
@@ -22,6 +23,7 @@ public static unsafe class Losses
     }
 
     /// <summary>Sigmoid in place, the Bernoulli decoder's mean.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(long n, Floats x)
     {
         for (long i = 0; i < n; i++) x[i] = 1f / (1f + MathF.Exp(-x[i]));

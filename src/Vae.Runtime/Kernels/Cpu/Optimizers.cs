@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Vae.Kernels.Cpu;
@@ -9,6 +10,7 @@ public static unsafe class Optimizers
     /// Adam as PyTorch computes it: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     /// p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps). Weight decay is added to g (L2, as torch.optim.Adam).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Adam(int n, float* p, float* g, float* m, float* v, float lr, float beta1, float beta2, float epsilon, float weightDecay, long step)
     {
         double correction1 = 1 - Math.Pow(beta1, step);
@@ -43,6 +45,7 @@ public static unsafe class Optimizers
     }
 
     /// <summary>SGD as PyTorch computes it: g += wd p; with momentum, b = mu b + g (b = g on the first step); p -= lr b.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sgd(int n, float* p, float* g, float* momentumBuffer, float lr, float momentum, float weightDecay, long step)
     {
         for (int i = 0; i < n; i++)
@@ -58,6 +61,7 @@ public static unsafe class Optimizers
     }
 
     /// <summary>Sum of squares of a buffer, in double so the norm of a million gradients is exact enough to clip by.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static double SumOfSquares(int n, float* g)
     {
         double sum = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Vae.Kernels.Cpu;
 
 /// <summary>
@@ -13,6 +14,7 @@ public static unsafe class Reparameterization
     /// <param name="eps">[rows, L, J] standard-normal noise.</param>
     /// <param name="z">[rows * L, J] output.</param>
     /// <param name="kl">[rows] output: KL of each example, in nats.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(int rows, int latent, int samples, Floats heads, Floats eps, Floats z, Floats kl)
     {
         for (int r = 0; r < rows; r++)
@@ -40,6 +42,7 @@ public static unsafe class Reparameterization
     /// dHeads [rows, 2J] from dz [rows * L, J] (already scaled for the mean over the batch) and the KL term
     /// weighted by <paramref name="klWeight"/> (Beta divided by the batch size).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(int rows, int latent, int samples, Floats heads, Floats eps, Floats dz, float klWeight, Floats dHeads)
     {
         for (int r = 0; r < rows; r++)

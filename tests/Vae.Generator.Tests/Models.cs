@@ -1,0 +1,74 @@
+using Xunit;
+
+namespace Vae.Generator.Tests;
+
+/// <summary>A model declaration as a consumer writes it, and the names the generator should give its output.</summary>
+internal sealed record ModelSource(string Name, string HintName, string Source);
+
+/// <summary>
+/// Representative declarations shared by the snapshot, determinism, incrementality and timing tests. Each carries XML
+/// comments because the harness checks documentation comments: the only warnings left should be the generator's.
+/// </summary>
+internal static class Models
+{
+    /// <summary>The default Fashion-MNIST model of the design notes, in a file-scoped namespace.</summary>
+    public static readonly ModelSource Fashion = new("FashionVae", "Samples.Fashion.FashionVae.g.cs", """
+        using Vae;
+
+        namespace Samples.Fashion;
+
+        /// <summary>784-400-20, ReLU, Bernoulli pixels.</summary>
+        [VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = Likelihood.Bernoulli)]
+        [Encoder(400, Activation.Relu)]
+        [Decoder(400, Activation.Relu)]
+        public partial class FashionVae;
+        """);
+
+    /// <summary>
+    /// Three layers a side with six different activations (Identity included, which shares its pre-activation buffer),
+    /// a fixed-sigma Gaussian, Beta != 1 and three latent samples: every branch of the planner but learned variance.
+    /// </summary>
+    public static readonly ModelSource Deep = new("DeepGaussianVae", "Samples.Deep.DeepGaussianVae.g.cs", """
+        using Vae;
+
+        namespace Samples.Deep
+        {
+            /// <summary>Deep Gaussian model with mixed activations.</summary>
+            [VariationalAutoencoder(Input = 96, Latent = 6, Likelihood = Likelihood.Gaussian, Sigma = 0.25, Beta = 0.5, LatentSamples = 3)]
+            [Encoder(128, Activation.Gelu)]
+            [Encoder(64, Activation.Elu)]
+            [Encoder(32, Activation.Softplus)]
+            [Decoder(32, Activation.LeakyRelu)]
+            [Decoder(64, Activation.Sigmoid)]
+            [Decoder(128, Activation.Identity)]
+            internal sealed partial class DeepGaussianVae
+            {
+            }
+        }
+        """);
+
+    /// <summary>Kingma and Welling's learned-variance head, no encoder layers (the heads read the input), global namespace.</summary>
+    public static readonly ModelSource LearnedVariance = new("LearnedVarianceVae", "LearnedVarianceVae.g.cs", """
+        using Vae;
+
+        /// <summary>Linear encoder, one Tanh decoder layer, learned variance.</summary>
+        [VariationalAutoencoder(Input = 12, Latent = 3, Likelihood = Likelihood.GaussianLearnedVariance)]
+        [Decoder(16, Activation.Tanh)]
+        public partial class LearnedVarianceVae;
+        """);
+
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance };
+
+    public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
+
+    /// <summary>The model names as theory data, so each model is its own test case.</summary>
+    public static TheoryData<string> Names
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var model in All) data.Add(model.Name);
+            return data;
+        }
+    }
+}
