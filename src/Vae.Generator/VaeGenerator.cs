@@ -122,8 +122,9 @@ namespace Vae.Generator
             }
             try
             {
-                var source = CSharpEmitter.Emit(result.Plan, openClSource: null, cudaSource: null);
-                context.AddSource(result.Plan.Model.HintName, source);
+                var openCl = DeviceKernelEmitter.Emit(result.Plan, DeviceDialect.OpenCl);
+                var cuda = DeviceKernelEmitter.Emit(result.Plan, DeviceDialect.Cuda);
+                context.AddSource(result.Plan.Model.HintName, CSharpEmitter.Emit(result.Plan, openCl, cuda));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

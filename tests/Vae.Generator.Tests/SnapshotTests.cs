@@ -22,6 +22,27 @@ public class SnapshotTests
         Snapshot.Match(run.SingleSource, model.Name);
     }
 
+    /// <summary>The OpenCL C and CUDA C kernels the model carries, kept as .verified.cl and .verified.cu.</summary>
+    [Theory]
+    [MemberData(nameof(Models.Names), MemberType = typeof(Models))]
+    public void Generated_device_kernels_match_snapshots(string name)
+    {
+        var model = Models.ByName(name);
+        var source = GeneratorHarness.Run(model.Source).SingleSource;
+        Snapshot.Match(RawString(source, "OpenClSource"), model.Name, "cl");
+        Snapshot.Match(RawString(source, "CudaSource"), model.Name, "cu");
+    }
+
+    /// <summary>The text of the raw string literal assigned to <paramref name="field"/> in the generated file.</summary>
+    private static string RawString(string source, string field)
+    {
+        int start = source.IndexOf(field + " = \"\"\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no raw string for {field}");
+        start = source.IndexOf('\n', start) + 1;
+        int end = source.IndexOf("\n\"\"\"", start, StringComparison.Ordinal);
+        return source[start..end] + "\n";
+    }
+
     [Fact]
     public void Mismatch_writes_received_file_and_fails_with_a_diff()
     {

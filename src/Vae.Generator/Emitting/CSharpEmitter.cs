@@ -14,7 +14,7 @@ namespace Vae.Generator.Emitting
         /// <summary>Fully qualified, so no type or alias of the user's can capture a name.</summary>
         private const string Cpu = "global::Vae.Kernels.Cpu";
 
-        public static string Emit(KernelPlan plan, string? openClSource, string? cudaSource)
+        public static string Emit(KernelPlan plan, string openClSource, string cudaSource)
         {
             var m = plan.Model;
             var w = new SourceWriter();
@@ -34,7 +34,7 @@ namespace Vae.Generator.Emitting
                 w.Line();
                 w.Line("/// <summary>Creates the model on <paramref name=\"device\"/> with weights initialised like PyTorch's nn.Linear from <paramref name=\"seed\"/>.</summary>");
                 w.Line($"public {m.ClassName}(global::Vae.Device device, ulong seed = 0)");
-                w.Line("    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, OpenClSource, CudaSource), seed)");
+                w.Line("    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, GeneratedAcceleratorKernels.Instance, OpenClSource, CudaSource), seed)");
                 w.Line("{");
                 w.Line("}");
                 w.Line();
@@ -57,6 +57,8 @@ namespace Vae.Generator.Emitting
                 EmitSources(w, openClSource, cudaSource);
                 w.Line();
                 CpuKernelEmitter.Emit(w, plan);
+                w.Line();
+                AcceleratorLauncherEmitter.Emit(w, plan);
             }
             ns?.Dispose();
             return w.ToString();
@@ -115,7 +117,7 @@ namespace Vae.Generator.Emitting
         {
             if (layers.Count == 0)
             {
-                w.Line($"{name}: global::System.Array.Empty<global::Vae.LayerDescriptor>(),");
+                w.Line($"{name}: new global::Vae.LayerDescriptor[0],");
                 return;
             }
             w.Line($"{name}: new global::Vae.LayerDescriptor[]");
@@ -126,19 +128,18 @@ namespace Vae.Generator.Emitting
             w.Line("},");
         }
 
-        private static void EmitSources(SourceWriter w, string? openClSource, string? cudaSource)
+        private static void EmitSources(SourceWriter w, string openClSource, string cudaSource)
         {
-            w.Line("/// <summary>OpenCL C source of this model's kernels.</summary>");
-            w.Line("private static readonly string? OpenClSource = " + Literal(openClSource) + ";");
+            w.Line("/// <summary>OpenCL C source of this model's kernels (the same kernels as CudaSource, in OpenCL C).</summary>");
+            w.Line("public static readonly string OpenClSource = " + Literal(openClSource) + ";");
             w.Line();
-            w.Line("/// <summary>CUDA C source of this model's kernels.</summary>");
-            w.Line("private static readonly string? CudaSource = " + Literal(cudaSource) + ";");
+            w.Line("/// <summary>CUDA C source of this model's kernels, compiled at run time with NVRTC.</summary>");
+            w.Line("public static readonly string CudaSource = " + Literal(cudaSource) + ";");
         }
 
         /// <summary>A raw string literal (C# 11) whose quote run is longer than any in the text, or null.</summary>
-        private static string Literal(string? text)
+        private static string Literal(string text)
         {
-            if (text is null) return "null";
             int longest = 0, run = 0;
             foreach (char c in text)
             {

@@ -1,4 +1,5 @@
 using Vae.Kernels.Cpu;
+using Vae.Noise;
 
 namespace Vae.Devices;
 
@@ -59,6 +60,16 @@ internal sealed unsafe class CpuBackend : IModelBackend
         fixed (float* px = x)
         fixed (float* pe = eps)
             return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer));
+    }
+
+    private float[] _eps = [];
+
+    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step)
+    {
+        int needed = examples * _descriptor.LatentSamples * _descriptor.Latent;
+        if (_eps.Length < needed) _eps = new float[needed];
+        Philox.FillNormal(seed, step, 0, examples, _descriptor.LatentSamples, _descriptor.Latent, _eps.AsSpan(0, needed));
+        return ForwardBackward(x, _eps.AsSpan(0, needed), examples, beta);
     }
 
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)

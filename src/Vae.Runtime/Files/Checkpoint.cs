@@ -62,8 +62,8 @@ public static class Checkpoint
     public static IReadOnlyDictionary<string, string> ReadMetadata(string path) => SafeTensors.ReadFile(path).Metadata;
 
     /// <summary>
-    /// Loads parameters (and optimiser state and step, when <paramref name="optimizer"/> is given and the file has
-    /// them) into <paramref name="model"/>. A file of another architecture is refused with every difference named;
+    /// Loads parameters, the step and the noise seed (and optimiser state, when <paramref name="optimizer"/> is given
+    /// and the file has it) into <paramref name="model"/>. A file of another architecture is refused with every difference named;
     /// the model is left unchanged on any error.
     /// </summary>
     public static void LoadInto(VaeModel model, string path, Optimizer? optimizer = null)
@@ -100,6 +100,10 @@ public static class Checkpoint
                     Copy(file, path, $"optimizer.{t.Name}.{optimizer.StateNames[slot]}", t, state[slot]);
             }
         }
+        ulong seed = model.Seed;
+        if (file.Metadata.TryGetValue(SeedKey, out var seedText) &&
+            !ulong.TryParse(seedText, NumberStyles.None, CultureInfo.InvariantCulture, out seed))
+            throw new InvalidDataException($"Checkpoint '{path}' has a seed '{seedText}' that is not a non-negative integer.");
         if (file.Metadata.TryGetValue(StepKey, out var stepText) &&
             !long.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out step))
             throw new InvalidDataException($"Checkpoint '{path}' has a step '{stepText}' that is not a non-negative integer.");
@@ -109,6 +113,7 @@ public static class Checkpoint
         if (state is not null)
             for (int slot = 0; slot < state.Length; slot++) model.SetOptimizerState(optimizer!, slot, state[slot]);
         model.Step = step;
+        model.Seed = seed;
     }
 
     private static void Copy(SafeTensorsFile file, string path, string name, TensorDescriptor layout, float[] destination)

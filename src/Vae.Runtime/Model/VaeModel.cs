@@ -12,7 +12,6 @@ public abstract class VaeModel : IDisposable
 {
     private readonly IModelBackend _backend;
     private Type? _optimizerType;
-    private float[] _batchEps = [];
     private bool _disposed;
 
     protected VaeModel(Device device, ModelDescriptor architecture, ModelKernels kernels, ulong seed)
@@ -31,8 +30,8 @@ public abstract class VaeModel : IDisposable
     public Device Device { get; }
     public ModelDescriptor Architecture { get; }
 
-    /// <summary>Seed of the initial weights and of the training noise.</summary>
-    public ulong Seed { get; }
+    /// <summary>Seed of the initial weights and of the training noise; a loaded checkpoint restores it, so resumed training draws the same noise.</summary>
+    public ulong Seed { get; internal set; }
 
     /// <summary>Optimiser steps taken so far; the noise of step s is keyed by s.</summary>
     public long Step { get; internal set; }
@@ -91,6 +90,8 @@ public abstract class VaeModel : IDisposable
         return GetParameters().AsSpan(t.Offset, t.Length).ToArray();
     }
 
+    internal IModelBackend Backend => _backend;
+
     internal void GetOptimizerState(int slot, Span<float> values) => _backend.GetOptimizerState(slot, values);
 
     internal void SetOptimizerState(Optimizer optimizer, int slot, ReadOnlySpan<float> values)
@@ -129,15 +130,19 @@ public abstract class VaeModel : IDisposable
         return loss;
     }
 
-    /// <summary>One optimiser step on a batch, with noise drawn from Philox keyed by (Seed, Step + 1, row, sample).</summary>
+    /// <summary>
+    /// One optimiser step on a batch, with noise drawn from Philox keyed by (Seed, Step + 1, row, sample) on the
+    /// device that runs the model.
+    /// </summary>
     public double TrainStep(ReadOnlySpan<float> x, Optimizer optimizer, float? clipGradientNorm = null)
     {
+        ArgumentNullException.ThrowIfNull(optimizer);
         int n = Examples(x, nameof(x));
-        int needed = n * Architecture.LatentSamples * LatentWidth;
-        if (_batchEps.Length < needed) _batchEps = new float[needed];
-        var eps = _batchEps.AsSpan(0, needed);
-        Philox.FillNormal(Seed, (uint)(Step + 1), 0, n, Architecture.LatentSamples, LatentWidth, eps);
-        return TrainStep(x, eps, optimizer, clipGradientNorm);
+        CheckBatch(n);
+        long step = Step + 1;
+        PrepareOptimizer(optimizer);
+        double loss = _backend.ForwardBackward(x, n, KlWeight, Seed, (uint)step);
+        return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
     /// <summary>One optimiser step with explicit noise. A non-finite loss or gradient throws and changes nothing.</summary>
@@ -147,14 +152,22 @@ public abstract class VaeModel : IDisposable
         int n = Examples(x, nameof(x));
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
-        if (_optimizerType != optimizer.GetType())
-        {
-            _backend.ResetOptimizerState();
-            _optimizerType = optimizer.GetType();
-        }
-
         long step = Step + 1;
+        PrepareOptimizer(optimizer);
         double loss = _backend.ForwardBackward(x, eps, n, KlWeight);
+        return FinishStep(optimizer, step, loss, clipGradientNorm);
+    }
+
+    /// <summary>Optimiser state belongs to one kind of optimiser: switching kinds starts it afresh.</summary>
+    private void PrepareOptimizer(Optimizer optimizer)
+    {
+        if (_optimizerType == optimizer.GetType()) return;
+        _backend.ResetOptimizerState();
+        _optimizerType = optimizer.GetType();
+    }
+
+    private double FinishStep(Optimizer optimizer, long step, double loss, float? clipGradientNorm)
+    {
         if (!double.IsFinite(loss)) throw new NonFiniteLossException(step, loss, "loss");
         if (clipGradientNorm is float clip)
         {

@@ -1,0 +1,102 @@
+using Vae.Kernels.Accelerators;
+
+namespace Vae.Devices.Cuda;
+
+/// <summary>
+/// The CUDA target: the driver API for memory and launches, NVRTC to compile each model's generated CUDA C once.
+/// No GPU was available where this was written: it is compiled and its missing-driver path is tested, but it has not
+/// run on a GPU.
+/// </summary>
+internal sealed class CudaDevice : Device
+{
+    private readonly Dictionary<string, CudaModule> _modules = new(StringComparer.Ordinal);
+
+    private CudaDevice(CudaContext context) => Context = context;
+
+    public CudaContext Context { get; }
+
+    public static CudaDevice Create(int ordinal)
+    {
+        var context = CudaContext.Create(ordinal);
+        if (!CudaContext.IsNvrtcAvailable())
+        {
+            context.Dispose();
+            throw new DeviceUnavailableException(
+                "CUDA needs NVRTC (libnvrtc.so) to compile the generated kernels, and it was not found: install the CUDA toolkit's " +
+                "runtime compiler (e.g. the cuda-nvrtc package) or set VAE_NVRTC_LIBRARY to its path.");
+        }
+        return new CudaDevice(context);
+    }
+
+    public override string Name => $"CUDA ({Context.DeviceName})";
+
+    public override string Kind => "cuda";
+
+    internal CudaModule Module(string source)
+    {
+        if (!_modules.TryGetValue(source, out var module))
+        {
+            module = Context.LoadPtx(Context.CompileToPtx(source));
+            _modules[source] = module;
+        }
+        return module;
+    }
+
+    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
+    {
+        if (kernels.Accelerator is null || kernels.CudaSource is null)
+            throw new NotSupportedException($"Model '{descriptor.Name}' was generated without CUDA kernels.");
+        return new CudaBackend(this, descriptor, kernels.Accelerator, Module(kernels.CudaSource));
+    }
+
+    public override void Dispose()
+    {
+        foreach (var m in _modules.Values) m.Dispose();
+        _modules.Clear();
+        Context.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>A model's buffers and kernels in one CUDA context.</summary>
+internal sealed class CudaBackend : AcceleratorBackend<CudaBuffer>
+{
+    private const int BlockSize = 256;
+    private readonly CudaContext _context;
+    private readonly CudaModule _module;
+    private readonly Dictionary<string, CudaFunction> _functions = new(StringComparer.Ordinal);
+
+    public CudaBackend(CudaDevice device, ModelDescriptor descriptor, IAcceleratorKernels kernels, CudaModule module)
+        : base(descriptor, kernels, maxExamples: 4096)
+    {
+        _context = device.Context;
+        _module = module;
+        AllocateBuffers();
+    }
+
+    protected override CudaBuffer Allocate(long floats) => _context.Allocate(Math.Max(1, floats));
+    protected override void Write(CudaBuffer buffer, ReadOnlySpan<float> values) => _context.Write(buffer, values);
+    protected override void Read(CudaBuffer buffer, Span<float> values) => _context.Read(buffer, values);
+    protected override void Fill(CudaBuffer buffer, float value) => _context.Fill(buffer, value);
+
+    protected override void LaunchKernel(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (!_functions.TryGetValue(kernel, out var function))
+        {
+            function = _module.GetFunction(kernel);
+            _functions[kernel] = function;
+        }
+        var args = new CudaKernelArguments().Add((int)workItems);
+        foreach (var a in arguments)
+        {
+            switch (a.Kind)
+            {
+                case KernelArgumentKind.Buffer: args.Add(BufferById(a.Integer)); break;
+                case KernelArgumentKind.Int: args.Add(a.Integer); break;
+                default: args.Add(a.Real); break;
+            }
+        }
+        int blocks = (int)((workItems + BlockSize - 1) / BlockSize);
+        _context.Launch(function, blocks, BlockSize, args);
+    }
+}

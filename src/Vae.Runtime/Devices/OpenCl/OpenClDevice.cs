@@ -1,0 +1,100 @@
+using Vae.Kernels.Accelerators;
+
+namespace Vae.Devices.OpenCl;
+
+/// <summary>The OpenCL target: one context and queue, and one built program per model source.</summary>
+internal sealed class OpenClDevice : Device
+{
+    private readonly Dictionary<string, OpenClProgram> _programs = new(StringComparer.Ordinal);
+
+    private OpenClDevice(OpenClContext context) => Context = context;
+
+    public OpenClContext Context { get; }
+
+    public static OpenClDevice Create(int platformIndex, int deviceIndex) => new(OpenClContext.Create(platformIndex, deviceIndex));
+
+    public static OpenClDevice Create(string nameContains) => new(OpenClContext.Create(nameContains));
+
+    public override string Name => $"OpenCL ({Context.Device.DeviceName}, {Context.Device.PlatformName})";
+
+    public override string Kind => "opencl";
+
+    /// <summary>Builds (once per source) the model's OpenCL program; a build failure carries the compiler's log.</summary>
+    internal OpenClProgram Program(string source)
+    {
+        if (!_programs.TryGetValue(source, out var program))
+        {
+            program = Context.Build(source, "-cl-std=CL1.2");
+            _programs[source] = program;
+        }
+        return program;
+    }
+
+    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
+    {
+        if (kernels.Accelerator is null || kernels.OpenClSource is null)
+            throw new NotSupportedException($"Model '{descriptor.Name}' was generated without OpenCL kernels.");
+        return new OpenClBackend(this, descriptor, kernels.Accelerator, Program(kernels.OpenClSource));
+    }
+
+    public override void Dispose()
+    {
+        foreach (var p in _programs.Values) p.Dispose();
+        _programs.Clear();
+        Context.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>A model's buffers and kernels in one OpenCL context.</summary>
+internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
+{
+    /// <summary>Work-group size: the kernels guard their range, so the global size is rounded up to a multiple of it.</summary>
+    private const int GroupSize = 64;
+
+    private readonly OpenClContext _context;
+    private readonly OpenClProgram _program;
+    private readonly Dictionary<string, OpenClKernel> _kernels = new(StringComparer.Ordinal);
+
+    public OpenClBackend(OpenClDevice device, ModelDescriptor descriptor, IAcceleratorKernels kernels, OpenClProgram program)
+        : base(descriptor, kernels, maxExamples: 1024)
+    {
+        _context = device.Context;
+        _program = program;
+        AllocateBuffers();
+    }
+
+    protected override OpenClBuffer Allocate(long floats) => _context.Allocate(Math.Max(1, floats));
+    protected override void Write(OpenClBuffer buffer, ReadOnlySpan<float> values) => _context.Write(buffer, values);
+    protected override void Read(OpenClBuffer buffer, Span<float> values) => _context.Read(buffer, values);
+    protected override void Fill(OpenClBuffer buffer, float value) => _context.Fill(buffer, value);
+
+    protected override void LaunchKernel(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments)
+    {
+        if (!_kernels.TryGetValue(kernel, out var k))
+        {
+            k = _program.CreateKernel(kernel);
+            _kernels[kernel] = k;
+        }
+        k.SetArg(0, (int)workItems);
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            var a = arguments[i];
+            switch (a.Kind)
+            {
+                case KernelArgumentKind.Buffer: k.SetArg(i + 1, BufferById(a.Integer)); break;
+                case KernelArgumentKind.Int: k.SetArg(i + 1, a.Integer); break;
+                default: k.SetArg(i + 1, a.Real); break;
+            }
+        }
+        long global = (workItems + GroupSize - 1) / GroupSize * GroupSize;
+        _context.Launch(k, global, GroupSize);
+    }
+
+    public override void Dispose()
+    {
+        foreach (var k in _kernels.Values) k.Dispose();
+        _kernels.Clear();
+        base.Dispose();
+    }
+}
