@@ -91,7 +91,7 @@ internal sealed unsafe class CpuBackend : IModelBackend
         switch (optimizer)
         {
             case Adam adam:
-                Optimizers.Adam(n, _parameters.Pointer, _gradients.Pointer, State(0).Pointer, State(1).Pointer,
+                Optimizers.Adam(Threads, n, _parameters.Pointer, _gradients.Pointer, State(0).Pointer, State(1).Pointer,
                     adam.LearningRate, adam.Beta1, adam.Beta2, adam.Epsilon, adam.WeightDecay, step);
                 break;
             case Sgd sgd:

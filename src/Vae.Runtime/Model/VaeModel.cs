@@ -270,6 +270,7 @@ public abstract class VaeModel : IDisposable
         var z = new float[perCall * k * j];
         var nll = new float[perCall * k];
         var logWeights = new double[perCall * importanceSamples];
+        var logWeightsScratch = new double[perCall * k];
         double total = 0;
         for (int start = 0; start < n; start += perCall)
         {
@@ -280,12 +281,10 @@ public abstract class VaeModel : IDisposable
             for (int k0 = 0; k0 < importanceSamples; k0 += k)
             {
                 int kc = Math.Min(k, importanceSamples - k0);
-                // Noise keyed by (seed, step 0, example, sample): the sample index runs over all K draws.
-                for (int b = 0; b < count; b++)
-                for (int s = 0; s < kc; s++)
-                for (int i = 0; i < j; i++)
-                    eps[(b * kc + s) * j + i] = Philox.Normal(seed, 0, (uint)(start + b), (uint)(k0 + s + 1), i);
-                double[] logQ = new double[count * kc];
+                // Importance-sampling noise has its own steps counted down from 2^32 - 1 (training counts up from 1,
+                // the ELBO uses 0), one per chunk of K, keyed by (example, sample) within it.
+                Philox.FillNormal(seed, uint.MaxValue - (uint)(k0 / k), start, count, kc, j, eps.AsSpan(0, count * kc * j));
+                var logQ = logWeightsScratch.AsSpan(0, count * kc);
                 for (int b = 0; b < count; b++)
                 for (int s = 0; s < kc; s++)
                 {

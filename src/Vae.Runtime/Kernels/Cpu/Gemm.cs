@@ -11,12 +11,17 @@ namespace Vae.Kernels.Cpu;
 /// </summary>
 public static unsafe class Gemm
 {
-    /// <summary>Rows of C per register tile.</summary>
-    public const int TileRows = 4;
-    /// <summary>Columns of C per register tile (two 8-float vectors).</summary>
-    public const int TileColumns = 16;
-    /// <summary>Depth of a K block, chosen so a 16-column strip of B stays in L1.</summary>
-    public const int DepthBlock = 256;
+    /// <summary>Whether the 512-bit tiles run (AVX-512): 8 rows x 32 columns in 16 of the 32 zmm registers.</summary>
+    public static readonly bool Wide = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>Rows of C per register tile: 8 with AVX-512, else 4 (16 ymm registers hold 8 accumulators).</summary>
+    public static readonly int TileRows = Wide ? 8 : 4;
+
+    /// <summary>Columns of C per register tile: two vectors.</summary>
+    public static readonly int TileColumns = Wide ? 32 : 16;
+
+    /// <summary>Depth of a K block, so a tile-wide strip of B stays in L1 while the rows of A stream past it.</summary>
+    public const int DepthBlock = 192;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Block(
@@ -41,10 +46,21 @@ public static unsafe class Gemm
             float* aBlock = a + (long)k0 * aColStride;
             float* bBlock = b + (long)k0 * ldb;
             int j = j0;
-            for (; j + TileColumns <= j1; j += TileColumns)
+            if (Wide)
+            {
+                for (; j + 32 <= j1; j += 32)
+                {
+                    int i = i0;
+                    for (; i + 8 <= i1; i += 8)
+                        Tile8x32(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
+                    for (; i < i1; i++)
+                        Tile1x32(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
+                }
+            }
+            for (; j + 16 <= j1; j += 16)
             {
                 int i = i0;
-                for (; i + TileRows <= i1; i += TileRows)
+                for (; i + 4 <= i1; i += 4)
                     Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
                 for (; i < i1; i++)
                     Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
@@ -58,6 +74,81 @@ public static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
         Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
+
+    /// <summary>C[8, 32] (+)= A[8, kc] B[kc, 32]: 16 accumulators, two loads of B and eight broadcasts of A per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile8x32(int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (add)
+        {
+            c00 = Vector512.Load(c); c01 = Vector512.Load(c + 16);
+            c10 = Vector512.Load(c + ldc); c11 = Vector512.Load(c + ldc + 16);
+            c20 = Vector512.Load(c + 2 * ldc); c21 = Vector512.Load(c + 2 * ldc + 16);
+            c30 = Vector512.Load(c + 3 * ldc); c31 = Vector512.Load(c + 3 * ldc + 16);
+            c40 = Vector512.Load(c + 4 * ldc); c41 = Vector512.Load(c + 4 * ldc + 16);
+            c50 = Vector512.Load(c + 5 * ldc); c51 = Vector512.Load(c + 5 * ldc + 16);
+            c60 = Vector512.Load(c + 6 * ldc); c61 = Vector512.Load(c + 6 * ldc + 16);
+            c70 = Vector512.Load(c + 7 * ldc); c71 = Vector512.Load(c + 7 * ldc + 16);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = Vector512<float>.Zero;
+            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = Vector512<float>.Zero;
+        }
+
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            float* ap = a + (long)p * aCol;
+            var x = Vector512.Create(ap[0]);
+            c00 = MulAdd(x, b0, c00); c01 = MulAdd(x, b1, c01);
+            x = Vector512.Create(ap[aRow]);
+            c10 = MulAdd(x, b0, c10); c11 = MulAdd(x, b1, c11);
+            x = Vector512.Create(ap[2 * aRow]);
+            c20 = MulAdd(x, b0, c20); c21 = MulAdd(x, b1, c21);
+            x = Vector512.Create(ap[3 * aRow]);
+            c30 = MulAdd(x, b0, c30); c31 = MulAdd(x, b1, c31);
+            x = Vector512.Create(ap[4 * aRow]);
+            c40 = MulAdd(x, b0, c40); c41 = MulAdd(x, b1, c41);
+            x = Vector512.Create(ap[5 * aRow]);
+            c50 = MulAdd(x, b0, c50); c51 = MulAdd(x, b1, c51);
+            x = Vector512.Create(ap[6 * aRow]);
+            c60 = MulAdd(x, b0, c60); c61 = MulAdd(x, b1, c61);
+            x = Vector512.Create(ap[7 * aRow]);
+            c70 = MulAdd(x, b0, c70); c71 = MulAdd(x, b1, c71);
+            b += ldb;
+        }
+
+        c00.Store(c); c01.Store(c + 16);
+        c10.Store(c + ldc); c11.Store(c + ldc + 16);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 16);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 16);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 16);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 16);
+        c60.Store(c + 6 * ldc); c61.Store(c + 6 * ldc + 16);
+        c70.Store(c + 7 * ldc); c71.Store(c + 7 * ldc + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile1x32(int kc, float* a, int aCol, float* b, int ldb, float* c, bool add)
+    {
+        var c0 = add ? Vector512.Load(c) : Vector512<float>.Zero;
+        var c1 = add ? Vector512.Load(c + 16) : Vector512<float>.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var x = Vector512.Create(a[(long)p * aCol]);
+            c0 = MulAdd(x, Vector512.Load(b), c0);
+            c1 = MulAdd(x, Vector512.Load(b + 16), c1);
+            b += ldb;
+        }
+        c0.Store(c);
+        c1.Store(c + 16);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x16(int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)

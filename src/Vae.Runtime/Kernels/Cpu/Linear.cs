@@ -25,7 +25,7 @@ public static unsafe class Linear
         Floats x, Floats weight, Floats bias, Floats pre, Floats output, Floats packed)
         where TAct : struct, IActivation
     {
-        Transpose(weight, outF, inF, packed);
+        Transpose(threads, weight, outF, inF, packed);
         var job = new ForwardJob
         {
             Partition = new Partition(rows, outF, threads.Count),
@@ -138,15 +138,35 @@ public static unsafe class Linear
         Gemm.Block(i0, i1, j0, j1, job.Out, job.DPre, job.Out, 1, job.Weight, job.In, job.DX, job.In, accumulate: false);
     }
 
-    /// <summary>dst[cols, rows] = src[rows, cols]^T, in cache-sized tiles.</summary>
+    private struct TransposeJob
+    {
+        public float* Source, Destination;
+        public int Rows, Columns, Tasks;
+    }
+
+    /// <summary>dst[cols, rows] = src[rows, cols]^T, in cache-sized tiles, the row bands shared among the threads.</summary>
+    internal static void Transpose(CpuThreads threads, float* src, int rows, int cols, float* dst)
+    {
+        var job = new TransposeJob { Source = src, Destination = dst, Rows = rows, Columns = cols, Tasks = Math.Max(1, Math.Min(threads.Count, rows / 64)) };
+        threads.For(job.Tasks, &TransposeTask, &job);
+    }
+
+    private static void TransposeTask(void* state, int task)
+    {
+        ref var j = ref *(TransposeJob*)state;
+        int bands = (j.Rows + 31) / 32;
+        int r0 = (int)((long)bands * task / j.Tasks) * 32, r1 = Math.Min(j.Rows, (int)((long)bands * (task + 1) / j.Tasks) * 32);
+        TransposeRows(j.Source, j.Rows, j.Columns, j.Destination, r0, r1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Transpose(float* src, int rows, int cols, float* dst)
+    private static void TransposeRows(float* src, int rows, int cols, float* dst, int rowBegin, int rowEnd)
     {
         const int T = 32;
-        for (int r0 = 0; r0 < rows; r0 += T)
+        for (int r0 = rowBegin; r0 < rowEnd; r0 += T)
         for (int c0 = 0; c0 < cols; c0 += T)
         {
-            int r1 = Math.Min(rows, r0 + T), c1 = Math.Min(cols, c0 + T);
+            int r1 = Math.Min(rowEnd, r0 + T), c1 = Math.Min(cols, c0 + T);
             for (int r = r0; r < r1; r++)
             for (int c = c0; c < c1; c++)
                 dst[(long)c * rows + r] = src[(long)r * cols + c];

@@ -10,13 +10,37 @@ public static unsafe class Optimizers
     /// Adam as PyTorch computes it: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     /// p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps). Weight decay is added to g (L2, as torch.optim.Adam).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Adam(int n, float* p, float* g, float* m, float* v, float lr, float beta1, float beta2, float epsilon, float weightDecay, long step)
+    public static void Adam(CpuThreads threads, int n, float* p, float* g, float* m, float* v, float lr, float beta1, float beta2, float epsilon, float weightDecay, long step)
     {
-        double correction1 = 1 - Math.Pow(beta1, step);
-        double correction2 = 1 - Math.Pow(beta2, step);
-        float stepSize = (float)(lr / correction1);
-        float inverseRoot2 = (float)(1 / Math.Sqrt(correction2));
+        var job = new AdamJob
+        {
+            N = n, P = p, G = g, M = m, V = v, Beta1 = beta1, Beta2 = beta2, Epsilon = epsilon, WeightDecay = weightDecay,
+            StepSize = (float)(lr / (1 - Math.Pow(beta1, step))),
+            InverseRoot2 = (float)(1 / Math.Sqrt(1 - Math.Pow(beta2, step))),
+            // Chunks of a few hundred kilobytes: enough to share, few enough that scheduling costs nothing.
+            Tasks = Math.Max(1, Math.Min(threads.Count * 2, n / 65536)),
+        };
+        threads.For(job.Tasks, &AdamTask, &job);
+    }
+
+    private struct AdamJob
+    {
+        public int N, Tasks;
+        public float* P, G, M, V;
+        public float Beta1, Beta2, Epsilon, WeightDecay, StepSize, InverseRoot2;
+    }
+
+    private static void AdamTask(void* state, int task)
+    {
+        ref var j = ref *(AdamJob*)state;
+        // Chunk boundaries on multiples of 16 keep every chunk but the last on whole vectors.
+        int begin = (int)((long)j.N * task / j.Tasks) & ~15, end = task == j.Tasks - 1 ? j.N : (int)((long)j.N * (task + 1) / j.Tasks) & ~15;
+        AdamRange(end - begin, j.P + begin, j.G + begin, j.M + begin, j.V + begin, j.StepSize, j.InverseRoot2, j.Beta1, j.Beta2, j.Epsilon, j.WeightDecay);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AdamRange(int n, float* p, float* g, float* m, float* v, float stepSize, float inverseRoot2, float beta1, float beta2, float epsilon, float weightDecay)
+    {
         int i = 0;
         if (Vector256.IsHardwareAccelerated)
         {

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Running;
+using Vae;
+using Vae.Benchmarks;
+using Vae.Data;
+
+// dotnet run -c Release --project bench/Vae.Benchmarks -- [BenchmarkDotNet arguments]  (kernels and steps)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- epoch [--data DIR]           (one epoch: seconds, GFLOP/s, bytes allocated)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- inference [--data DIR]       (encode and decode images/s)
+if (args.Length > 0 && args[0] is "epoch" or "inference")
+{
+    string dir = args.Length > 2 && args[1] == "--data" ? args[2] : FashionMnist.DebianDirectory;
+    var (images, _) = FashionMnist.Load(dir, train: true);
+    var data = images.ToFloats();
+    using var device = Device.Cpu(2);
+    using var model = new BenchVae(device, 1);
+    if (args[0] == "epoch") Figures.Epoch(model, data);
+    else Figures.Inference(model, data);
+    return 0;
+}
+BenchmarkSwitcher.FromAssembly(typeof(KernelBenchmarks).Assembly).Run(args);
+return 0;
+
+namespace Vae.Benchmarks
+{
+    /// <summary>Whole-run figures that BenchmarkDotNet's per-call statistics do not give.</summary>
+    internal static class Figures
+    {
+        /// <summary>Multiply-adds of the default model per example per training step: forward 1x, backward 2x the GEMMs.</summary>
+        private const double FlopsPerExample = 3.0 * 2 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784);
+
+        public static void Epoch(BenchVae model, float[] data)
+        {
+            var trainer = new Trainer(model, new Adam(1e-3f), 128, 1);
+            trainer.TrainEpoch(data); // the first epoch pays for JIT and first-touch page faults
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            var result = trainer.TrainEpoch(data);
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            int examples = data.Length / 784;
+            double gflops = FlopsPerExample * examples / result.Seconds / 1e9;
+            Console.WriteLine($"epoch_seconds {result.Seconds:F3} gflops {gflops:F1} steps {examples / 128 + 1} allocated_bytes {allocated} bytes_per_step {allocated / (examples / 128.0 + 1):F0}");
+        }
+
+        public static void Inference(BenchVae model, float[] data)
+        {
+            int n = data.Length / 784;
+            var mu = new float[n * 20];
+            var logVar = new float[n * 20];
+            var mean = new float[n * 784];
+            model.Encode(data.AsSpan(0, 4096 * 784), mu.AsSpan(0, 4096 * 20), logVar.AsSpan(0, 4096 * 20)); // warm-up
+            var encode = new List<double>();
+            var decode = new List<double>();
+            for (int r = 0; r < 5; r++)
+            {
+                var clock = Stopwatch.StartNew();
+                model.Encode(data, mu, logVar);
+                encode.Add(n / clock.Elapsed.TotalSeconds);
+                clock.Restart();
+                model.Decode(mu, mean);
+                decode.Add(n / clock.Elapsed.TotalSeconds);
+            }
+            Console.WriteLine($"encode_images_per_second {Median(encode):F0} decode_images_per_second {Median(decode):F0}");
+        }
+
+        private static double Median(List<double> values)
+        {
+            values.Sort();
+            return values[values.Count / 2];
+        }
+    }
+}
