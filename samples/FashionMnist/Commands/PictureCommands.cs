@@ -1,0 +1,56 @@
+using Vae.Samples.Fashion.Pictures;
+
+namespace Vae.Samples.Fashion.Commands;
+
+/// <summary>The pictures of a trained model.</summary>
+internal enum PictureKind
+{
+    Sample,
+    Reconstruct,
+    Interpolate,
+    Traverse,
+    Manifold,
+}
+
+internal sealed record PictureSettings(PictureKind Kind, string Checkpoint, string? Out, ulong Seed, string? Data);
+
+/// <summary>
+/// <c>sample</c>, <c>reconstruct</c>, <c>interpolate</c>, <c>traverse</c> and <c>manifold</c>: load a checkpoint
+/// into the compiled model of its latent size and draw one picture. Decoding a few hundred tiles is instant, so these
+/// run on the CPU.
+/// </summary>
+internal static class PictureCommands
+{
+    public static bool NeedsData(PictureKind kind) => kind is PictureKind.Reconstruct or PictureKind.Interpolate or PictureKind.Traverse;
+
+    public static string DefaultOut(PictureKind kind) => kind switch
+    {
+        PictureKind.Sample => "samples.png",
+        PictureKind.Reconstruct => "reconstructions.png",
+        PictureKind.Interpolate => "interpolation.png",
+        PictureKind.Traverse => "traversal.png",
+        _ => "manifold.png",
+    };
+
+    public static int Run(PictureSettings settings, AppConsole console)
+    {
+        using var device = Device.Cpu();
+        using var model = Models.Load(device, settings.Checkpoint);
+        // Refuse before reading any data: the manifold only exists for a 2-D latent space.
+        if (settings.Kind == PictureKind.Manifold && model.Architecture.Latent != 2)
+            throw new UsageException($"manifold draws a 2-D latent space, but '{settings.Checkpoint}' holds a model with Latent = {model.Architecture.Latent}; train one with --latent 2.");
+        float[] test = NeedsData(settings.Kind) ? FashionData.Load(settings.Data, null, console.Error, needTrain: false).Test : [];
+        string path = settings.Out ?? DefaultOut(settings.Kind);
+
+        switch (settings.Kind)
+        {
+            case PictureKind.Sample: Figures.Samples(model, settings.Seed, path); break;
+            case PictureKind.Reconstruct: Figures.Reconstructions(model, test, settings.Seed, path); break;
+            case PictureKind.Interpolate: Figures.Interpolation(model, test, settings.Seed, path); break;
+            case PictureKind.Traverse: Figures.Traversal(model, test, settings.Seed, path); break;
+            case PictureKind.Manifold: Figures.Manifold(model, path); break;
+        }
+        console.Note($"wrote '{Path.GetFullPath(path)}'");
+        return 0;
+    }
+}

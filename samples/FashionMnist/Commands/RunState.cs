@@ -1,0 +1,119 @@
+using System.Globalization;
+using Vae.Files;
+
+namespace Vae.Samples.Fashion.Commands;
+
+/// <summary>
+/// The settings and history of a training run, and their round trip through the checkpoint's metadata, so that
+/// <c>--resume</c> continues with the same seeds, epoch count and hyperparameters and the curves cover the whole run.
+/// </summary>
+internal sealed class RunState
+{
+    // Metadata keys the sample adds beside the runtime's own (architecture, step, seed, optimiser).
+    public const string EpochsCompletedKey = "epochs_completed";
+    public const string ShuffleSeedKey = "shuffle_seed";
+    public const string LatentKey = "latent";
+    public const string BatchKey = "batch_size";
+    public const string LearningRateKey = "learning_rate";
+    public const string KlWeightKey = "kl_weight";
+    public const string TrainHistoryKey = "train_negative_elbo";
+    public const string TestHistoryKey = "test_negative_elbo";
+
+    private readonly List<double> _train = [];
+    private readonly List<double> _test = [];
+
+    private RunState(int latent, ulong seed, ulong shuffleSeed, int batch, float learningRate, float beta, int epochsCompleted)
+    {
+        Latent = latent;
+        Seed = seed;
+        ShuffleSeed = shuffleSeed;
+        Batch = batch;
+        LearningRate = learningRate;
+        Beta = beta;
+        EpochsCompleted = epochsCompleted;
+    }
+
+    public int Latent { get; }
+
+    /// <summary>Seed of the initial weights and the training noise (the model's own seed), and of the pictures.</summary>
+    public ulong Seed { get; }
+
+    /// <summary>Seed of the epoch order; a new run uses --seed for it too.</summary>
+    public ulong ShuffleSeed { get; }
+
+    public int Batch { get; }
+    public float LearningRate { get; }
+    public float Beta { get; }
+
+    /// <summary>Epochs completed before this invocation.</summary>
+    public int EpochsCompleted { get; }
+
+    public IReadOnlyList<double> TrainHistory => _train;
+    public IReadOnlyList<double> TestHistory => _test;
+
+    public static RunState New(TrainSettings s)
+    {
+        int latent = s.Latent ?? TrainCommand.DefaultLatent;
+        if (!Models.IsCompiled(latent)) throw new UsageException(Models.NotCompiledMessage(latent));
+        ulong seed = s.Seed ?? TrainCommand.DefaultSeed;
+        return new RunState(latent, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
+            s.LearningRate ?? TrainCommand.DefaultLearningRate, s.Beta ?? TrainCommand.DefaultBeta, 0);
+    }
+
+    /// <summary>Reads a checkpoint written by <c>train</c>; options given on the command line override its settings.</summary>
+    public static RunState FromCheckpoint(string path, TrainSettings s, AppConsole console)
+    {
+        int latent = Models.LatentOf(path);
+        if (s.Latent is int asked && asked != latent)
+            throw new UsageException($"--latent {asked} does not match the checkpoint '{path}', which holds a model with Latent = {latent}.");
+        var m = Checkpoint.ReadMetadata(path);
+        ulong seed = Read(m, path, Checkpoint.SeedKey, ulong.Parse, TrainCommand.DefaultSeed);
+        if (s.Seed is ulong askedSeed && askedSeed != seed)
+            console.Note($"note: --seed {askedSeed} is ignored: a resumed run keeps the seeds it started with ({seed}).");
+        var state = new RunState(latent, seed,
+            Read(m, path, ShuffleSeedKey, ulong.Parse, seed),
+            s.Batch ?? Read(m, path, BatchKey, int.Parse, TrainCommand.DefaultBatch),
+            s.LearningRate ?? Read(m, path, LearningRateKey, float.Parse, TrainCommand.DefaultLearningRate),
+            s.Beta ?? Read(m, path, KlWeightKey, float.Parse, TrainCommand.DefaultBeta),
+            Read(m, path, EpochsCompletedKey, int.Parse, 0));
+        state._train.AddRange(History(m, path, TrainHistoryKey));
+        state._test.AddRange(History(m, path, TestHistoryKey));
+        console.Note($"resuming '{path}' after epoch {state.EpochsCompleted}");
+        return state;
+    }
+
+    public void Record(double trainNegativeElbo, double testNegativeElbo)
+    {
+        _train.Add(trainNegativeElbo);
+        _test.Add(testNegativeElbo);
+    }
+
+    public Dictionary<string, string> Metadata(int epochsCompleted) => new()
+    {
+        [EpochsCompletedKey] = Text(epochsCompleted),
+        [ShuffleSeedKey] = Text(ShuffleSeed),
+        [LatentKey] = Text(Latent),
+        [BatchKey] = Text(Batch),
+        [LearningRateKey] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
+        [KlWeightKey] = Beta.ToString("R", CultureInfo.InvariantCulture),
+        [TrainHistoryKey] = string.Join(",", _train.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+        [TestHistoryKey] = string.Join(",", _test.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
+    };
+
+    private static string Text<T>(T value) where T : IFormattable => value.ToString(null, CultureInfo.InvariantCulture);
+
+    private static T Read<T>(IReadOnlyDictionary<string, string> m, string path, string key, Func<string, IFormatProvider, T> parse, T fallback)
+    {
+        if (!m.TryGetValue(key, out var text)) return fallback;
+        try { return parse(text, CultureInfo.InvariantCulture); }
+        catch (Exception e) when (e is FormatException or OverflowException)
+        {
+            throw new InvalidDataException($"Checkpoint '{path}': metadata '{key}' = '{text}' is not a valid value.", e);
+        }
+    }
+
+    private static IEnumerable<double> History(IReadOnlyDictionary<string, string> m, string path, string key) =>
+        m.TryGetValue(key, out var text) && text.Length > 0
+            ? text.Split(',').Select(v => Read(new Dictionary<string, string> { [key] = v }, path, key, double.Parse, double.NaN))
+            : [];
+}

@@ -1,0 +1,83 @@
+using Vae.Files;
+using Vae.Samples.Fashion.Pictures;
+using Vae.Samples.Fashion.Progress;
+
+namespace Vae.Samples.Fashion.Commands;
+
+/// <summary>
+/// What <c>train</c> was asked for. Values left null were not given on the command line: a new run takes the
+/// defaults, a resumed run the values saved in its checkpoint.
+/// </summary>
+internal sealed record TrainSettings(
+    int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
+    string? Data, string? Out, ulong? Seed, string? Resume, int? Limit);
+
+/// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
+internal static class TrainCommand
+{
+    public const int DefaultEpochs = 10;
+    public const int DefaultBatch = 128;
+    public const float DefaultLearningRate = 1e-3f;
+    public const int DefaultLatent = 20;
+    public const float DefaultBeta = 1f;
+    public const ulong DefaultSeed = 1;
+    public const string DefaultOut = "./runs/fashion";
+    public const string CheckpointName = "checkpoint.safetensors";
+
+    public static int Run(TrainSettings settings, AppConsole console, CancellationToken cancellationToken)
+    {
+        var run = settings.Resume is { } resume ? RunState.FromCheckpoint(resume, settings, console) : RunState.New(settings);
+        string outDir = settings.Out ?? (settings.Resume is { } r ? Path.GetDirectoryName(Path.GetFullPath(r))! : DefaultOut);
+        string checkpointPath = Path.Combine(outDir, CheckpointName);
+
+        using var device = Vae.Device.FromName(settings.Device, settings.Threads);
+        console.Note($"device: {device.Name}");
+        var data = FashionData.Load(settings.Data, settings.Limit, console.Error);
+        console.Note($"data: {data.TrainCount:N0} training and {data.TestCount:N0} test images from '{data.Source}'");
+
+        var optimizer = new Adam(run.LearningRate);
+        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, device, run.Seed);
+        model.KlWeight = run.Beta;
+        var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted };
+        console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, KL weight {run.Beta}; " +
+                     $"Adam lr {run.LearningRate}, batch {run.Batch}; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
+                     $"writing to '{Path.GetFullPath(outDir)}'");
+        Directory.CreateDirectory(outDir);
+
+        var reporter = EpochReporter.Create(console);
+        try
+        {
+            for (int e = 0; e < settings.Epochs; e++)
+            {
+                var result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
+                    progress => trainer.TrainEpoch(data.Train, e + 1, settings.Epochs, progress, cancellationToken));
+                double test = Evaluation.TestNegativeElbo(model, data.Test);
+                run.Record(result.TrainLoss, test);
+                Checkpoint.Save(model, checkpointPath, optimizer, run.Metadata(trainer.EpochsCompleted));
+                reporter.Completed(result, test);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or NonFiniteLossException)
+        {
+            console.Note(ex is OperationCanceledException ? "stopped." : "error: " + ex.Message);
+            console.Note(File.Exists(checkpointPath)
+                ? $"The checkpoint of the last completed epoch is '{checkpointPath}'; continue with --resume."
+                : "No epoch completed, so no checkpoint was written.");
+            return ex is OperationCanceledException ? 130 : 1;
+        }
+
+        WritePictures(model, data, run, outDir);
+        console.Note($"wrote {CheckpointName} and the pictures to '{Path.GetFullPath(outDir)}'");
+        return 0;
+    }
+
+    private static void WritePictures(VaeModel model, FashionData data, RunState run, string outDir)
+    {
+        Figures.Reconstructions(model, data.Test, run.Seed, Path.Combine(outDir, "reconstructions.png"));
+        Figures.Samples(model, run.Seed, Path.Combine(outDir, "samples.png"));
+        Figures.Interpolation(model, data.Test, run.Seed, Path.Combine(outDir, "interpolation.png"));
+        Figures.Traversal(model, data.Test, run.Seed, Path.Combine(outDir, "traversal.png"));
+        if (run.TrainHistory.Count > 0) Figures.Curves(run.TrainHistory, run.TestHistory, Path.Combine(outDir, "curves.png"));
+        if (model.Architecture.Latent == 2) Figures.Manifold(model, Path.Combine(outDir, "manifold.png"));
+    }
+}
