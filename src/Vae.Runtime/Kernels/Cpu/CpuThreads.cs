@@ -10,7 +10,10 @@ namespace Vae.Kernels.Cpu;
 public sealed unsafe class CpuThreads : IDisposable
 {
     private readonly Thread[] _workers;
-    private readonly SemaphoreSlim _wake = new(0);
+    // One signal per worker: with a shared semaphore a worker going back to sleep could take the signal meant for
+    // one still asleep (waiters do not own a release), and that worker would sleep through the job.
+    private readonly SemaphoreSlim[] _wake;
+    private readonly int[] _sleeping;
     private delegate*<void*, int, void> _body;
     private void* _state;
     private int _count;
@@ -18,6 +21,12 @@ public sealed unsafe class CpuThreads : IDisposable
     private int _running;
     private long _generation;
     private volatile bool _disposed;
+
+    /// <summary>
+    /// How long an idle worker spins for the next job before it sleeps. A training step hands out a job every few
+    /// microseconds; waking a sleeping thread costs tens of microseconds, which added up to a tenth of an epoch.
+    /// </summary>
+    private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 microseconds
     private ExceptionDispatchInfo? _failure;
 
     /// <param name="threads">Threads to use including the caller; 0 means one per processor.</param>
@@ -26,9 +35,13 @@ public sealed unsafe class CpuThreads : IDisposable
         if (threads < 0) throw new ArgumentOutOfRangeException(nameof(threads), threads, "Thread count must be >= 0 (0 means one per processor).");
         Count = threads == 0 ? Environment.ProcessorCount : threads;
         _workers = new Thread[Count - 1];
+        _wake = new SemaphoreSlim[_workers.Length];
+        _sleeping = new int[_workers.Length];
         for (int i = 0; i < _workers.Length; i++)
         {
-            _workers[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"Vae CPU worker {i + 1}" };
+            _wake[i] = new SemaphoreSlim(0);
+            int index = i;
+            _workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"Vae CPU worker {i + 1}" };
             _workers[i].Start();
         }
     }
@@ -52,10 +65,13 @@ public sealed unsafe class CpuThreads : IDisposable
         _count = count;
         _failure = null;
         Volatile.Write(ref _next, 0);
-        int helpers = Math.Min(_workers.Length, count - 1);
-        Volatile.Write(ref _running, helpers);
+        // Every worker sees every generation, so every worker checks in (finding nothing to do when count is small).
+        Volatile.Write(ref _running, _workers.Length);
         Interlocked.Increment(ref _generation);
-        _wake.Release(helpers);
+        // Only sleepers need a signal; spinning workers see the new generation by themselves. Both sides publish with
+        // an interlocked operation before reading the other's variable, so no worker can sleep through a job.
+        for (int w = 0; w < _workers.Length; w++)
+            if (Volatile.Read(ref _sleeping[w]) != 0) _wake[w].Release();
 
         Drain();
         var spin = new SpinWait();
@@ -73,12 +89,28 @@ public sealed unsafe class CpuThreads : IDisposable
         }
     }
 
-    private void WorkerLoop()
+    private void WorkerLoop(int index)
     {
+        long seen = 0;
         while (true)
         {
-            _wake.Wait();
+            long generation;
+            long spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            while ((generation = Volatile.Read(ref _generation)) == seen)
+            {
+                if (_disposed) return;
+                if (System.Diagnostics.Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    Thread.SpinWait(16);
+                    continue;
+                }
+                Interlocked.Exchange(ref _sleeping[index], 1);
+                if (Volatile.Read(ref _generation) == seen && !_disposed) _wake[index].Wait(); // a stale signal only loops once more
+                Volatile.Write(ref _sleeping[index], 0);
+                spinUntil = System.Diagnostics.Stopwatch.GetTimestamp() + SpinTicks;
+            }
             if (_disposed) return;
+            seen = generation;
             Drain();
             Interlocked.Decrement(ref _running);
         }
@@ -88,8 +120,8 @@ public sealed unsafe class CpuThreads : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        if (_workers.Length > 0) _wake.Release(_workers.Length);
+        foreach (var wake in _wake) wake.Release(); // sleepers wake, see _disposed and leave
         foreach (var worker in _workers) worker.Join();
-        _wake.Dispose();
+        foreach (var wake in _wake) wake.Dispose();
     }
 }

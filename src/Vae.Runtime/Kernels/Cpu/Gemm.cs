@@ -65,9 +65,7 @@ public static unsafe class Gemm
                 for (; i < i1; i++)
                     Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
             }
-            if (j < j1)
-                for (int i = i0; i < i1; i++)
-                    Edge(kc, aBlock + (long)i * aRowStride, aColStride, bBlock, ldb, c + (long)i * ldc, j, j1, add);
+            if (j < j1) EdgeColumns(i0, i1, j, j1, kc, aBlock, aRowStride, aColStride, bBlock, ldb, c, ldc, add);
         }
     }
 
@@ -205,16 +203,36 @@ public static unsafe class Gemm
         c1.Store(c + 8);
     }
 
-    /// <summary>The columns right of the last full tile, for one row of C.</summary>
+    /// <summary>
+    /// The fewer than 16 columns right of the last full tile: B's strip is copied into a zero-padded 16-wide panel so
+    /// the vector tiles do the work (narrow layers such as the 2 x 20 heads would otherwise run scalar), and each tile
+    /// of C goes through a small buffer so only the real columns are written.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Edge(int kc, float* a, int aCol, float* b, int ldb, float* cRow, int j0, int j1, bool add)
+    private static void EdgeColumns(int i0, int i1, int j0, int j1, int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)
     {
-        for (int j = j0; j < j1; j++)
+        int width = j1 - j0;
+        float* panel = stackalloc float[DepthBlock * 16];
+        for (int p = 0; p < kc; p++)
         {
-            float sum = add ? cRow[j] : 0f;
-            float* bj = b + j;
-            for (int p = 0; p < kc; p++) sum = MathF.FusedMultiplyAdd(a[(long)p * aCol], bj[(long)p * ldb], sum);
-            cRow[j] = sum;
+            float* row = panel + p * 16;
+            for (int q = 0; q < 16; q++) row[q] = q < width ? b[(long)p * ldb + j0 + q] : 0f;
+        }
+        float* tile = stackalloc float[4 * 16];
+        int i = i0;
+        for (; i < i1; i += 4)
+        {
+            int rows = Math.Min(4, i1 - i);
+            for (int r = 0; r < 4; r++)
+            for (int q = 0; q < 16; q++)
+                tile[r * 16 + q] = add && r < rows && q < width ? c[(long)(i + r) * ldc + j0 + q] : 0f;
+            if (rows == 4)
+                Tile4x16(kc, a + (long)i * aRow, aRow, aCol, panel, 16, tile, 16, add);
+            else
+                for (int r = 0; r < rows; r++) Tile1x16(kc, a + (long)(i + r) * aRow, aCol, panel, 16, tile + r * 16, add);
+            for (int r = 0; r < rows; r++)
+            for (int q = 0; q < width; q++)
+                c[(long)(i + r) * ldc + j0 + q] = tile[r * 16 + q];
         }
     }
 }
