@@ -56,6 +56,13 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
     private readonly OpenClProgram _program;
     private readonly Dictionary<string, OpenClKernel> _kernels = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// With VAE_OPENCL_PROFILE=1 every launch waits for its kernel and the time is added up per kernel name; the
+    /// table goes to standard error when the model is disposed. It shows where the OpenCL path spends its time.
+    /// </summary>
+    private readonly Dictionary<string, (int Launches, double Seconds)>? _profile =
+        Environment.GetEnvironmentVariable("VAE_OPENCL_PROFILE") == "1" ? new(StringComparer.Ordinal) : null;
+
     public OpenClBackend(OpenClDevice device, ModelDescriptor descriptor, IAcceleratorKernels kernels, OpenClProgram program)
         : base(descriptor, kernels, maxExamples: 1024)
     {
@@ -88,11 +95,25 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
             }
         }
         long global = (workItems + GroupSize - 1) / GroupSize * GroupSize;
+        long start = _profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
         _context.Launch(k, global, GroupSize);
+        if (_profile is not null)
+        {
+            _context.Finish();
+            var (launches, seconds) = _profile.GetValueOrDefault(kernel);
+            _profile[kernel] = (launches + 1, seconds + System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
     }
 
     public override void Dispose()
     {
+        if (_profile is { Count: > 0 })
+        {
+            double total = _profile.Values.Sum(v => v.Seconds);
+            Console.Error.WriteLine($"OpenCL kernel time: {total:F2} s in {_profile.Values.Sum(v => v.Launches)} launches");
+            foreach (var (name, (launches, seconds)) in _profile.OrderByDescending(p => p.Value.Seconds))
+                Console.Error.WriteLine($"  {name,-32} {seconds,8:F2} s {100 * seconds / total,5:F1}% {launches,8} launches");
+        }
         foreach (var k in _kernels.Values) k.Dispose();
         _kernels.Clear();
         base.Dispose();
