@@ -123,7 +123,9 @@ internal sealed unsafe class CpuBackend : IModelBackend
     public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll)
     {
         // The workspace is sized in examples of the model's own L; ask for enough to hold examples * samples rows.
-        int needed = (int)Math.Min(MaxExamples, ((long)examples * samples + _descriptor.LatentSamples - 1) / _descriptor.LatentSamples);
+        if ((long)examples * samples > (long)MaxExamples * _descriptor.LatentSamples)
+            throw new ArgumentOutOfRangeException(nameof(samples), "Too many rows for one call: split the examples.");
+        int needed = (int)(((long)examples * samples + _descriptor.LatentSamples - 1) / _descriptor.LatentSamples);
         float* ws = Workspace(Math.Max(needed, examples));
         fixed (float* pz = z)
         fixed (float* px = x)
