@@ -69,12 +69,5 @@ namespace Vae.Generator.Planning
         EquatableArray<Op> Backward,
         int OutputWidth,
         int MaxWidth,
-        int PackedFloats)
-    {
-        /// <summary>Index of the encoder heads in <see cref="Layers"/>: the last encoder layer.</summary>
-        public int HeadsLayer => EncoderLayerCount - 1;
-
-        /// <summary>Index of the decoder's output layer: the last layer.</summary>
-        public int OutputLayer => Layers.Count - 1;
-    }
+        int PackedFloats);
 }

@@ -7,10 +7,8 @@ namespace Vae.Devices.Cuda;
 /// No GPU was available where this was written: it is compiled and its missing-driver path is tested, but it has not
 /// run on a GPU.
 /// </summary>
-internal sealed class CudaDevice : Device
+internal sealed class CudaDevice : AcceleratorDevice<CudaModule>
 {
-    private readonly Dictionary<string, CudaModule> _modules = new(StringComparer.Ordinal);
-
     private CudaDevice(CudaContext context) => Context = context;
 
     public CudaContext Context { get; }
@@ -32,30 +30,14 @@ internal sealed class CudaDevice : Device
 
     public override string Kind => "cuda";
 
-    internal CudaModule Module(string source)
-    {
-        if (!_modules.TryGetValue(source, out var module))
-        {
-            module = Context.LoadPtx(Context.CompileToPtx(source));
-            _modules[source] = module;
-        }
-        return module;
-    }
+    protected override string? SourceOf(ModelKernels kernels) => kernels.CudaSource;
 
-    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
-    {
-        if (kernels.Accelerator is null || kernels.CudaSource is null)
-            throw new NotSupportedException($"Model '{descriptor.Name}' was generated without CUDA kernels.");
-        return new CudaBackend(this, descriptor, kernels.Accelerator, Module(kernels.CudaSource));
-    }
+    protected override CudaModule Compile(string source) => Context.LoadPtx(Context.CompileToPtx(source));
 
-    public override void Dispose()
-    {
-        foreach (var m in _modules.Values) m.Dispose();
-        _modules.Clear();
-        Context.Dispose();
-        base.Dispose();
-    }
+    protected override IModelBackend CreateBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, CudaModule module) =>
+        new CudaBackend(this, descriptor, kernels, module);
+
+    protected override void DisposeContext() => Context.Dispose();
 }
 
 /// <summary>A model's buffers and kernels in one CUDA context.</summary>

@@ -3,10 +3,8 @@ using Vae.Kernels.Accelerators;
 namespace Vae.Devices.OpenCl;
 
 /// <summary>The OpenCL target: one context and queue, and one built program per model source.</summary>
-internal sealed class OpenClDevice : Device
+internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
 {
-    private readonly Dictionary<string, OpenClProgram> _programs = new(StringComparer.Ordinal);
-
     private OpenClDevice(OpenClContext context) => Context = context;
 
     public OpenClContext Context { get; }
@@ -19,31 +17,14 @@ internal sealed class OpenClDevice : Device
 
     public override string Kind => "opencl";
 
-    /// <summary>Builds (once per source) the model's OpenCL program; a build failure carries the compiler's log.</summary>
-    internal OpenClProgram Program(string source)
-    {
-        if (!_programs.TryGetValue(source, out var program))
-        {
-            program = Context.Build(source, "-cl-std=CL1.2");
-            _programs[source] = program;
-        }
-        return program;
-    }
+    protected override string? SourceOf(ModelKernels kernels) => kernels.OpenClSource;
 
-    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
-    {
-        if (kernels.Accelerator is null || kernels.OpenClSource is null)
-            throw new NotSupportedException($"Model '{descriptor.Name}' was generated without OpenCL kernels.");
-        return new OpenClBackend(this, descriptor, kernels.Accelerator, Program(kernels.OpenClSource));
-    }
+    protected override OpenClProgram Compile(string source) => Context.Build(source, "-cl-std=CL1.2");
 
-    public override void Dispose()
-    {
-        foreach (var p in _programs.Values) p.Dispose();
-        _programs.Clear();
-        Context.Dispose();
-        base.Dispose();
-    }
+    protected override IModelBackend CreateBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, OpenClProgram program) =>
+        new OpenClBackend(this, descriptor, kernels, program);
+
+    protected override void DisposeContext() => Context.Dispose();
 }
 
 /// <summary>A model's buffers and kernels in one OpenCL context.</summary>

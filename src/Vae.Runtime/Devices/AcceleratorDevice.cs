@@ -1,0 +1,44 @@
+using Vae.Kernels.Accelerators;
+
+namespace Vae.Devices;
+
+/// <summary>
+/// What the OpenCL and CUDA devices share: each model source is compiled once per device (models of one architecture
+/// reuse it), and a model gets a backend over the compiled program.
+/// </summary>
+internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : class, IDisposable
+{
+    private readonly Dictionary<string, TProgram> _programs = new(StringComparer.Ordinal);
+
+    /// <summary>The source of this target among the generated ones, or null when the model has none.</summary>
+    protected abstract string? SourceOf(ModelKernels kernels);
+
+    /// <summary>Compiles a source; a failure carries the compiler's log.</summary>
+    protected abstract TProgram Compile(string source);
+
+    protected abstract IModelBackend CreateBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, TProgram program);
+
+    /// <summary>Releases the context after every program is gone.</summary>
+    protected abstract void DisposeContext();
+
+    internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
+    {
+        var source = SourceOf(kernels);
+        if (kernels.Accelerator is null || source is null)
+            throw new NotSupportedException($"Model '{descriptor.Name}' was generated without {Kind} kernels.");
+        if (!_programs.TryGetValue(source, out var program))
+        {
+            program = Compile(source);
+            _programs[source] = program;
+        }
+        return CreateBackend(descriptor, kernels.Accelerator, program);
+    }
+
+    public override void Dispose()
+    {
+        foreach (var p in _programs.Values) p.Dispose();
+        _programs.Clear();
+        DisposeContext();
+        base.Dispose();
+    }
+}
