@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace Vae.Kernels.Cpu;
 
 /// <summary>Combines per-row reconstruction terms and per-example KL into the loss the trainer minimises.</summary>
@@ -22,11 +24,19 @@ public static unsafe class Losses
         return examples == 0 ? 0 : total / examples;
     }
 
-    /// <summary>Sigmoid in place, the Bernoulli decoder's mean.</summary>
+    /// <summary>Sigmoid in place, the Bernoulli decoder's mean; sixteen lanes at a time where AVX-512 is present.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(long n, Floats x)
     {
-        for (long i = 0; i < n; i++) x[i] = 1f / (1f + MathF.Exp(-x[i]));
+        float* p = x;
+        long i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var one = Vector512<float>.One;
+            for (; i + 16 <= n; i += 16)
+                (one / (one + Vector512.Exp(-Vector512.Load(p + i)))).Store(p + i);
+        }
+        for (; i < n; i++) p[i] = 1f / (1f + MathF.Exp(-p[i]));
     }
 
     /// <summary>Copies the first <paramref name="width"/> columns of each row (the mean head of a two-headed output).</summary>
