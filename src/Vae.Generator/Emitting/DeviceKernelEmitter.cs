@@ -184,7 +184,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
             string act = "vae_" + l.Activation.ToLowerInvariant();
             string IN = Macro(l, "IN"), OUT = Macro(l, "OUT"), W = Macro(l, "WEIGHT"), B = Macro(l, "BIAS");
             bool identity = l.Activation == Planner.Identity;
-            w.Line($"/* {l.Name}: y[rows, {IN}] -> [rows, {OUT}], {l.Activation}; one work item per output. */");
+            w.Line($"/* {l.Name}: [rows, {Int(l.In)}] -> [rows, {Int(l.Out)}], {l.Activation}; one work item per output. */");
             w.Line($"VAE_KERNEL void {KernelName(l, "forward")}(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)");
             w.Lines($@"{{
     vae_i64 gid = VAE_GID;
@@ -201,7 +201,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
 ");
             if (!identity)
             {
-                w.Line($"/* {l.Name} backward: d[rows, {OUT}] *= the {l.Activation} derivative, in place. */");
+                w.Line($"/* {l.Name} backward: d[rows, {Int(l.Out)}] *= the {l.Activation} derivative, in place. */");
                 w.Line($"VAE_KERNEL void {KernelName(l, "delta")}(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)");
                 w.Lines($@"{{
     vae_i64 gid = VAE_GID;
@@ -210,7 +210,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
 }}
 ");
             }
-            w.Line($"/* {l.Name} backward: dW[{OUT}, {IN}] = d^T in, summed over rows. */");
+            w.Line($"/* {l.Name} backward: dW[{Int(l.Out)}, {Int(l.In)}] = d^T in, summed over rows. */");
             w.Line($"VAE_KERNEL void {KernelName(l, "weight_grad")}(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)");
             w.Lines($@"{{
     vae_i64 gid = VAE_GID;
@@ -222,7 +222,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
     grads[{W} + gid] = sum;
 }}
 ");
-            w.Line($"/* {l.Name} backward: db[{OUT}] = d summed over rows. */");
+            w.Line($"/* {l.Name} backward: db[{Int(l.Out)}] = d summed over rows. */");
             w.Line($"VAE_KERNEL void {KernelName(l, "bias_grad")}(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)");
             w.Lines($@"{{
     vae_i64 gid = VAE_GID;
@@ -232,7 +232,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
     grads[{B} + gid] = sum;
 }}
 ");
-            w.Line($"/* {l.Name} backward: d_in[rows, {IN}] = d W. */");
+            w.Line($"/* {l.Name} backward: d_in[rows, {Int(l.In)}] = d W. */");
             w.Line($"VAE_KERNEL void {KernelName(l, "input_grad")}(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)");
             w.Lines($@"{{
     vae_i64 gid = VAE_GID;

@@ -202,7 +202,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
     for (int k = 0; k < 4 && group * 4 + k < LATENT; k++) eps[(vae_i64)row * LATENT + group * 4 + k] = normal[k];
 }
 
-/* encoder.0: y[rows, ENCODER0_IN] -> [rows, ENCODER0_OUT], Gelu; one work item per output. */
+/* encoder.0: [rows, 96] -> [rows, 128], Gelu; one work item per output. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -217,7 +217,7 @@ VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_gelu(sum);
 }
 
-/* encoder.0 backward: d[rows, ENCODER0_OUT] *= the Gelu derivative, in place. */
+/* encoder.0 backward: d[rows, 128] *= the Gelu derivative, in place. */
 VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -225,7 +225,7 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_gelu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[ENCODER0_OUT, ENCODER0_IN] = d^T in, summed over rows. */
+/* encoder.0 backward: dW[128, 96] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -237,7 +237,7 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER0_WEIGHT + gid] = sum;
 }
 
-/* encoder.0 backward: db[ENCODER0_OUT] = d summed over rows. */
+/* encoder.0 backward: db[128] = d summed over rows. */
 VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -247,7 +247,7 @@ VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER0_BIAS + gid] = sum;
 }
 
-/* encoder.0 backward: d_in[rows, ENCODER0_IN] = d W. */
+/* encoder.0 backward: d_in[rows, 96] = d W. */
 VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -259,7 +259,7 @@ VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.1: y[rows, ENCODER1_IN] -> [rows, ENCODER1_OUT], Elu; one work item per output. */
+/* encoder.1: [rows, 128] -> [rows, 64], Elu; one work item per output. */
 VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -274,7 +274,7 @@ VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_elu(sum);
 }
 
-/* encoder.1 backward: d[rows, ENCODER1_OUT] *= the Elu derivative, in place. */
+/* encoder.1 backward: d[rows, 64] *= the Elu derivative, in place. */
 VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -282,7 +282,7 @@ VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_elu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.1 backward: dW[ENCODER1_OUT, ENCODER1_IN] = d^T in, summed over rows. */
+/* encoder.1 backward: dW[64, 128] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -294,7 +294,7 @@ VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER1_WEIGHT + gid] = sum;
 }
 
-/* encoder.1 backward: db[ENCODER1_OUT] = d summed over rows. */
+/* encoder.1 backward: db[64] = d summed over rows. */
 VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -304,7 +304,7 @@ VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER1_BIAS + gid] = sum;
 }
 
-/* encoder.1 backward: d_in[rows, ENCODER1_IN] = d W. */
+/* encoder.1 backward: d_in[rows, 128] = d W. */
 VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -316,7 +316,7 @@ VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.2: y[rows, ENCODER2_IN] -> [rows, ENCODER2_OUT], Softplus; one work item per output. */
+/* encoder.2: [rows, 64] -> [rows, 32], Softplus; one work item per output. */
 VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -331,7 +331,7 @@ VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_softplus(sum);
 }
 
-/* encoder.2 backward: d[rows, ENCODER2_OUT] *= the Softplus derivative, in place. */
+/* encoder.2 backward: d[rows, 32] *= the Softplus derivative, in place. */
 VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -339,7 +339,7 @@ VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_softplus_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.2 backward: dW[ENCODER2_OUT, ENCODER2_IN] = d^T in, summed over rows. */
+/* encoder.2 backward: dW[32, 64] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -351,7 +351,7 @@ VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER2_WEIGHT + gid] = sum;
 }
 
-/* encoder.2 backward: db[ENCODER2_OUT] = d summed over rows. */
+/* encoder.2 backward: db[32] = d summed over rows. */
 VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -361,7 +361,7 @@ VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER2_BIAS + gid] = sum;
 }
 
-/* encoder.2 backward: d_in[rows, ENCODER2_IN] = d W. */
+/* encoder.2 backward: d_in[rows, 64] = d W. */
 VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -373,7 +373,7 @@ VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.heads: y[rows, ENCODER_HEADS_IN] -> [rows, ENCODER_HEADS_OUT], Identity; one work item per output. */
+/* encoder.heads: [rows, 32] -> [rows, 12], Identity; one work item per output. */
 VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -388,7 +388,7 @@ VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE
     out[gid] = vae_identity(sum);
 }
 
-/* encoder.heads backward: dW[ENCODER_HEADS_OUT, ENCODER_HEADS_IN] = d^T in, summed over rows. */
+/* encoder.heads backward: dW[12, 32] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -400,7 +400,7 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
     grads[ENCODER_HEADS_WEIGHT + gid] = sum;
 }
 
-/* encoder.heads backward: db[ENCODER_HEADS_OUT] = d summed over rows. */
+/* encoder.heads backward: db[12] = d summed over rows. */
 VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -410,7 +410,7 @@ VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[ENCODER_HEADS_BIAS + gid] = sum;
 }
 
-/* encoder.heads backward: d_in[rows, ENCODER_HEADS_IN] = d W. */
+/* encoder.heads backward: d_in[rows, 32] = d W. */
 VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -422,7 +422,7 @@ VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, 
     d_in[gid] = sum;
 }
 
-/* decoder.0: y[rows, DECODER0_IN] -> [rows, DECODER0_OUT], LeakyRelu; one work item per output. */
+/* decoder.0: [rows, 6] -> [rows, 32], LeakyRelu; one work item per output. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -437,7 +437,7 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_leakyrelu(sum);
 }
 
-/* decoder.0 backward: d[rows, DECODER0_OUT] *= the LeakyRelu derivative, in place. */
+/* decoder.0 backward: d[rows, 32] *= the LeakyRelu derivative, in place. */
 VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -445,7 +445,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_leakyrelu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[DECODER0_OUT, DECODER0_IN] = d^T in, summed over rows. */
+/* decoder.0 backward: dW[32, 6] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -457,7 +457,7 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER0_WEIGHT + gid] = sum;
 }
 
-/* decoder.0 backward: db[DECODER0_OUT] = d summed over rows. */
+/* decoder.0 backward: db[32] = d summed over rows. */
 VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -467,7 +467,7 @@ VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER0_BIAS + gid] = sum;
 }
 
-/* decoder.0 backward: d_in[rows, DECODER0_IN] = d W. */
+/* decoder.0 backward: d_in[rows, 6] = d W. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -479,7 +479,7 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.1: y[rows, DECODER1_IN] -> [rows, DECODER1_OUT], Sigmoid; one work item per output. */
+/* decoder.1: [rows, 32] -> [rows, 64], Sigmoid; one work item per output. */
 VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -494,7 +494,7 @@ VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_sigmoid(sum);
 }
 
-/* decoder.1 backward: d[rows, DECODER1_OUT] *= the Sigmoid derivative, in place. */
+/* decoder.1 backward: d[rows, 64] *= the Sigmoid derivative, in place. */
 VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -502,7 +502,7 @@ VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_sigmoid_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.1 backward: dW[DECODER1_OUT, DECODER1_IN] = d^T in, summed over rows. */
+/* decoder.1 backward: dW[64, 32] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -514,7 +514,7 @@ VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER1_WEIGHT + gid] = sum;
 }
 
-/* decoder.1 backward: db[DECODER1_OUT] = d summed over rows. */
+/* decoder.1 backward: db[64] = d summed over rows. */
 VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -524,7 +524,7 @@ VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER1_BIAS + gid] = sum;
 }
 
-/* decoder.1 backward: d_in[rows, DECODER1_IN] = d W. */
+/* decoder.1 backward: d_in[rows, 32] = d W. */
 VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -536,7 +536,7 @@ VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.2: y[rows, DECODER2_IN] -> [rows, DECODER2_OUT], Identity; one work item per output. */
+/* decoder.2: [rows, 64] -> [rows, 128], Identity; one work item per output. */
 VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -551,7 +551,7 @@ VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_identity(sum);
 }
 
-/* decoder.2 backward: dW[DECODER2_OUT, DECODER2_IN] = d^T in, summed over rows. */
+/* decoder.2 backward: dW[128, 64] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -563,7 +563,7 @@ VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER2_WEIGHT + gid] = sum;
 }
 
-/* decoder.2 backward: db[DECODER2_OUT] = d summed over rows. */
+/* decoder.2 backward: db[128] = d summed over rows. */
 VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -573,7 +573,7 @@ VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER2_BIAS + gid] = sum;
 }
 
-/* decoder.2 backward: d_in[rows, DECODER2_IN] = d W. */
+/* decoder.2 backward: d_in[rows, 64] = d W. */
 VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -585,7 +585,7 @@ VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.out: y[rows, DECODER_OUTPUT_IN] -> [rows, DECODER_OUTPUT_OUT], Identity; one work item per output. */
+/* decoder.out: [rows, 128] -> [rows, 96], Identity; one work item per output. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -600,7 +600,7 @@ VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_G
     out[gid] = vae_identity(sum);
 }
 
-/* decoder.out backward: dW[DECODER_OUTPUT_OUT, DECODER_OUTPUT_IN] = d^T in, summed over rows. */
+/* decoder.out backward: dW[96, 128] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -612,7 +612,7 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
 }
 
-/* decoder.out backward: db[DECODER_OUTPUT_OUT] = d summed over rows. */
+/* decoder.out backward: db[96] = d summed over rows. */
 VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -622,7 +622,7 @@ VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER_OUTPUT_BIAS + gid] = sum;
 }
 
-/* decoder.out backward: d_in[rows, DECODER_OUTPUT_IN] = d W. */
+/* decoder.out backward: d_in[rows, 128] = d W. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -866,7 +866,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
     for (int k = 0; k < 4 && group * 4 + k < LATENT; k++) eps[(vae_i64)row * LATENT + group * 4 + k] = normal[k];
 }
 
-/* encoder.0: y[rows, ENCODER0_IN] -> [rows, ENCODER0_OUT], Gelu; one work item per output. */
+/* encoder.0: [rows, 96] -> [rows, 128], Gelu; one work item per output. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -881,7 +881,7 @@ VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_gelu(sum);
 }
 
-/* encoder.0 backward: d[rows, ENCODER0_OUT] *= the Gelu derivative, in place. */
+/* encoder.0 backward: d[rows, 128] *= the Gelu derivative, in place. */
 VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -889,7 +889,7 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_gelu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[ENCODER0_OUT, ENCODER0_IN] = d^T in, summed over rows. */
+/* encoder.0 backward: dW[128, 96] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -901,7 +901,7 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER0_WEIGHT + gid] = sum;
 }
 
-/* encoder.0 backward: db[ENCODER0_OUT] = d summed over rows. */
+/* encoder.0 backward: db[128] = d summed over rows. */
 VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -911,7 +911,7 @@ VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER0_BIAS + gid] = sum;
 }
 
-/* encoder.0 backward: d_in[rows, ENCODER0_IN] = d W. */
+/* encoder.0 backward: d_in[rows, 96] = d W. */
 VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -923,7 +923,7 @@ VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.1: y[rows, ENCODER1_IN] -> [rows, ENCODER1_OUT], Elu; one work item per output. */
+/* encoder.1: [rows, 128] -> [rows, 64], Elu; one work item per output. */
 VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -938,7 +938,7 @@ VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_elu(sum);
 }
 
-/* encoder.1 backward: d[rows, ENCODER1_OUT] *= the Elu derivative, in place. */
+/* encoder.1 backward: d[rows, 64] *= the Elu derivative, in place. */
 VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -946,7 +946,7 @@ VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_elu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.1 backward: dW[ENCODER1_OUT, ENCODER1_IN] = d^T in, summed over rows. */
+/* encoder.1 backward: dW[64, 128] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -958,7 +958,7 @@ VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER1_WEIGHT + gid] = sum;
 }
 
-/* encoder.1 backward: db[ENCODER1_OUT] = d summed over rows. */
+/* encoder.1 backward: db[64] = d summed over rows. */
 VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -968,7 +968,7 @@ VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER1_BIAS + gid] = sum;
 }
 
-/* encoder.1 backward: d_in[rows, ENCODER1_IN] = d W. */
+/* encoder.1 backward: d_in[rows, 128] = d W. */
 VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -980,7 +980,7 @@ VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.2: y[rows, ENCODER2_IN] -> [rows, ENCODER2_OUT], Softplus; one work item per output. */
+/* encoder.2: [rows, 64] -> [rows, 32], Softplus; one work item per output. */
 VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -995,7 +995,7 @@ VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_softplus(sum);
 }
 
-/* encoder.2 backward: d[rows, ENCODER2_OUT] *= the Softplus derivative, in place. */
+/* encoder.2 backward: d[rows, 32] *= the Softplus derivative, in place. */
 VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1003,7 +1003,7 @@ VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_softplus_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.2 backward: dW[ENCODER2_OUT, ENCODER2_IN] = d^T in, summed over rows. */
+/* encoder.2 backward: dW[32, 64] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1015,7 +1015,7 @@ VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER2_WEIGHT + gid] = sum;
 }
 
-/* encoder.2 backward: db[ENCODER2_OUT] = d summed over rows. */
+/* encoder.2 backward: db[32] = d summed over rows. */
 VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1025,7 +1025,7 @@ VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER2_BIAS + gid] = sum;
 }
 
-/* encoder.2 backward: d_in[rows, ENCODER2_IN] = d W. */
+/* encoder.2 backward: d_in[rows, 64] = d W. */
 VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1037,7 +1037,7 @@ VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.heads: y[rows, ENCODER_HEADS_IN] -> [rows, ENCODER_HEADS_OUT], Identity; one work item per output. */
+/* encoder.heads: [rows, 32] -> [rows, 12], Identity; one work item per output. */
 VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1052,7 +1052,7 @@ VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE
     out[gid] = vae_identity(sum);
 }
 
-/* encoder.heads backward: dW[ENCODER_HEADS_OUT, ENCODER_HEADS_IN] = d^T in, summed over rows. */
+/* encoder.heads backward: dW[12, 32] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1064,7 +1064,7 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
     grads[ENCODER_HEADS_WEIGHT + gid] = sum;
 }
 
-/* encoder.heads backward: db[ENCODER_HEADS_OUT] = d summed over rows. */
+/* encoder.heads backward: db[12] = d summed over rows. */
 VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1074,7 +1074,7 @@ VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[ENCODER_HEADS_BIAS + gid] = sum;
 }
 
-/* encoder.heads backward: d_in[rows, ENCODER_HEADS_IN] = d W. */
+/* encoder.heads backward: d_in[rows, 32] = d W. */
 VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1086,7 +1086,7 @@ VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, 
     d_in[gid] = sum;
 }
 
-/* decoder.0: y[rows, DECODER0_IN] -> [rows, DECODER0_OUT], LeakyRelu; one work item per output. */
+/* decoder.0: [rows, 6] -> [rows, 32], LeakyRelu; one work item per output. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1101,7 +1101,7 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_leakyrelu(sum);
 }
 
-/* decoder.0 backward: d[rows, DECODER0_OUT] *= the LeakyRelu derivative, in place. */
+/* decoder.0 backward: d[rows, 32] *= the LeakyRelu derivative, in place. */
 VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1109,7 +1109,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_leakyrelu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[DECODER0_OUT, DECODER0_IN] = d^T in, summed over rows. */
+/* decoder.0 backward: dW[32, 6] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1121,7 +1121,7 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER0_WEIGHT + gid] = sum;
 }
 
-/* decoder.0 backward: db[DECODER0_OUT] = d summed over rows. */
+/* decoder.0 backward: db[32] = d summed over rows. */
 VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1131,7 +1131,7 @@ VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER0_BIAS + gid] = sum;
 }
 
-/* decoder.0 backward: d_in[rows, DECODER0_IN] = d W. */
+/* decoder.0 backward: d_in[rows, 6] = d W. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1143,7 +1143,7 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.1: y[rows, DECODER1_IN] -> [rows, DECODER1_OUT], Sigmoid; one work item per output. */
+/* decoder.1: [rows, 32] -> [rows, 64], Sigmoid; one work item per output. */
 VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1158,7 +1158,7 @@ VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_sigmoid(sum);
 }
 
-/* decoder.1 backward: d[rows, DECODER1_OUT] *= the Sigmoid derivative, in place. */
+/* decoder.1 backward: d[rows, 64] *= the Sigmoid derivative, in place. */
 VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1166,7 +1166,7 @@ VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_sigmoid_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.1 backward: dW[DECODER1_OUT, DECODER1_IN] = d^T in, summed over rows. */
+/* decoder.1 backward: dW[64, 32] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1178,7 +1178,7 @@ VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER1_WEIGHT + gid] = sum;
 }
 
-/* decoder.1 backward: db[DECODER1_OUT] = d summed over rows. */
+/* decoder.1 backward: db[64] = d summed over rows. */
 VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1188,7 +1188,7 @@ VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER1_BIAS + gid] = sum;
 }
 
-/* decoder.1 backward: d_in[rows, DECODER1_IN] = d W. */
+/* decoder.1 backward: d_in[rows, 32] = d W. */
 VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1200,7 +1200,7 @@ VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.2: y[rows, DECODER2_IN] -> [rows, DECODER2_OUT], Identity; one work item per output. */
+/* decoder.2: [rows, 64] -> [rows, 128], Identity; one work item per output. */
 VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1215,7 +1215,7 @@ VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_identity(sum);
 }
 
-/* decoder.2 backward: dW[DECODER2_OUT, DECODER2_IN] = d^T in, summed over rows. */
+/* decoder.2 backward: dW[128, 64] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1227,7 +1227,7 @@ VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER2_WEIGHT + gid] = sum;
 }
 
-/* decoder.2 backward: db[DECODER2_OUT] = d summed over rows. */
+/* decoder.2 backward: db[128] = d summed over rows. */
 VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1237,7 +1237,7 @@ VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER2_BIAS + gid] = sum;
 }
 
-/* decoder.2 backward: d_in[rows, DECODER2_IN] = d W. */
+/* decoder.2 backward: d_in[rows, 64] = d W. */
 VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1249,7 +1249,7 @@ VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.out: y[rows, DECODER_OUTPUT_IN] -> [rows, DECODER_OUTPUT_OUT], Identity; one work item per output. */
+/* decoder.out: [rows, 128] -> [rows, 96], Identity; one work item per output. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -1264,7 +1264,7 @@ VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_G
     out[gid] = vae_identity(sum);
 }
 
-/* decoder.out backward: dW[DECODER_OUTPUT_OUT, DECODER_OUTPUT_IN] = d^T in, summed over rows. */
+/* decoder.out backward: dW[96, 128] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1276,7 +1276,7 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
 }
 
-/* decoder.out backward: db[DECODER_OUTPUT_OUT] = d summed over rows. */
+/* decoder.out backward: db[96] = d summed over rows. */
 VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1286,7 +1286,7 @@ VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER_OUTPUT_BIAS + gid] = sum;
 }
 
-/* decoder.out backward: d_in[rows, DECODER_OUTPUT_IN] = d W. */
+/* decoder.out backward: d_in[rows, 128] = d W. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;

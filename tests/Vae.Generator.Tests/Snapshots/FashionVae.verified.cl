@@ -81,7 +81,7 @@ VAE_KERNEL void draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u3
     for (int k = 0; k < 4 && group * 4 + k < LATENT; k++) eps[(vae_i64)row * LATENT + group * 4 + k] = normal[k];
 }
 
-/* encoder.0: y[rows, ENCODER0_IN] -> [rows, ENCODER0_OUT], Relu; one work item per output. */
+/* encoder.0: [rows, 784] -> [rows, 400], Relu; one work item per output. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -96,7 +96,7 @@ VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_relu(sum);
 }
 
-/* encoder.0 backward: d[rows, ENCODER0_OUT] *= the Relu derivative, in place. */
+/* encoder.0 backward: d[rows, 400] *= the Relu derivative, in place. */
 VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -104,7 +104,7 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[ENCODER0_OUT, ENCODER0_IN] = d^T in, summed over rows. */
+/* encoder.0 backward: dW[400, 784] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -116,7 +116,7 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[ENCODER0_WEIGHT + gid] = sum;
 }
 
-/* encoder.0 backward: db[ENCODER0_OUT] = d summed over rows. */
+/* encoder.0 backward: db[400] = d summed over rows. */
 VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -126,7 +126,7 @@ VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER0_BIAS + gid] = sum;
 }
 
-/* encoder.0 backward: d_in[rows, ENCODER0_IN] = d W. */
+/* encoder.0 backward: d_in[rows, 784] = d W. */
 VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -138,7 +138,7 @@ VAE_KERNEL void encoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* encoder.heads: y[rows, ENCODER_HEADS_IN] -> [rows, ENCODER_HEADS_OUT], Identity; one work item per output. */
+/* encoder.heads: [rows, 400] -> [rows, 40], Identity; one work item per output. */
 VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -153,7 +153,7 @@ VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE
     out[gid] = vae_identity(sum);
 }
 
-/* encoder.heads backward: dW[ENCODER_HEADS_OUT, ENCODER_HEADS_IN] = d^T in, summed over rows. */
+/* encoder.heads backward: dW[40, 400] = d^T in, summed over rows. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -165,7 +165,7 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
     grads[ENCODER_HEADS_WEIGHT + gid] = sum;
 }
 
-/* encoder.heads backward: db[ENCODER_HEADS_OUT] = d summed over rows. */
+/* encoder.heads backward: db[40] = d summed over rows. */
 VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -175,7 +175,7 @@ VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[ENCODER_HEADS_BIAS + gid] = sum;
 }
 
-/* encoder.heads backward: d_in[rows, ENCODER_HEADS_IN] = d W. */
+/* encoder.heads backward: d_in[rows, 400] = d W. */
 VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -187,7 +187,7 @@ VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, 
     d_in[gid] = sum;
 }
 
-/* decoder.0: y[rows, DECODER0_IN] -> [rows, DECODER0_OUT], Relu; one work item per output. */
+/* decoder.0: [rows, 20] -> [rows, 400], Relu; one work item per output. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -202,7 +202,7 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     out[gid] = vae_relu(sum);
 }
 
-/* decoder.0 backward: d[rows, DECODER0_OUT] *= the Relu derivative, in place. */
+/* decoder.0 backward: d[rows, 400] *= the Relu derivative, in place. */
 VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* pre, VAE_GLOBAL const float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -210,7 +210,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[DECODER0_OUT, DECODER0_IN] = d^T in, summed over rows. */
+/* decoder.0 backward: dW[400, 20] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -222,7 +222,7 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER0_WEIGHT + gid] = sum;
 }
 
-/* decoder.0 backward: db[DECODER0_OUT] = d summed over rows. */
+/* decoder.0 backward: db[400] = d summed over rows. */
 VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -232,7 +232,7 @@ VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER0_BIAS + gid] = sum;
 }
 
-/* decoder.0 backward: d_in[rows, DECODER0_IN] = d W. */
+/* decoder.0 backward: d_in[rows, 20] = d W. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -244,7 +244,7 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* decoder.out: y[rows, DECODER_OUTPUT_IN] -> [rows, DECODER_OUTPUT_OUT], Identity; one work item per output. */
+/* decoder.out: [rows, 400] -> [rows, 784], Identity; one work item per output. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -259,7 +259,7 @@ VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_G
     out[gid] = vae_identity(sum);
 }
 
-/* decoder.out backward: dW[DECODER_OUTPUT_OUT, DECODER_OUTPUT_IN] = d^T in, summed over rows. */
+/* decoder.out backward: dW[784, 400] = d^T in, summed over rows. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -271,7 +271,7 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
 }
 
-/* decoder.out backward: db[DECODER_OUTPUT_OUT] = d summed over rows. */
+/* decoder.out backward: db[784] = d summed over rows. */
 VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -281,7 +281,7 @@ VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER_OUTPUT_BIAS + gid] = sum;
 }
 
-/* decoder.out backward: d_in[rows, DECODER_OUTPUT_IN] = d W. */
+/* decoder.out backward: d_in[rows, 400] = d W. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
