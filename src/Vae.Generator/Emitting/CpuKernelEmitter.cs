@@ -131,7 +131,7 @@ namespace Vae.Generator.Emitting
                 w.Line("var w = new Workspace(workspace, examples);");
                 w.Line("int rows = examples * Samples;");
                 var ctx = new Context();
-                foreach (var op in plan.Forward) EmitOp(w, plan, op, ctx, training: true);
+                EmitForwardOps(w, plan, ctx, training: true);
                 w.Line($"double loss = {C}.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, {C}.Floats.Null);");
                 w.Line();
                 w.Line("// Backward: the forward pass in reverse.");
@@ -148,7 +148,7 @@ namespace Vae.Generator.Emitting
                 w.Line("var w = new Workspace(workspace, examples);");
                 w.Line("int rows = examples * Samples;");
                 var ctx = new Context();
-                foreach (var op in plan.Forward) EmitOp(w, plan, op, ctx, training: false);
+                EmitForwardOps(w, plan, ctx, training: false);
                 w.Line($"return {C}.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, exampleLoss);");
             }
         }
@@ -187,9 +187,46 @@ namespace Vae.Generator.Emitting
                 w.Line("int rows = examples * samples;");
                 w.Line("var w = new Workspace(workspace, (rows + Samples - 1) / Samples);");
                 var ctx = new Context { Latent = "z", Samples = "samples" };
-                for (int i = plan.EncoderLayerCount; i < plan.Layers.Count; i++) EmitOp(w, plan, new Op(OpKind.Linear, i, "", ""), ctx, training: false);
-                EmitLikelihood(w, plan, ctx, "rowNll", gradient: null);
+                for (int i = plan.EncoderLayerCount; i < plan.Layers.Count - 1; i++) EmitOp(w, plan, new Op(OpKind.Linear, i, "", ""), ctx, training: false);
+                EmitOutputWithLikelihood(w, plan, plan.Layers[plan.Layers.Count - 1], ctx, "rowNll", gradient: null);
             }
+        }
+
+        /// <summary>
+        /// The forward op list, with the output layer and the likelihood that follows it emitted as one fused call
+        /// (the likelihood runs on each block of rows as soon as the GEMM has written it).
+        /// </summary>
+        private static void EmitForwardOps(SourceWriter w, KernelPlan plan, Context ctx, bool training)
+        {
+            var ops = plan.Forward;
+            for (int i = 0; i < ops.Count; i++)
+            {
+                var op = ops[i];
+                if (op.Kind == OpKind.Linear && i + 1 < ops.Count && ops[i + 1].Kind == OpKind.Likelihood)
+                {
+                    EmitOutputWithLikelihood(w, plan, plan.Layers[op.Layer], ctx, "w.RowNll", training ? "w." + ops[i + 1].GradientOut : null);
+                    i++;
+                    continue;
+                }
+                EmitOp(w, plan, op, ctx, training);
+            }
+        }
+
+        private static void EmitOutputWithLikelihood(SourceWriter w, KernelPlan plan, LinearPlan l, Context ctx, string rowNll, string? gradient)
+        {
+            string rows = RowsOf(l.Rows);
+            string d = gradient ?? $"{C}.Floats.Null";
+            string scale = gradient is null ? "0f" : "1f / rows";
+            string target = plan.Model.Likelihood switch
+            {
+                "Bernoulli" => $"{C}.Likelihoods.BernoulliTarget(Input, {ctx.Samples}, x, {rowNll}, {d}, {scale})",
+                "Gaussian" => $"{C}.Likelihoods.GaussianTarget(Input, {ctx.Samples}, x, {rowNll}, {d}, {scale}, Sigma)",
+                _ => $"{C}.Likelihoods.GaussianLearnedVarianceTarget(Input, {ctx.Samples}, x, {rowNll}, {d}, {scale})",
+            };
+            w.Line($"// {l.Name}: [{rows}, {Int(l.In)}] -> [{rows}, {Int(l.Out)}], fused with the {plan.Model.Likelihood} likelihood" + (gradient is null ? "." : " and its gradient."));
+            w.Line($"{C}.Linear.ForwardToLikelihood(threads, {rows}, {l.ConstantPrefix}InFeatures, {l.ConstantPrefix}OutFeatures, {Buffer(l.Input, ctx)}, " +
+                   $"parameters + {l.ConstantPrefix}Weight, parameters + {l.ConstantPrefix}Bias, {Buffer(l.Output, ctx)}, packed,");
+            w.Line($"    {target});");
         }
 
         private static string Buffer(string name, Context ctx) =>
@@ -215,8 +252,8 @@ namespace Vae.Generator.Emitting
                     w.Line($"{C}.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);");
                     break;
                 case OpKind.Likelihood:
-                    EmitLikelihood(w, plan, ctx, "w.RowNll", training ? "w." + op.GradientOut : null);
-                    break;
+                    // The plan puts the likelihood right after the output layer, and EmitForwardOps fuses the two.
+                    throw new System.InvalidOperationException("A likelihood op must follow the output layer.");
                 case OpKind.LinearBackward:
                 {
                     var l = plan.Layers[op.Layer];
@@ -230,27 +267,6 @@ namespace Vae.Generator.Emitting
                 case OpKind.ReparameterizeBackward:
                     w.Line("// Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).");
                     w.Line($"{C}.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.{op.GradientIn}, beta / examples, w.{op.GradientOut});");
-                    break;
-            }
-        }
-
-        private static void EmitLikelihood(SourceWriter w, KernelPlan plan, Context ctx, string rowNll, string? gradient)
-        {
-            string d = gradient ?? $"{C}.Floats.Null";
-            string scale = gradient is null ? "0f" : "1f / rows";
-            switch (plan.Model.Likelihood)
-            {
-                case "Bernoulli":
-                    w.Line("// Bernoulli likelihood on the logits" + (gradient is null ? "." : ", fused with its gradient."));
-                    w.Line($"{C}.Likelihoods.Bernoulli(threads, rows, Input, {ctx.Samples}, w.Output, x, {rowNll}, {d}, {scale});");
-                    break;
-                case "Gaussian":
-                    w.Line("// Gaussian likelihood with fixed sigma" + (gradient is null ? "." : ", fused with its gradient."));
-                    w.Line($"{C}.Likelihoods.Gaussian(threads, rows, Input, {ctx.Samples}, w.Output, x, {rowNll}, {d}, {scale}, Sigma);");
-                    break;
-                default:
-                    w.Line("// Gaussian likelihood with learned variance" + (gradient is null ? "." : ", fused with its gradient."));
-                    w.Line($"{C}.Likelihoods.GaussianLearnedVariance(threads, rows, Input, {ctx.Samples}, w.Output, x, {rowNll}, {d}, {scale});");
                     break;
             }
         }

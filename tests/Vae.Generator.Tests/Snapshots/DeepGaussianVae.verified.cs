@@ -1538,10 +1538,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.SigmoidActivation>(threads, rows, Decoder1InFeatures, Decoder1OutFeatures, w.Decoder0Out, parameters + Decoder1Weight, parameters + Decoder1Bias, w.Decoder1Pre, w.Decoder1Out, packed);
                 // decoder.2: [rows, 64] -> [rows, 128], Identity
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder2InFeatures, Decoder2OutFeatures, w.Decoder1Out, parameters + Decoder2Weight, parameters + Decoder2Bias, w.Decoder2Out, w.Decoder2Out, packed);
-                // decoder.out: [rows, 128] -> [rows, 96], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Gaussian likelihood with fixed sigma, fused with its gradient.
-                global::Vae.Kernels.Cpu.Likelihoods.Gaussian(threads, rows, Input, Samples, w.Output, x, w.RowNll, w.GradientA, 1f / rows, Sigma);
+                // decoder.out: [rows, 128] -> [rows, 96], fused with the Gaussian likelihood and its gradient.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.GaussianTarget(Input, Samples, x, w.RowNll, w.GradientA, 1f / rows, Sigma));
                 double loss = global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
 
                 // Backward: the forward pass in reverse.
@@ -1587,10 +1586,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.SigmoidActivation>(threads, rows, Decoder1InFeatures, Decoder1OutFeatures, w.Decoder0Out, parameters + Decoder1Weight, parameters + Decoder1Bias, w.Decoder1Pre, w.Decoder1Out, packed);
                 // decoder.2: [rows, 64] -> [rows, 128], Identity
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder2InFeatures, Decoder2OutFeatures, w.Decoder1Out, parameters + Decoder2Weight, parameters + Decoder2Bias, w.Decoder2Out, w.Decoder2Out, packed);
-                // decoder.out: [rows, 128] -> [rows, 96], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Gaussian likelihood with fixed sigma.
-                global::Vae.Kernels.Cpu.Likelihoods.Gaussian(threads, rows, Input, Samples, w.Output, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f, Sigma);
+                // decoder.out: [rows, 128] -> [rows, 96], fused with the Gaussian likelihood.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.GaussianTarget(Input, Samples, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f, Sigma));
                 return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, exampleLoss);
             }
 
@@ -1635,10 +1633,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.SigmoidActivation>(threads, rows, Decoder1InFeatures, Decoder1OutFeatures, w.Decoder0Out, parameters + Decoder1Weight, parameters + Decoder1Bias, w.Decoder1Pre, w.Decoder1Out, packed);
                 // decoder.2: [rows, 64] -> [rows, 128], Identity
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder2InFeatures, Decoder2OutFeatures, w.Decoder1Out, parameters + Decoder2Weight, parameters + Decoder2Bias, w.Decoder2Out, w.Decoder2Out, packed);
-                // decoder.out: [rows, 128] -> [rows, 96], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Gaussian likelihood with fixed sigma.
-                global::Vae.Kernels.Cpu.Likelihoods.Gaussian(threads, rows, Input, samples, w.Output, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f, Sigma);
+                // decoder.out: [rows, 128] -> [rows, 96], fused with the Gaussian likelihood.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder2Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.GaussianTarget(Input, samples, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f, Sigma));
             }
         }
 

@@ -979,10 +979,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-                // decoder.out: [rows, 400] -> [rows, 784], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Bernoulli likelihood on the logits, fused with its gradient.
-                global::Vae.Kernels.Cpu.Likelihoods.Bernoulli(threads, rows, Input, Samples, w.Output, x, w.RowNll, w.GradientA, 1f / rows);
+                // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood and its gradient.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.BernoulliTarget(Input, Samples, x, w.RowNll, w.GradientA, 1f / rows));
                 double loss = global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
 
                 // Backward: the forward pass in reverse.
@@ -1012,10 +1011,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-                // decoder.out: [rows, 400] -> [rows, 784], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Bernoulli likelihood on the logits.
-                global::Vae.Kernels.Cpu.Likelihoods.Bernoulli(threads, rows, Input, Samples, w.Output, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f);
+                // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.BernoulliTarget(Input, Samples, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f));
                 return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, exampleLoss);
             }
 
@@ -1049,10 +1047,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
                 var w = new Workspace(workspace, (rows + Samples - 1) / Samples);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-                // decoder.out: [rows, 400] -> [rows, 784], Identity
-                global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-                // Bernoulli likelihood on the logits.
-                global::Vae.Kernels.Cpu.Likelihoods.Bernoulli(threads, rows, Input, samples, w.Output, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f);
+                // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood.
+                global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                    global::Vae.Kernels.Cpu.Likelihoods.BernoulliTarget(Input, samples, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f));
             }
         }
 

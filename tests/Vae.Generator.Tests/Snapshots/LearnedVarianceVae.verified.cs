@@ -852,10 +852,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
             global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
             // decoder.0: [rows, 3] -> [rows, 16], Tanh
             global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-            // decoder.out: [rows, 16] -> [rows, 24], Identity
-            global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-            // Gaussian likelihood with learned variance, fused with its gradient.
-            global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVariance(threads, rows, Input, Samples, w.Output, x, w.RowNll, w.GradientA, 1f / rows);
+            // decoder.out: [rows, 16] -> [rows, 24], fused with the GaussianLearnedVariance likelihood and its gradient.
+            global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVarianceTarget(Input, Samples, x, w.RowNll, w.GradientA, 1f / rows));
             double loss = global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
 
             // Backward: the forward pass in reverse.
@@ -881,10 +880,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
             global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
             // decoder.0: [rows, 3] -> [rows, 16], Tanh
             global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-            // decoder.out: [rows, 16] -> [rows, 24], Identity
-            global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-            // Gaussian likelihood with learned variance.
-            global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVariance(threads, rows, Input, Samples, w.Output, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f);
+            // decoder.out: [rows, 16] -> [rows, 24], fused with the GaussianLearnedVariance likelihood.
+            global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVarianceTarget(Input, Samples, x, w.RowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f));
             return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, exampleLoss);
         }
 
@@ -915,10 +913,9 @@ VAE_KERNEL void scale(int n, VAE_GLOBAL float* x, float factor)
             var w = new Workspace(workspace, (rows + Samples - 1) / Samples);
             // decoder.0: [rows, 3] -> [rows, 16], Tanh
             global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
-            // decoder.out: [rows, 16] -> [rows, 24], Identity
-            global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, w.Output, packed);
-            // Gaussian likelihood with learned variance.
-            global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVariance(threads, rows, Input, samples, w.Output, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f);
+            // decoder.out: [rows, 16] -> [rows, 24], fused with the GaussianLearnedVariance likelihood.
+            global::Vae.Kernels.Cpu.Linear.ForwardToLikelihood(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.Decoder0Out, parameters + DecoderOutputWeight, parameters + DecoderOutputBias, w.Output, packed,
+                global::Vae.Kernels.Cpu.Likelihoods.GaussianLearnedVarianceTarget(Input, samples, x, rowNll, global::Vae.Kernels.Cpu.Floats.Null, 0f));
         }
     }
 

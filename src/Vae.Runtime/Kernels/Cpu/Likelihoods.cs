@@ -21,6 +21,43 @@ public static unsafe class Likelihoods
         public float GradientScale, Sigma;
     }
 
+    /// <summary>
+    /// A likelihood to evaluate on an output layer's rows as soon as the GEMM has written them, while they are in
+    /// cache: see <see cref="Linear.ForwardToLikelihood"/>.
+    /// </summary>
+    public readonly struct Target
+    {
+        internal readonly int Kind, Size, Samples;
+        internal readonly float* X, RowNll, DOutput;
+        internal readonly float GradientScale, Sigma;
+
+        internal Target(int kind, int size, int samples, float* x, float* rowNll, float* dOutput, float gradientScale, float sigma)
+        {
+            Kind = kind; Size = size; Samples = samples; X = x; RowNll = rowNll; DOutput = dOutput;
+            GradientScale = gradientScale; Sigma = sigma;
+        }
+
+        /// <summary>Evaluates rows [r0, r1) of <paramref name="output"/>.</summary>
+        internal void Rows(float* output, int r0, int r1) =>
+            Likelihoods.Rows(Kind, Size, Samples, output, X, RowNll, DOutput, GradientScale, Sigma, r0, r1);
+
+        /// <summary>Evaluates every row, on the team.</summary>
+        internal void AllRows(CpuThreads threads, float* output, int rows) =>
+            Run(threads, Kind, rows, Size, Samples, output, X, RowNll, DOutput, GradientScale, Sigma);
+    }
+
+    /// <summary>The Bernoulli likelihood as a target for the output layer's fused epilogue.</summary>
+    public static Target BernoulliTarget(int size, int samples, Floats x, Floats rowNll, Floats dLogits, float gradientScale) =>
+        new(0, size, samples, x, rowNll, dLogits, gradientScale, 0f);
+
+    /// <summary>The fixed-sigma Gaussian likelihood as a target for the output layer's fused epilogue.</summary>
+    public static Target GaussianTarget(int size, int samples, Floats x, Floats rowNll, Floats dMean, float gradientScale, float sigma) =>
+        new(1, size, samples, x, rowNll, dMean, gradientScale, sigma);
+
+    /// <summary>The learned-variance Gaussian likelihood as a target for the output layer's fused epilogue.</summary>
+    public static Target GaussianLearnedVarianceTarget(int size, int samples, Floats x, Floats rowNll, Floats dOutput, float gradientScale) =>
+        new(2, size, samples, x, rowNll, dOutput, gradientScale, 0f);
+
     /// <summary>Bernoulli with logits: nll = softplus(l) - x l, dnll/dl = sigmoid(l) - x.</summary>
     public static void Bernoulli(CpuThreads threads, int rows, int size, int samples, Floats logits, Floats x, Floats rowNll, Floats dLogits, float gradientScale)
         => Run(threads, 0, rows, size, samples, logits, x, rowNll, dLogits, gradientScale, 0f);
@@ -46,19 +83,27 @@ public static unsafe class Likelihoods
         threads.For(job.Tasks, &Task, &job);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Task(void* state, int task)
     {
         ref var job = ref *(Job*)state;
         int r0 = (int)((long)job.Rows * task / job.Tasks), r1 = (int)((long)job.Rows * (task + 1) / job.Tasks);
+        Rows(job.Kind, job.Size, job.Samples, job.Output, job.X, job.RowNll, job.DOutput, job.GradientScale, job.Sigma, r0, r1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Rows(int kind, int size, int samples, float* output, float* x, float* rowNll, float* dOutput, float scale, float sigma, int r0, int r1)
+    {
+        int width = kind == 2 ? 2 * size : size;
         for (int r = r0; r < r1; r++)
         {
-            float* xr = job.X + (long)(r / job.Samples) * job.Size;
-            job.RowNll[r] = job.Kind switch
+            float* xr = x + (long)(r / samples) * size;
+            float* o = output + (long)r * width;
+            float* d = dOutput == null ? null : dOutput + (long)r * width;
+            rowNll[r] = kind switch
             {
-                0 => BernoulliRow(job.Size, job.Output + (long)r * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * job.Size, job.GradientScale),
-                1 => GaussianRow(job.Size, job.Output + (long)r * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * job.Size, job.GradientScale, job.Sigma),
-                _ => LearnedRow(job.Size, job.Output + (long)r * 2 * job.Size, xr, job.DOutput == null ? null : job.DOutput + (long)r * 2 * job.Size, job.GradientScale),
+                0 => BernoulliRow(size, o, xr, d, scale),
+                1 => GaussianRow(size, o, xr, d, scale, sigma),
+                _ => LearnedRow(size, o, xr, d, scale),
             };
         }
     }

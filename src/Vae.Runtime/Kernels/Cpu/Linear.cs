@@ -65,6 +65,43 @@ public static unsafe class Linear
         }
     }
 
+    private struct LikelihoodJob
+    {
+        public ForwardJob Layer;
+        public Likelihoods.Target Target;
+    }
+
+    /// <summary>
+    /// The output layer fused with the likelihood: output[rows, outF] = x W^T + bias, then -log p(x|z) per row (and
+    /// its gradient) for each block of whole rows in the thread that computed it, while those rows are in cache.
+    /// When the rows are split by columns (tiny batches) the likelihood runs as a second pass.
+    /// </summary>
+    public static void ForwardToLikelihood(CpuThreads threads, int rows, int inF, int outF,
+        Floats x, Floats weight, Floats bias, Floats output, Floats packed, Likelihoods.Target target)
+    {
+        Transpose(threads, weight, outF, inF, packed);
+        var job = new LikelihoodJob
+        {
+            Layer = new ForwardJob
+            {
+                Partition = new Partition(rows, outF, threads.Count),
+                In = inF, Out = outF, X = x, Wt = packed, Bias = bias, Pre = output, Output = output,
+            },
+            Target = target,
+        };
+        threads.For(job.Layer.Partition.Tasks, &ForwardToLikelihoodTask, &job);
+        if (!job.Layer.Partition.ByRows) target.AllRows(threads, output, rows);
+    }
+
+    private static void ForwardToLikelihoodTask(void* state, int task)
+    {
+        var job = (LikelihoodJob*)state;
+        ForwardTask<IdentityActivation>(&job->Layer, task);
+        if (!job->Layer.Partition.ByRows) return;
+        job->Layer.Partition.Get(task, out int i0, out int i1, out _, out _);
+        job->Target.Rows(job->Layer.Output, i0, i1);
+    }
+
     private struct BackwardJob
     {
         public Partition Weights, Inputs;

@@ -17,6 +17,9 @@ internal readonly struct Partition
         Tasks = Math.Max(1, Math.Min(threads, (extent + grain - 1) / grain));
     }
 
+    /// <summary>Whether each task owns whole rows (so a row's epilogue can run in the task that computed it).</summary>
+    public bool ByRows => _byRows;
+
     public void Get(int task, out int i0, out int i1, out int j0, out int j1)
     {
         if (_byRows)
