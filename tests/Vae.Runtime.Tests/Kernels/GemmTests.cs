@@ -47,6 +47,27 @@ public unsafe class GemmTests
     }
 
     [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(3, 17, 1)]
+    [InlineData(8, 8, 1)]
+    [InlineData(9, 15, 2)]
+    [InlineData(33, 65, 2)]
+    [InlineData(64, 129, 3)]
+    [InlineData(400, 784, 2)]
+    [InlineData(784, 400, 2)]
+    [InlineData(40, 400, 2)]
+    public void Transpose_is_exact_for_every_shape_and_thread_count(int rows, int cols, int threads)
+    {
+        var src = Enumerable.Range(0, rows * cols).Select(i => (float)i).ToArray();
+        var dst = new float[rows * cols];
+        using var team = new CpuThreads(threads);
+        fixed (float* s = src, d = dst) Linear.Transpose(team, s, rows, cols, d);
+        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            Assert.Equal(src[r * cols + c], dst[c * rows + r]);
+    }
+
+    [Theory]
     [InlineData(1, 5, 3)]
     [InlineData(7, 33, 17)]
     [InlineData(130, 129, 65)]
