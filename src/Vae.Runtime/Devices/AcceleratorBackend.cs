@@ -1,5 +1,5 @@
 using Vae.Kernels.Accelerators;
-using Vae.Noise;
+using Vae.Kernels.Cpu;
 
 namespace Vae.Devices;
 
@@ -14,7 +14,7 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     private readonly IAcceleratorKernels _kernels;
     private readonly TBuffer?[] _buffers;
     private readonly int _stateBase;
-    private float[] _rowNll = [], _kl = [];
+    private float[] _rowNll = [], _kl = [], _gradients = [];
     private bool _initialised;
 
     protected AcceleratorBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, int maxExamples)
@@ -123,34 +123,24 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         return CombineLoss(examples, beta, exampleLoss);
     }
 
-    /// <summary>The per-row likelihoods and per-example KL come back to the host and are summed in double, as on the CPU.</summary>
-    private double CombineLoss(int examples, float beta, Span<float> exampleLoss)
+    /// <summary>The per-row likelihoods and per-example KL come back to the host and are summed as on the CPU.</summary>
+    private unsafe double CombineLoss(int examples, float beta, Span<float> exampleLoss)
     {
         int samples = _descriptor.LatentSamples;
-        int rows = examples * samples;
         if (_rowNll.Length < MaxExamples * samples) _rowNll = new float[MaxExamples * samples];
         if (_kl.Length < MaxExamples) _kl = new float[MaxExamples];
-        Read(BufferById(_kernels.RowNllBuffer), _rowNll.AsSpan(0, rows));
+        Read(BufferById(_kernels.RowNllBuffer), _rowNll.AsSpan(0, examples * samples));
         Read(BufferById(_kernels.KlBuffer), _kl.AsSpan(0, examples));
-        double total = 0;
-        for (int b = 0; b < examples; b++)
-        {
-            double reconstruction = 0;
-            for (int s = 0; s < samples; s++) reconstruction += _rowNll[b * samples + s];
-            double loss = reconstruction / samples + (double)beta * _kl[b];
-            if (!exampleLoss.IsEmpty) exampleLoss[b] = (float)loss;
-            total += loss;
-        }
-        return examples == 0 ? 0 : total / examples;
+        fixed (float* rowNll = _rowNll, kl = _kl, perExample = exampleLoss)
+            return Losses.Combine(examples, samples, new Floats(rowNll), new Floats(kl), beta,
+                exampleLoss.IsEmpty ? Floats.Null : new Floats(perExample));
     }
 
-    public double GradientSumOfSquares()
+    public unsafe double GradientSumOfSquares()
     {
-        var g = new float[_descriptor.ParameterCount];
-        GetGradients(g);
-        double sum = 0;
-        foreach (var v in g) sum += (double)v * v;
-        return sum;
+        if (_gradients.Length != _descriptor.ParameterCount) _gradients = new float[_descriptor.ParameterCount];
+        GetGradients(_gradients);
+        fixed (float* g = _gradients) return Optimizers.SumOfSquares(_gradients.Length, g);
     }
 
     public void ScaleGradients(float factor) =>

@@ -63,7 +63,7 @@ public sealed class IdxReaderTests : IDisposable
         AssertMessage(Assert.Throws<InvalidDataException>(() => IdxReader.ReadImages(new MemoryStream(bytes), "mem.idx")),
             "mem.idx", fragments);
         AssertMessage(Assert.Throws<InvalidDataException>(
-            () => IdxReader.ReadImages(new NonSeekableStream(bytes), "pipe.idx")), "pipe.idx", fragments);
+            () => IdxReader.ReadImages(new NonSeekableStream(chunk: 7, data: bytes), "pipe.idx")), "pipe.idx", fragments);
     }
 
     private void AssertLabelsRejected(byte[] bytes, params string[] fragments)
@@ -71,7 +71,7 @@ public sealed class IdxReaderTests : IDisposable
         string path = Save("bad-" + Guid.NewGuid().ToString("N"), bytes);
         AssertMessage(Assert.Throws<InvalidDataException>(() => IdxReader.ReadLabels(path)), path, fragments);
         AssertMessage(Assert.Throws<InvalidDataException>(
-            () => IdxReader.ReadLabels(new NonSeekableStream(bytes), "pipe.idx")), "pipe.idx", fragments);
+            () => IdxReader.ReadLabels(new NonSeekableStream(chunk: 7, data: bytes), "pipe.idx")), "pipe.idx", fragments);
     }
 
     private static void AssertMessage(Exception e, string name, string[] fragments)
@@ -121,12 +121,12 @@ public sealed class IdxReaderTests : IDisposable
     public void Non_seekable_streams_are_read_raw_and_gzip(bool gzip)
     {
         byte[] raw = ImagesFile(2, 3, 3, out byte[] pixels);
-        var images = IdxReader.ReadImages(new NonSeekableStream(gzip ? Gzip(raw) : raw), "pipe");
+        var images = IdxReader.ReadImages(new NonSeekableStream(chunk: 7, data: gzip ? Gzip(raw) : raw), "pipe");
         Assert.Equal("pipe", images.Path);
         Assert.Equal(pixels, images.Pixels);
 
         byte[] labels = [1, 2];
-        Assert.Equal(labels, IdxReader.ReadLabels(new NonSeekableStream(gzip ? Gzip(LabelsFile(labels)) : LabelsFile(labels)), "pipe"));
+        Assert.Equal(labels, IdxReader.ReadLabels(new NonSeekableStream(chunk: 7, data: gzip ? Gzip(LabelsFile(labels)) : LabelsFile(labels)), "pipe"));
     }
 
     [Fact]
@@ -338,33 +338,5 @@ public sealed class IdxReaderTests : IDisposable
         // The test set is balanced: 1000 images per class.
         Assert.All(labels.GroupBy(l => l), g => Assert.Equal(1000, g.Count()));
         Assert.Contains(images.Pixels, p => p == 255);
-    }
-
-    /// <summary>A read-only stream that hides its length, like a pipe or a network stream.</summary>
-    private sealed class NonSeekableStream(byte[] data) : Stream
-    {
-        private readonly MemoryStream _inner = new(data);
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        // Short reads on purpose: callers must loop.
-        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, Math.Min(count, 7));
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
