@@ -20,9 +20,23 @@ public sealed class ReferenceVae
         Activation.Tanh => Math.Tanh(x),
         Activation.Sigmoid => 1 / (1 + Math.Exp(-x)),
         Activation.Softplus => Math.Max(x, 0) + Math.Log(1 + Math.Exp(-Math.Abs(x))),
-        Activation.Gelu => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+        Activation.Gelu => x * HalfOnePlusTanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)),
         _ => throw new ArgumentOutOfRangeException(nameof(a), a, "Unknown activation."),
     };
+
+    /// <summary>(1 + tanh u) / 2 from e = exp(-2|u|), exact in both tails.</summary>
+    private static double HalfOnePlusTanh(double u)
+    {
+        double e = Math.Exp(-2 * Math.Abs(u));
+        return u >= 0 ? 1 / (1 + e) : e / (1 + e);
+    }
+
+    /// <summary>1 - tanh(u)^2 = 4e / (1 + e)^2 with e = exp(-2|u|): no cancellation when tanh is near +-1.</summary>
+    private static double OneMinusTanhSquared(double u)
+    {
+        double e = Math.Exp(-2 * Math.Abs(u));
+        return 4 * e / ((1 + e) * (1 + e));
+    }
 
     public static double Derivative(Activation a, double x)
     {
@@ -32,14 +46,14 @@ public sealed class ReferenceVae
             case Activation.Relu: return x > 0 ? 1 : 0;
             case Activation.LeakyRelu: return x > 0 ? 1 : 0.01;
             case Activation.Elu: return x > 0 ? 1 : Math.Exp(x);
-            case Activation.Tanh: { double t = Math.Tanh(x); return 1 - t * t; }
+            case Activation.Tanh: return OneMinusTanhSquared(x);
             case Activation.Sigmoid: { double s = 1 / (1 + Math.Exp(-x)); return s * (1 - s); }
             case Activation.Softplus: return 1 / (1 + Math.Exp(-x));
             case Activation.Gelu:
             {
                 double c = Math.Sqrt(2 / Math.PI), k = 0.044715;
-                double t = Math.Tanh(c * (x + k * x * x * x));
-                return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * k * x * x);
+                double u = c * (x + k * x * x * x);
+                return HalfOnePlusTanh(u) + 0.5 * x * OneMinusTanhSquared(u) * c * (1 + 3 * k * x * x);
             }
             default: throw new ArgumentOutOfRangeException(nameof(a), a, "Unknown activation.");
         }

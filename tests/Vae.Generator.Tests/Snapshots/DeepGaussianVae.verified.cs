@@ -146,12 +146,21 @@ typedef long vae_i64;
 VAE_FN float vae_elu(float a) { return a > 0.0f ? a : VAE_EXP(a) - 1.0f; }
 VAE_FN float vae_elu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : y + 1.0f; }
 
+/* (1 + tanh(u)) / 2 and 1 - tanh(u)^2 from e = exp(-2|u|): exact in the tails, where a tanh that stops
+   one ulp short of +-1 would leave 1 - t*t at 1e-7 instead of 1e-70. */
+VAE_FN float vae_gelu_half(float u)
+{
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    return u >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
 VAE_FN float vae_gelu_slope(float a)
 {
-    float t = VAE_TANH(0.7978845608f * (a + 0.044715f * a * a * a));
-    return 0.5f * (1.0f + t) + 0.5f * a * (1.0f - t * t) * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a);
+    float u = 0.7978845608f * (a + 0.044715f * a * a * a);
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    float sech2 = 4.0f * e / ((1.0f + e) * (1.0f + e));
+    return vae_gelu_half(u) + 0.5f * a * sech2 * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a);
 }
-VAE_FN float vae_gelu(float a) { return 0.5f * a * (1.0f + VAE_TANH(0.7978845608f * (a + 0.044715f * a * a * a))); }
+VAE_FN float vae_gelu(float a) { return a * vae_gelu_half(0.7978845608f * (a + 0.044715f * a * a * a)); }
 VAE_FN float vae_gelu_derivative(float a, float y) { (void)a; (void)y; return vae_gelu_slope(a); }
 
 VAE_FN float vae_identity(float a) { return a; }
@@ -810,12 +819,21 @@ typedef long long vae_i64;
 VAE_FN float vae_elu(float a) { return a > 0.0f ? a : VAE_EXP(a) - 1.0f; }
 VAE_FN float vae_elu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : y + 1.0f; }
 
+/* (1 + tanh(u)) / 2 and 1 - tanh(u)^2 from e = exp(-2|u|): exact in the tails, where a tanh that stops
+   one ulp short of +-1 would leave 1 - t*t at 1e-7 instead of 1e-70. */
+VAE_FN float vae_gelu_half(float u)
+{
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    return u >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
 VAE_FN float vae_gelu_slope(float a)
 {
-    float t = VAE_TANH(0.7978845608f * (a + 0.044715f * a * a * a));
-    return 0.5f * (1.0f + t) + 0.5f * a * (1.0f - t * t) * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a);
+    float u = 0.7978845608f * (a + 0.044715f * a * a * a);
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    float sech2 = 4.0f * e / ((1.0f + e) * (1.0f + e));
+    return vae_gelu_half(u) + 0.5f * a * sech2 * 0.7978845608f * (1.0f + 3.0f * 0.044715f * a * a);
 }
-VAE_FN float vae_gelu(float a) { return 0.5f * a * (1.0f + VAE_TANH(0.7978845608f * (a + 0.044715f * a * a * a))); }
+VAE_FN float vae_gelu(float a) { return a * vae_gelu_half(0.7978845608f * (a + 0.044715f * a * a * a)); }
 VAE_FN float vae_gelu_derivative(float a, float y) { (void)a; (void)y; return vae_gelu_slope(a); }
 
 VAE_FN float vae_identity(float a) { return a; }

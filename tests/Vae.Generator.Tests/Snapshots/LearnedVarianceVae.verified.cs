@@ -109,7 +109,7 @@ VAE_FN float vae_identity(float a) { return a; }
 VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; return 1.0f; }
 
 VAE_FN float vae_tanh(float a) { return VAE_TANH(a); }
-VAE_FN float vae_tanh_derivative(float a, float y) { (void)a; (void)y; return 1.0f - y * y; }
+VAE_FN float vae_tanh_derivative(float a, float y) { (void)a; (void)y; return 4.0f * VAE_EXP(-2.0f * VAE_FABS(a)) / ((1.0f + VAE_EXP(-2.0f * VAE_FABS(a))) * (1.0f + VAE_EXP(-2.0f * VAE_FABS(a)))); }
 
 /* Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1). */
 VAE_FN void philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)
@@ -463,7 +463,7 @@ VAE_FN float vae_identity(float a) { return a; }
 VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; return 1.0f; }
 
 VAE_FN float vae_tanh(float a) { return VAE_TANH(a); }
-VAE_FN float vae_tanh_derivative(float a, float y) { (void)a; (void)y; return 1.0f - y * y; }
+VAE_FN float vae_tanh_derivative(float a, float y) { (void)a; (void)y; return 4.0f * VAE_EXP(-2.0f * VAE_FABS(a)) / ((1.0f + VAE_EXP(-2.0f * VAE_FABS(a))) * (1.0f + VAE_EXP(-2.0f * VAE_FABS(a)))); }
 
 /* Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1). */
 VAE_FN void philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)

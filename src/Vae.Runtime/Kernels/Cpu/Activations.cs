@@ -78,7 +78,13 @@ public readonly struct TanhActivation : IActivation
 {
     public static bool IsVectorized => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Forward(float a) => MathF.Tanh(a);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Derivative(float a, float y) => 1f - y * y;
+    /// <summary>1 - tanh(a)^2 as 4e / (1 + e)^2 with e = exp(-2|a|): 1 - y*y would cancel to garbage in the tails.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Derivative(float a, float y)
+    {
+        float e = MathF.Exp(-2f * MathF.Abs(a));
+        return 4f * e / ((1f + e) * (1f + e));
+    }
     public static Vector256<float> Forward(Vector256<float> a) => throw new NotSupportedException();
     public static Vector256<float> Derivative(Vector256<float> a, Vector256<float> y) => throw new NotSupportedException();
 }
@@ -113,12 +119,27 @@ public readonly struct GeluActivation : IActivation
     public const float K = 0.044715f;
     public static bool IsVectorized => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Forward(float a) => 0.5f * a * (1f + MathF.Tanh(C * (a + K * a * a * a)));
+    public static float Forward(float a) => a * Half(C * (a + K * a * a * a));
+
+    /// <summary>
+    /// d/da from (1 + tanh u) / 2 and 1 - tanh(u)^2 written with e = exp(-2|u|), so neither depends on tanh
+    /// reaching exactly +-1 in the tails (a tanh one ulp short leaves 1 - t*t at 1e-7 where it should be 1e-70).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Derivative(float a, float y)
     {
-        float t = MathF.Tanh(C * (a + K * a * a * a));
-        return 0.5f * (1f + t) + 0.5f * a * (1f - t * t) * C * (1f + 3f * K * a * a);
+        float u = C * (a + K * a * a * a);
+        float e = MathF.Exp(-2f * MathF.Abs(u));
+        float sech2 = 4f * e / ((1f + e) * (1f + e));
+        return Half(u) + 0.5f * a * sech2 * C * (1f + 3f * K * a * a);
+    }
+
+    /// <summary>(1 + tanh u) / 2 = 1 / (1 + exp(-2u)), in the form that cannot overflow.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Half(float u)
+    {
+        float e = MathF.Exp(-2f * MathF.Abs(u));
+        return u >= 0f ? 1f / (1f + e) : e / (1f + e);
     }
     public static Vector256<float> Forward(Vector256<float> a) => throw new NotSupportedException();
     public static Vector256<float> Derivative(Vector256<float> a, Vector256<float> y) => throw new NotSupportedException();
