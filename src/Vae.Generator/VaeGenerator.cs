@@ -11,7 +11,7 @@ using Vae.Generator.Specs;
 namespace Vae.Generator
 {
     /// <summary>
-    /// Attributes --Parse--> ModelSpec --Plan--> KernelPlan --Emit--> C# (model + CPU kernels), OpenCL C, CUDA C.
+    /// Attributes --Parse--> ModelSpec --Plan (ops, fusion)--> ModelPlan --Emit--> {Model}.g.cs, {Model}.Cpu.g.cs, {Model}.Device.g.cs.
     /// Every stage catches its own failures and turns them into a VAE999 diagnostic: the generator never throws.
     /// </summary>
     [Generator(LanguageNames.CSharp)]
@@ -94,7 +94,7 @@ namespace Vae.Generator
             }));
 
         /// <summary>The plan, or the failure to plan, as an equatable value.</summary>
-        internal sealed record PlanResult(KernelPlan? Plan, string ClassName, string? Error);
+        internal sealed record PlanResult(ModelPlan? Plan, string ClassName, string? Error);
 
         private static PlanResult SafePlan(ModelSpec model)
         {
@@ -122,9 +122,11 @@ namespace Vae.Generator
             }
             try
             {
-                var openCl = DeviceKernelEmitter.Emit(result.Plan, DeviceDialect.OpenCl);
-                var cuda = DeviceKernelEmitter.Emit(result.Plan, DeviceDialect.Cuda);
-                context.AddSource(result.Plan.Model.HintName, CSharpEmitter.Emit(result.Plan, openCl, cuda));
+                // One file per target, so each kernel appears once: the model's face, its CPU kernels, its device kernels.
+                var prefix = result.Plan.Model.HintPrefix;
+                context.AddSource(prefix + ".g.cs", ModelEmitter.Emit(result.Plan));
+                context.AddSource(prefix + ".Cpu.g.cs", CpuEmitter.Emit(result.Plan));
+                context.AddSource(prefix + ".Device.g.cs", DeviceEmitter.Emit(result.Plan));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

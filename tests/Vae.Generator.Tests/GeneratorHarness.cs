@@ -52,13 +52,21 @@ internal sealed class GeneratorRun
     /// <summary>Errors and warnings (not info or hidden) of the user code plus the generated files.</summary>
     public ImmutableArray<Diagnostic> OutputDiagnostics => Visible(Output.GetDiagnostics());
 
-    /// <summary>The single generated file; fails when there is not exactly one.</summary>
+    /// <summary>The generated files of a model: the class, its CPU kernels and its device kernels.</summary>
+    public static string[] FilesOf(string hintPrefix) => [hintPrefix + ".Cpu.g.cs", hintPrefix + ".Device.g.cs", hintPrefix + ".g.cs"];
+
+    /// <summary>
+    /// The files of the one model generated, concatenated in hint-name order; fails unless exactly one model's three
+    /// files were generated.
+    /// </summary>
     public string SingleSource
     {
         get
         {
-            Assert.True(Sources.Count == 1, $"Expected one generated file, got {Sources.Count}: {string.Join(", ", Sources.Keys)}");
-            return Sources.Values.Single();
+            var prefix = Sources.Keys.FirstOrDefault(k => k.EndsWith(".Cpu.g.cs", StringComparison.Ordinal))?[..^".Cpu.g.cs".Length];
+            Assert.True(prefix is not null && Sources.Keys.SequenceEqual(FilesOf(prefix)),
+                $"Expected one model's three files, got {Sources.Count}: {string.Join(", ", Sources.Keys)}");
+            return string.Concat(Sources.Values);
         }
     }
 

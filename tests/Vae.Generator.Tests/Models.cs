@@ -3,7 +3,7 @@ using Xunit;
 namespace Vae.Generator.Tests;
 
 /// <summary>A model declaration as a consumer writes it, and the names the generator should give its output.</summary>
-internal sealed record ModelSource(string Name, string HintName, string Source);
+internal sealed record ModelSource(string Name, string HintPrefix, string Source);
 
 /// <summary>
 /// Representative declarations shared by the snapshot, determinism, incrementality and timing tests. Each carries XML
@@ -12,7 +12,7 @@ internal sealed record ModelSource(string Name, string HintName, string Source);
 internal static class Models
 {
     /// <summary>The default Fashion-MNIST model of the design notes, in a file-scoped namespace.</summary>
-    public static readonly ModelSource Fashion = new("FashionVae", "Samples.Fashion.FashionVae.g.cs", """
+    public static readonly ModelSource Fashion = new("FashionVae", "Samples.Fashion.FashionVae", """
         using Vae;
 
         namespace Samples.Fashion;
@@ -28,7 +28,7 @@ internal static class Models
     /// Three layers a side with six different activations (Identity included, which shares its pre-activation buffer),
     /// a fixed-sigma Gaussian, Beta != 1 and three latent samples: every branch of the planner but learned variance.
     /// </summary>
-    public static readonly ModelSource Deep = new("DeepGaussianVae", "Samples.Deep.DeepGaussianVae.g.cs", """
+    public static readonly ModelSource Deep = new("DeepGaussianVae", "Samples.Deep.DeepGaussianVae", """
         using Vae;
 
         namespace Samples.Deep
@@ -48,7 +48,7 @@ internal static class Models
         """);
 
     /// <summary>Kingma and Welling's learned-variance head, no encoder layers (the heads read the input), global namespace.</summary>
-    public static readonly ModelSource LearnedVariance = new("LearnedVarianceVae", "LearnedVarianceVae.g.cs", """
+    public static readonly ModelSource LearnedVariance = new("LearnedVarianceVae", "LearnedVarianceVae", """
         using Vae;
 
         /// <summary>Linear encoder, one Tanh decoder layer, learned variance.</summary>

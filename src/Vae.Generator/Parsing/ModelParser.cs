@@ -6,6 +6,8 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Vae.Generator.Planning;
+using Vae.Generator.Planning.Activations;
 using Vae.Generator.Specs;
 
 namespace Vae.Generator.Parsing
@@ -167,15 +169,13 @@ namespace Vae.Generator.Parsing
             var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
             var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
 
-            if (usable)
+            LikelihoodKind likelihoodKind = LikelihoodKind.Bernoulli;
+            if (usable && !TryLikelihood(likelihood, out likelihoodKind))
             {
-                double count = ParameterCount(input!.Value, latent!.Value, likelihood, encoder, decoder);
-                if (count > MaxParameters)
-                {
-                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, identifier, name,
-                        count.ToString("G4", CultureInfo.InvariantCulture), MaxParameters.ToString(CultureInfo.InvariantCulture)));
-                    usable = false;
-                }
+                // The attribute's enum has a member the generator does not know: a version mismatch, not a user mistake.
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, attributeLocation, name,
+                    $"the generator has no likelihood named {likelihood}"));
+                usable = false;
             }
 
             ModelSpec? model = null;
@@ -183,9 +183,17 @@ namespace Vae.Generator.Parsing
             {
                 var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? Escape(n.ToDisplayString()) : null;
                 var metadataNamespace = symbol.ContainingNamespace is { IsGlobalNamespace: false } mn ? mn.ToDisplayString().Replace("@", "") + "." : "";
-                model = new ModelSpec(ns, Escape(name), metadataNamespace + name + ".g.cs",
-                    input!.Value, latent!.Value, likelihood, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
+                model = new ModelSpec(ns, Escape(name), metadataNamespace + name,
+                    input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, ObjectiveKind.Elbo, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
                     new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
+                // The same ops that plan the model count its parameters: one layout, computed in one place.
+                double count = Planner.ParameterCount(model);
+                if (count > MaxParameters)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ModelTooLarge, identifier, name,
+                        count.ToString("G4", CultureInfo.InvariantCulture), MaxParameters.ToString(CultureInfo.InvariantCulture)));
+                    model = null;
+                }
             }
             return new ParseResult(model, new EquatableArray<DiagnosticInfo>(diagnostics));
         }
@@ -250,22 +258,29 @@ namespace Vae.Generator.Parsing
                     usable = false;
                     continue;
                 }
-                layers.Add(new LayerSpec(units, activation));
+                var function = ActivationFunction.Find(activation);
+                if (function is null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, syntax?.GetLocation(), name,
+                        $"the generator has no activation named {activation}"));
+                    usable = false;
+                    continue;
+                }
+                layers.Add(new LayerSpec(units, function));
             }
             return layers;
         }
 
-        /// <summary>In double, so that absurd sizes compare as too large instead of wrapping around.</summary>
-        private static double ParameterCount(int input, int latent, string likelihood, List<LayerSpec> encoder, List<LayerSpec> decoder)
+        private static bool TryLikelihood(string name, out LikelihoodKind kind)
         {
-            double count = 0;
-            double width = input;
-            foreach (var layer in encoder) { count += (width + 1) * layer.Units; width = layer.Units; }
-            count += 2 * (width + 1) * latent;
-            width = latent;
-            foreach (var layer in decoder) { count += (width + 1) * layer.Units; width = layer.Units; }
-            count += (likelihood == "GaussianLearnedVariance" ? 2 : 1) * (width + 1) * input;
-            return count;
+            foreach (LikelihoodKind k in Enum.GetValues(typeof(LikelihoodKind)))
+            {
+                if (k.ToString() != name) continue;
+                kind = k;
+                return true;
+            }
+            kind = default;
+            return false;
         }
 
         private static bool HasErrors(AttributeData attribute) =>

@@ -1,134 +1,158 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
+using Vae.Generator.Planning.Activations;
+using Vae.Generator.Planning.Ops;
 using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning
 {
     /// <summary>
-    /// Turns a spec into a <see cref="KernelPlan"/>. This is the one place that knows how the layers connect, how the
-    /// heads are stacked and in which order the backward pass runs; emitters only translate ops into their language.
+    /// Turns a spec into a <see cref="ModelPlan"/>: makes the ops in order (each declares its tensors, buffers and
+    /// constants, so the layout is computed here once), applies the fusion rewrites, and assembles each entry point's
+    /// steps, the backward pass walking the forward pass in reverse. Pure and target-free.
     /// </summary>
     internal static class Planner
     {
-        public const string Identity = "Identity";
-        public const string InputBuffer = "X";
-        public const string LatentBuffer = "Z";
-        public const string HeadsBuffer = "Heads";
-        public const string KlBuffer = "Kl";
-        public const string OutputBuffer = "Output";
-        public const string RowNllBuffer = "RowNll";
+        public const string ParametersBuffer = "Parameters";
+        public const string GradientsBuffer = "Gradients";
         public const string GradientA = "GradientA";
         public const string GradientB = "GradientB";
 
-        public static KernelPlan Plan(ModelSpec model)
+        public static ModelPlan Plan(ModelSpec model)
         {
-            var tensors = new List<TensorPlan>();
-            int offset = 0;
-            int AddTensor(string name, params int[] shape)
+            var layout = new LayoutBuilder();
+            var ops = Ops(model, layout);
+            if (layout.Total > int.MaxValue) throw new InvalidOperationException("The model has more parameters than int offsets can address.");
+
+            var fused = Fusion.Apply(ops);
+            var programs = new List<ProgramPlan>();
+            foreach (ProgramKind kind in Enum.GetValues(typeof(ProgramKind)))
             {
-                int length = shape.Aggregate(1, (a, b) => a * b);
-                tensors.Add(new TensorPlan(name, new EquatableArray<int>(shape), offset, length));
-                int at = offset;
-                offset += length;
-                return at;
+                var steps = fused.SelectMany(op => op.Forward(kind)).ToList();
+                int backwardFrom = steps.Count;
+                if (kind == ProgramKind.Train)
+                {
+                    // The backward pass: the forward ops in reverse, the gradient ping-ponging between two buffers.
+                    var flow = new GradientFlow(GradientA, GradientB);
+                    for (int i = fused.Count - 1; i >= 0; i--) steps.AddRange(fused[i].Backward(flow, first: i == 0).ToList());
+                }
+                programs.Add(new ProgramPlan(kind, new EquatableArray<Step>(steps.ToArray()), backwardFrom));
             }
 
-            bool learnedVariance = model.Likelihood == "GaussianLearnedVariance";
-            int outputWidth = learnedVariance ? 2 * model.Input : model.Input;
-            var buffers = new List<BufferPlan>();
-            var layers = new List<LinearPlan>();
+            var loss = model.Objective switch
+            {
+                ObjectiveKind.Elbo => ElboObjective.Loss(),
+                _ => throw new InvalidOperationException("Unknown objective " + model.Objective + "."),
+            };
+            var dense = ops.OfType<DenseOp>().Concat(ops.OfType<GaussianLatentOp>().Select(l => l.Heads)).ToList();
+            var widest = dense.OrderByDescending(d => (long)d.In * d.Out).First();
+            return new ModelPlan(model, layout.Tensors, (int)layout.Total, layout.Constants, layout.Buffers,
+                new EquatableArray<ProgramPlan>(programs.ToArray()), loss, Summary(model),
+                $"(long){widest.InFeatures} * {widest.OutFeatures}");
+        }
 
-            // Encoder hidden layers: weight [out, in] then bias, as nn.Linear names them.
-            string input = InputBuffer;
+        /// <summary>Floats in the flat parameter buffer, in double so an absurd size is reported instead of wrapping.</summary>
+        public static double ParameterCount(ModelSpec model)
+        {
+            var layout = new LayoutBuilder();
+            Ops(model, layout);
+            return layout.Total;
+        }
+
+        /// <summary>The model's ops in forward order, before fusion; each declares what it needs to <paramref name="layout"/>.</summary>
+        private static List<Op> Ops(ModelSpec model, LayoutBuilder layout)
+        {
+            var likelihood = Likelihood(model);
+            int outputWidth = likelihood.OutputWidth(model.Input);
+            layout.IntConstant("Input", model.Input, "InputSize", "input features per example");
+            layout.IntConstant("Latent", model.Latent, "LatentSize", "latent dimensions");
+            layout.IntConstant("Samples", model.LatentSamples, "LatentSampleCount", "noise samples per example (L)");
+            layout.IntConstant("OutputWidth", outputWidth, outputWidth == model.Input ? "Input" : "2 * Input", "decoder output per row: " +
+                (outputWidth == model.Input ? "the mean" : "mean | log variance"));
+            likelihood.Declare(layout);
+            layout.Buffer(LikelihoodOp.InputBuffer, model.Input, "Input", RowSpace.Examples, BufferKind.Surface, "input examples");
+
+            var ops = new List<Op>();
+            string input = LikelihoodOp.InputBuffer, inExpression = "Input";
             int width = model.Input;
             for (int i = 0; i < model.Encoder.Count; i++)
             {
                 var layer = model.Encoder[i];
-                int w = AddTensor($"encoder.{i}.weight", layer.Units, width);
-                int b = AddTensor($"encoder.{i}.bias", layer.Units);
-                var (pre, output) = HiddenBuffers(buffers, $"Encoder{i}", layer, RowSpace.Examples, $"encoder.{i}");
-                layers.Add(new LinearPlan($"encoder.{i}", $"Encoder{i}", width, layer.Units, layer.Activation, w, b, input, pre, output, RowSpace.Examples));
-                input = output;
-                width = layer.Units;
+                var op = Hidden(layout, Side.Encoder, "encoder", "Encoder", i, layer, width, inExpression, input, RowSpace.Examples);
+                ops.Add(op);
+                (input, inExpression, width) = (op.Output, op.OutFeatures, layer.Units);
             }
 
-            // The two heads stacked: one GEMM gives [mu | logvar] per example.
-            int headsWeight = AddTensor("encoder.mu.weight", model.Latent, width);
-            AddTensor("encoder.logvar.weight", model.Latent, width);
-            int headsBias = AddTensor("encoder.mu.bias", model.Latent);
-            AddTensor("encoder.logvar.bias", model.Latent);
-            buffers.Add(new BufferPlan(HeadsBuffer, 2 * model.Latent, RowSpace.Examples, "encoder heads: mu | logvar", "EncoderHeadsOutFeatures"));
-            layers.Add(new LinearPlan("encoder.heads", "EncoderHeads", width, 2 * model.Latent, Identity, headsWeight, headsBias, input, HeadsBuffer, HeadsBuffer, RowSpace.Examples));
-            int encoderLayers = layers.Count;
-            buffers.Add(new BufferPlan(KlBuffer, 1, RowSpace.Examples, "KL(q(z|x) || N(0, I)) per example", "1"));
-            buffers.Add(new BufferPlan(LatentBuffer, model.Latent, RowSpace.DecoderRows, "z = mu + exp(logvar / 2) eps, one row per sample", "Latent"));
+            switch (model.LatentKind)
+            {
+                case LatentKind.Gaussian:
+                    ops.Add(GaussianLatentOp.Declare(layout, model.Latent, width, inExpression, input));
+                    break;
+                default:
+                    throw new InvalidOperationException("Unknown latent kind " + model.LatentKind + ".");
+            }
 
-            input = LatentBuffer;
-            width = model.Latent;
+            (input, inExpression, width) = (GaussianLatentOp.LatentBuffer, "Latent", model.Latent);
             for (int i = 0; i < model.Decoder.Count; i++)
             {
                 var layer = model.Decoder[i];
-                int w = AddTensor($"decoder.{i}.weight", layer.Units, width);
-                int b = AddTensor($"decoder.{i}.bias", layer.Units);
-                var (pre, output) = HiddenBuffers(buffers, $"Decoder{i}", layer, RowSpace.DecoderRows, $"decoder.{i}");
-                layers.Add(new LinearPlan($"decoder.{i}", $"Decoder{i}", width, layer.Units, layer.Activation, w, b, input, pre, output, RowSpace.DecoderRows));
-                input = output;
-                width = layer.Units;
+                var op = Hidden(layout, Side.Decoder, "decoder", "Decoder", i, layer, width, inExpression, input, RowSpace.Samples);
+                ops.Add(op);
+                (input, inExpression, width) = (op.Output, op.OutFeatures, layer.Units);
             }
 
-            int outWeight = AddTensor("decoder.out.weight", model.Input, width);
-            if (learnedVariance) AddTensor("decoder.logvar.weight", model.Input, width);
-            int outBias = AddTensor("decoder.out.bias", model.Input);
-            if (learnedVariance) AddTensor("decoder.logvar.bias", model.Input);
-            buffers.Add(new BufferPlan(OutputBuffer, outputWidth, RowSpace.DecoderRows,
-                model.Likelihood == "Bernoulli" ? "decoder logits" : learnedVariance ? "decoder mean | logvar" : "decoder mean", "OutputWidth"));
-            layers.Add(new LinearPlan("decoder.out", "DecoderOutput", width, outputWidth, Identity, outWeight, outBias, input, OutputBuffer, OutputBuffer, RowSpace.DecoderRows));
-            buffers.Add(new BufferPlan(RowNllBuffer, 1, RowSpace.DecoderRows, "-log p(x|z) per sample", "1"));
+            // The output layer: mean (and log-variance) heads stacked as one GEMM, as the encoder's heads are.
+            bool twoHeads = outputWidth != model.Input;
+            int weight = layout.Tensor("decoder.out.weight", TensorRole.Parameter, width, model.Input, width);
+            if (twoHeads) layout.Tensor("decoder.logvar.weight", TensorRole.Parameter, width, model.Input, width);
+            int bias = layout.Tensor("decoder.out.bias", TensorRole.Parameter, width, model.Input);
+            if (twoHeads) layout.Tensor("decoder.logvar.bias", TensorRole.Parameter, width, model.Input);
+            ops.Add(DenseOp.Declare(layout, Side.Decoder, "decoder.out", "DecoderOutput", width, inExpression, outputWidth, "OutputWidth",
+                IdentityActivation.Instance, input, RowSpace.Samples, weight, bias,
+                twoHeads ? "decoder.out.weight | decoder.logvar.weight" : "decoder.out.weight",
+                LikelihoodOp.OutputBuffer, likelihood is BernoulliLikelihoodOp ? "decoder logits" : twoHeads ? "decoder mean | logvar" : "decoder mean"));
+            layout.Buffer(LikelihoodOp.RowNllBuffer, 1, "1", RowSpace.Samples, BufferKind.Workspace, "-log p(x|z) per sample");
+            layout.Buffer(LikelihoodOp.MeanBuffer, model.Input, "Input", RowSpace.Samples, BufferKind.Surface, "the decoder's mean");
+            ops.Add(likelihood);
 
-            int maxWidth = new[] { model.Input, outputWidth, 2 * model.Latent }
-                .Concat(model.Encoder.Select(l => l.Units)).Concat(model.Decoder.Select(l => l.Units)).Max();
-            buffers.Add(new BufferPlan(GradientA, maxWidth, RowSpace.DecoderRows, "gradient scratch (ping), as wide as the widest layer", "MaxWidth"));
-            buffers.Add(new BufferPlan(GradientB, maxWidth, RowSpace.DecoderRows, "gradient scratch (pong)", "MaxWidth"));
-
-            var forward = new List<Op>();
-            for (int i = 0; i < encoderLayers; i++) forward.Add(new Op(OpKind.Linear, i, "", ""));
-            forward.Add(new Op(OpKind.Reparameterize, -1, "", ""));
-            for (int i = encoderLayers; i < layers.Count; i++) forward.Add(new Op(OpKind.Linear, i, "", ""));
-            forward.Add(new Op(OpKind.Likelihood, layers.Count - 1, "", GradientA));
-
-            // The backward pass walks the forward pass in reverse, the gradient ping-ponging between two buffers.
-            var backward = new List<Op>();
-            string current = GradientA, other = GradientB;
-            for (int i = layers.Count - 1; i >= 0; i--)
-            {
-                bool first = i == 0;
-                backward.Add(new Op(OpKind.LinearBackward, i, current, first ? "" : other));
-                (current, other) = (other, current);
-                if (i == encoderLayers)
-                {
-                    backward.Add(new Op(OpKind.ReparameterizeBackward, -1, current, other));
-                    (current, other) = (other, current);
-                }
-            }
-
-            int packed = layers.Max(l => l.In * l.Out);
-            return new KernelPlan(model, new EquatableArray<TensorPlan>(tensors), offset, new EquatableArray<BufferPlan>(buffers),
-                new EquatableArray<LinearPlan>(layers), encoderLayers, new EquatableArray<Op>(forward), new EquatableArray<Op>(backward),
-                outputWidth, maxWidth, packed);
+            int maxWidth = layout.Buffers.Where(b => b.Kind == BufferKind.Workspace).Max(b => b.Width);
+            layout.IntConstant("MaxWidth", maxWidth, Int(maxWidth), "the widest layer, for the gradient scratch");
+            layout.Buffer(GradientA, maxWidth, "MaxWidth", RowSpace.Samples, BufferKind.Workspace, "gradient scratch (ping), as wide as the widest layer");
+            layout.Buffer(GradientB, maxWidth, "MaxWidth", RowSpace.Samples, BufferKind.Workspace, "gradient scratch (pong)");
+            return ops;
         }
 
-        /// <summary>An identity layer needs no separate pre-activation buffer: pre and output are the same values.</summary>
-        private static (string Pre, string Output) HiddenBuffers(List<BufferPlan> buffers, string prefix, LayerSpec layer, RowSpace rows, string name)
+        private static DenseOp Hidden(LayoutBuilder layout, Side side, string name, string prefix, int i, LayerSpec layer,
+            int width, string inExpression, string input, RowSpace rows)
         {
-            if (layer.Activation == Identity)
-            {
-                buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} output", prefix + "OutFeatures"));
-                return (prefix + "Out", prefix + "Out");
-            }
-            buffers.Add(new BufferPlan(prefix + "Pre", layer.Units, rows, $"{name} before {layer.Activation}", prefix + "OutFeatures"));
-            buffers.Add(new BufferPlan(prefix + "Out", layer.Units, rows, $"{name} after {layer.Activation}", prefix + "OutFeatures"));
-            return (prefix + "Pre", prefix + "Out");
+            // Weight [out, in] then bias, as nn.Linear names them; the bias's fan-in is its weight's.
+            int w = layout.Tensor($"{name}.{Int(i)}.weight", TensorRole.Parameter, width, layer.Units, width);
+            int b = layout.Tensor($"{name}.{Int(i)}.bias", TensorRole.Parameter, width, layer.Units);
+            return DenseOp.Declare(layout, side, $"{name}.{Int(i)}", prefix + Int(i), width, inExpression, layer.Units, Int(layer.Units),
+                layer.Activation, input, rows, w, b, $"{name}.{Int(i)}.weight");
         }
+
+        private static LikelihoodOp Likelihood(ModelSpec model) => model.Likelihood switch
+        {
+            LikelihoodKind.Bernoulli => new BernoulliLikelihoodOp(GradientA),
+            LikelihoodKind.Gaussian => new GaussianLikelihoodOp(GradientA, model.Sigma),
+            LikelihoodKind.GaussianLearnedVariance => new LearnedVarianceLikelihoodOp(GradientA),
+            _ => throw new InvalidOperationException("Unknown likelihood " + model.Likelihood + "."),
+        };
+
+        /// <summary>A one-line description such as 784-400(Relu)-[20]-400(Relu)-784, Bernoulli likelihood.</summary>
+        public static string Summary(ModelSpec m)
+        {
+            var parts = new[] { Int(m.Input) }
+                .Concat(m.Encoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
+                .Concat(new[] { $"[{Int(m.Latent)}]" })
+                .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
+                .Concat(new[] { Int(m.Input) });
+            return string.Join("-", parts) + ", " + m.Likelihood + " likelihood";
+        }
+
+        private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
     }
 }

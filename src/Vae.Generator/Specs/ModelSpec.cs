@@ -1,7 +1,29 @@
+using Vae.Generator.Planning.Activations;
+
 namespace Vae.Generator.Specs
 {
-    /// <summary>One hidden layer as declared: width and the name of its Activation member.</summary>
-    internal sealed record LayerSpec(int Units, string Activation);
+    /// <summary>The decoder's p(x|z), as the Likelihood enum of the attributes names it.</summary>
+    internal enum LikelihoodKind
+    {
+        Bernoulli,
+        Gaussian,
+        GaussianLearnedVariance,
+    }
+
+    /// <summary>The latent variable's family. Only the diagonal Gaussian exists today; a vector-quantised latent joins here.</summary>
+    internal enum LatentKind
+    {
+        Gaussian,
+    }
+
+    /// <summary>The bound the training loss is the negative of. Importance-weighted bounds join here.</summary>
+    internal enum ObjectiveKind
+    {
+        Elbo,
+    }
+
+    /// <summary>One hidden layer as declared: width and its activation from the catalogue.</summary>
+    internal sealed record LayerSpec(int Units, ActivationFunction Activation);
 
     /// <summary>
     /// Everything the generator needs from one annotated class, as plain values (no symbols, syntax or locations),
@@ -10,10 +32,12 @@ namespace Vae.Generator.Specs
     internal sealed record ModelSpec(
         string? Namespace,
         string ClassName,
-        string HintName,
+        string HintPrefix,
         int Input,
         int Latent,
-        string Likelihood,
+        LikelihoodKind Likelihood,
+        LatentKind LatentKind,
+        ObjectiveKind Objective,
         double Beta,
         int LatentSamples,
         double Sigma,

@@ -4,47 +4,48 @@ using Vae.Kernels.Cpu;
 namespace Vae.Devices;
 
 /// <summary>
-/// A model on an accelerator (OpenCL or CUDA): device buffers by id, and the generated launch sequence run through
-/// <see cref="IAcceleratorQueue"/>. Subclasses supply memory transfers and kernel launches; everything else, from
-/// buffer sizes to loss combination and optimiser launches, is shared here.
+/// A model on an accelerator (OpenCL or CUDA): the generated buffer table allocated by id, and the generated programs
+/// run through <see cref="IAcceleratorQueue"/>. Subclasses supply memory transfers and kernel launches. Nothing here
+/// knows a layer, latent or loss: which buffer is the input or the noise, and how the loss combines, is generated.
 /// </summary>
 internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAcceleratorQueue where TBuffer : class, IDisposable
 {
     private readonly ModelDescriptor _descriptor;
     private readonly IAcceleratorKernels _kernels;
     private readonly TBuffer?[] _buffers;
+    private readonly NativeBuffer?[] _downloads;
     private readonly int _stateBase;
-    private float[] _rowNll = [], _kl = [], _gradients = [];
+    private float[] _gradients = [];
     private bool _initialised;
+
+    /// <summary>Optimiser state buffers (Adam's two moments, SGD's momentum) follow the generated table.</summary>
+    private const int StateSlots = 2;
 
     protected AcceleratorBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, int maxExamples)
     {
         _descriptor = descriptor;
         _kernels = kernels;
         MaxExamples = maxExamples;
-        _stateBase = AcceleratorBuffers.FirstWorkspace + kernels.Workspace.Length;
-        _buffers = new TBuffer?[_stateBase + 2];
+        _stateBase = kernels.Buffers.Length;
+        _buffers = new TBuffer?[_stateBase + StateSlots];
+        _downloads = new NativeBuffer?[_stateBase];
     }
 
     public int MaxExamples { get; }
 
-    /// <summary>Allocates every buffer; called by the subclass once its context exists.</summary>
+    /// <summary>Floats of a buffer of the table at the largest batch.</summary>
+    private long Floats(AcceleratorBuffer b) => b.Rows switch
+    {
+        AcceleratorRows.Fixed => b.Width,
+        AcceleratorRows.Examples => (long)MaxExamples * b.Width,
+        AcceleratorRows.Samples => (long)MaxExamples * _descriptor.LatentSamples * b.Width,
+        _ => throw new InvalidOperationException($"Buffer {b.Name} has an unknown row kind {b.Rows}."),
+    };
+
+    /// <summary>Allocates every buffer of the table; called by the subclass once its context exists.</summary>
     protected void AllocateBuffers()
     {
-        int p = _descriptor.ParameterCount, input = _descriptor.Input, latent = _descriptor.Latent, samples = _descriptor.LatentSamples;
-        long rows = (long)MaxExamples * samples;
-        _buffers[AcceleratorBuffers.Parameters] = Allocate(p);
-        _buffers[AcceleratorBuffers.Gradients] = Allocate(p);
-        _buffers[AcceleratorBuffers.X] = Allocate((long)MaxExamples * input);
-        _buffers[AcceleratorBuffers.Eps] = Allocate(rows * latent);
-        _buffers[AcceleratorBuffers.Mu] = Allocate((long)MaxExamples * latent);
-        _buffers[AcceleratorBuffers.LogVar] = Allocate((long)MaxExamples * latent);
-        _buffers[AcceleratorBuffers.Mean] = Allocate((long)MaxExamples * input);
-        for (int i = 0; i < _kernels.Workspace.Length; i++)
-        {
-            var b = _kernels.Workspace[i];
-            _buffers[AcceleratorBuffers.FirstWorkspace + i] = Allocate((b.PerSample ? rows : MaxExamples) * b.Width);
-        }
+        for (int i = 0; i < _kernels.Buffers.Length; i++) _buffers[i] = Allocate(Floats(_kernels.Buffers[i]));
         _initialised = true;
     }
 
@@ -65,6 +66,18 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         LaunchKernel(kernel, workItems, arguments);
     }
 
+    public unsafe Floats Download(int buffer, long floats)
+    {
+        var host = _downloads[buffer];
+        if (host is null || host.Length < floats)
+        {
+            host?.Dispose();
+            host = _downloads[buffer] = new NativeBuffer(Floats(_kernels.Buffers[buffer]));
+        }
+        Read(BufferById(buffer), new Span<float>(host.Pointer, checked((int)floats)));
+        return new Floats(host.Pointer);
+    }
+
     private TBuffer Slot(int slot)
     {
         if (!_initialised) throw new InvalidOperationException("Buffers are not allocated.");
@@ -77,15 +90,15 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         return _buffers[_stateBase + slot]!;
     }
 
-    public void SetParameters(ReadOnlySpan<float> values) => Write(BufferById(AcceleratorBuffers.Parameters), values);
-    public void GetParameters(Span<float> values) => Read(BufferById(AcceleratorBuffers.Parameters), values);
-    public void GetGradients(Span<float> values) => Read(BufferById(AcceleratorBuffers.Gradients), values);
+    public void SetParameters(ReadOnlySpan<float> values) => Write(BufferById(_kernels.ParametersBuffer), values);
+    public void GetParameters(Span<float> values) => Read(BufferById(_kernels.ParametersBuffer), values);
+    public void GetGradients(Span<float> values) => Read(BufferById(_kernels.GradientsBuffer), values);
     public void GetOptimizerState(int slot, Span<float> values) => Read(Slot(slot), values);
     public void SetOptimizerState(int slot, ReadOnlySpan<float> values) => Write(Slot(slot), values);
 
     public void ResetOptimizerState()
     {
-        for (int slot = 0; slot < 2; slot++)
+        for (int slot = 0; slot < StateSlots; slot++)
             if (_buffers[_stateBase + slot] is { } b) Fill(b, 0f);
     }
 
@@ -96,44 +109,24 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
 
     public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta)
     {
-        Upload(AcceleratorBuffers.X, x);
-        Upload(AcceleratorBuffers.Eps, eps);
-        return RunTraining(examples, beta);
+        Upload(_kernels.InputBuffer, x);
+        Upload(_kernels.NoiseBuffer, eps);
+        return _kernels.Train(this, examples, beta);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step)
+    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample)
     {
-        Upload(AcceleratorBuffers.X, x);
-        _kernels.DrawNoise(this, seed, step, examples);
-        return RunTraining(examples, beta);
+        Upload(_kernels.InputBuffer, x);
+        _kernels.DrawNoise(this, seed, step, firstExample, examples);
+        return _kernels.Train(this, examples, beta);
     }
 
-    private double RunTraining(int examples, float beta)
+    public unsafe double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
     {
-        _kernels.Forward(this, examples, withGradient: true);
-        _kernels.Backward(this, examples, beta);
-        return CombineLoss(examples, beta, default);
-    }
-
-    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
-    {
-        Upload(AcceleratorBuffers.X, x);
-        Upload(AcceleratorBuffers.Eps, eps);
-        _kernels.Forward(this, examples, withGradient: false);
-        return CombineLoss(examples, beta, exampleLoss);
-    }
-
-    /// <summary>The per-row likelihoods and per-example KL come back to the host and are summed as on the CPU.</summary>
-    private unsafe double CombineLoss(int examples, float beta, Span<float> exampleLoss)
-    {
-        int samples = _descriptor.LatentSamples;
-        if (_rowNll.Length < MaxExamples * samples) _rowNll = new float[MaxExamples * samples];
-        if (_kl.Length < MaxExamples) _kl = new float[MaxExamples];
-        Read(BufferById(_kernels.RowNllBuffer), _rowNll.AsSpan(0, examples * samples));
-        Read(BufferById(_kernels.KlBuffer), _kl.AsSpan(0, examples));
-        fixed (float* rowNll = _rowNll, kl = _kl, perExample = exampleLoss)
-            return Losses.Combine(examples, samples, new Floats(rowNll), new Floats(kl), beta,
-                exampleLoss.IsEmpty ? Floats.Null : new Floats(perExample));
+        Upload(_kernels.InputBuffer, x);
+        Upload(_kernels.NoiseBuffer, eps);
+        fixed (float* perExample = exampleLoss)
+            return _kernels.Evaluate(this, examples, beta, exampleLoss.IsEmpty ? Kernels.Cpu.Floats.Null : new Floats(perExample));
     }
 
     public unsafe double GradientSumOfSquares()
@@ -144,13 +137,13 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     }
 
     public void ScaleGradients(float factor) =>
-        Launch("scale", _descriptor.ParameterCount, [KernelArgument.Buffer(AcceleratorBuffers.Gradients), KernelArgument.Float(factor)]);
+        Launch("vae_scale", _descriptor.ParameterCount, [KernelArgument.Buffer(_kernels.GradientsBuffer), KernelArgument.Float(factor)]);
 
     public void ApplyOptimizer(Optimizer optimizer, long step)
     {
         int n = _descriptor.ParameterCount;
-        var p = KernelArgument.Buffer(AcceleratorBuffers.Parameters);
-        var g = KernelArgument.Buffer(AcceleratorBuffers.Gradients);
+        var p = KernelArgument.Buffer(_kernels.ParametersBuffer);
+        var g = KernelArgument.Buffer(_kernels.GradientsBuffer);
         switch (optimizer)
         {
             case Adam adam:
@@ -158,13 +151,13 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
                 Slot(1);
                 float stepSize = (float)(adam.LearningRate / (1 - Math.Pow(adam.Beta1, step)));
                 float root = (float)(1 / Math.Sqrt(1 - Math.Pow(adam.Beta2, step)));
-                Launch("adam", n, [p, g, KernelArgument.Buffer(_stateBase), KernelArgument.Buffer(_stateBase + 1),
+                Launch("vae_adam", n, [p, g, KernelArgument.Buffer(_stateBase), KernelArgument.Buffer(_stateBase + 1),
                     KernelArgument.Float(stepSize), KernelArgument.Float(root), KernelArgument.Float(adam.Beta1),
                     KernelArgument.Float(adam.Beta2), KernelArgument.Float(adam.Epsilon), KernelArgument.Float(adam.WeightDecay)]);
                 break;
             case Sgd sgd:
                 Slot(0);
-                Launch("sgd", n, [p, g, KernelArgument.Buffer(_stateBase), KernelArgument.Float(sgd.LearningRate),
+                Launch("vae_sgd", n, [p, g, KernelArgument.Buffer(_stateBase), KernelArgument.Float(sgd.LearningRate),
                     KernelArgument.Float(sgd.Momentum), KernelArgument.Float(sgd.WeightDecay),
                     KernelArgument.Int(step == 1 ? 1 : 0), KernelArgument.Int(sgd.Momentum > 0 ? 1 : 0)]);
                 break;
@@ -175,17 +168,17 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
 
     public void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar)
     {
-        Upload(AcceleratorBuffers.X, x);
+        Upload(_kernels.InputBuffer, x);
         _kernels.Encode(this, examples);
-        Read(BufferById(AcceleratorBuffers.Mu), mu);
-        Read(BufferById(AcceleratorBuffers.LogVar), logVar);
+        Read(BufferById(_kernels.MuBuffer), mu);
+        Read(BufferById(_kernels.LogVarBuffer), logVar);
     }
 
     public void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean)
     {
         Upload(_kernels.LatentBuffer, z);
         _kernels.Decode(this, rows);
-        Read(BufferById(AcceleratorBuffers.Mean), mean);
+        Read(BufferById(_kernels.MeanBuffer), mean);
     }
 
     public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll)
@@ -193,17 +186,17 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         if ((long)examples * samples > (long)MaxExamples * _descriptor.LatentSamples)
             throw new ArgumentOutOfRangeException(nameof(samples), "Too many rows for one accelerator call.");
         Upload(_kernels.LatentBuffer, z);
-        Upload(AcceleratorBuffers.X, x);
+        Upload(_kernels.InputBuffer, x);
         _kernels.DecoderNegativeLogLikelihood(this, examples, samples);
         Read(BufferById(_kernels.RowNllBuffer), rowNll);
     }
 
     /// <summary>Draws the noise of (seed, step) on the device and returns it, so tests can compare it with the host's Philox.</summary>
-    public float[] DrawNoise(ulong seed, uint step, int examples)
+    public float[] DrawNoise(ulong seed, uint step, int examples, int firstExample = 0)
     {
-        _kernels.DrawNoise(this, seed, step, examples);
+        _kernels.DrawNoise(this, seed, step, firstExample, examples);
         var eps = new float[examples * _descriptor.LatentSamples * _descriptor.Latent];
-        Read(BufferById(AcceleratorBuffers.Eps), eps);
+        Read(BufferById(_kernels.NoiseBuffer), eps);
         return eps;
     }
 
@@ -211,5 +204,7 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     {
         foreach (var b in _buffers) b?.Dispose();
         Array.Clear(_buffers);
+        foreach (var d in _downloads) d?.Dispose();
+        Array.Clear(_downloads);
     }
 }

@@ -10,8 +10,8 @@ internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : cl
 {
     private readonly Dictionary<string, TProgram> _programs = new(StringComparer.Ordinal);
 
-    /// <summary>The source of this target among the generated ones, or null when the model has none.</summary>
-    protected abstract string? SourceOf(ModelKernels kernels);
+    /// <summary>The whole program for this target: the dialect prelude and device library in front of the model's kernels.</summary>
+    protected abstract string SourceOf(string modelSource);
 
     /// <summary>Compiles a source; a failure carries the compiler's log.</summary>
     protected abstract TProgram Compile(string source);
@@ -23,9 +23,9 @@ internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : cl
 
     internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
     {
-        var source = SourceOf(kernels);
-        if (kernels.Accelerator is null || source is null)
+        if (kernels.Accelerator is null || kernels.DeviceSource is null)
             throw new NotSupportedException($"Model '{descriptor.Name}' was generated without {Kind} kernels.");
+        var source = SourceOf(kernels.DeviceSource);
         if (!_programs.TryGetValue(source, out var program))
         {
             program = Compile(source);

@@ -64,11 +64,11 @@ internal sealed unsafe class CpuBackend : IModelBackend
 
     private float[] _eps = [];
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step)
+    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample)
     {
         int needed = examples * _descriptor.LatentSamples * _descriptor.Latent;
         if (_eps.Length < needed) _eps = new float[needed];
-        Philox.FillNormal(seed, step, 0, examples, _descriptor.LatentSamples, _descriptor.Latent, _eps.AsSpan(0, needed));
+        Philox.FillNormal(seed, step, firstExample, examples, _descriptor.LatentSamples, _descriptor.Latent, _eps.AsSpan(0, needed));
         return ForwardBackward(x, _eps.AsSpan(0, needed), examples, beta);
     }
 

@@ -18,8 +18,11 @@ internal interface IModelBackend : IDisposable
     /// <summary>Forward and backward on a batch; gradients stay on the device. Returns the mean loss.</summary>
     double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta);
 
-    /// <summary>The same with the noise of (seed, step) drawn by the device itself (Philox keyed by row and sample).</summary>
-    double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step);
+    /// <summary>
+    /// The same with the noise of (seed, step) drawn by the device itself, Philox keyed by (firstExample + row,
+    /// sample, latent index): the global example index, so a batch split across processes draws one batch's noise.
+    /// </summary>
+    double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample);
 
     double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
     double GradientSumOfSquares();

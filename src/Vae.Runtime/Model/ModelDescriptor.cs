@@ -7,8 +7,17 @@ namespace Vae;
 /// <summary>One hidden layer: its width and non-linearity.</summary>
 public sealed record LayerDescriptor(int Units, Activation Activation);
 
-/// <summary>A named parameter tensor: PyTorch name and shape, and where it starts in the flat parameter buffer.</summary>
-public sealed record TensorDescriptor(string Name, int[] Shape, int Offset)
+/// <summary>What a tensor of the flat layout is for; the optimiser updates <see cref="Parameter"/> tensors.</summary>
+public enum TensorRole
+{
+    Parameter,
+}
+
+/// <summary>
+/// A named tensor of the generated plan's flat layout: PyTorch name and shape, where it starts, its role, and the
+/// fan-in its nn.Linear-style initialisation uses (a bias takes its weight's).
+/// </summary>
+public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, TensorRole Role = TensorRole.Parameter, int FanIn = 0)
 {
     /// <summary>Number of floats.</summary>
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
@@ -17,7 +26,7 @@ public sealed record TensorDescriptor(string Name, int[] Shape, int Offset)
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 
     public bool Equals(TensorDescriptor? other) =>
-        other is not null && Name == other.Name && Offset == other.Offset && Shape.AsSpan().SequenceEqual(other.Shape);
+        other is not null && Name == other.Name && Offset == other.Offset && Role == other.Role && FanIn == other.FanIn && Shape.AsSpan().SequenceEqual(other.Shape);
 
     public override int GetHashCode() => HashCode.Combine(Name, Offset, Shape.Length);
 }
@@ -48,15 +57,16 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         Sigma = sigma;
         Encoder = encoder.ToArray();
         Decoder = decoder.ToArray();
-        var expected = Layout(input, latent, likelihood, Encoder, Decoder);
-        if (tensors is not null && !tensors.SequenceEqual(expected))
+        // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer.
+        Tensors = (tensors ?? []).ToArray();
+        int offset = 0;
+        foreach (var t in Tensors)
         {
-            throw new InvalidOperationException(
-                $"The parameter layout given for model '{name}' does not match the layout of its architecture. " +
-                $"Given: {Describe(tensors)}. Expected: {Describe(expected)}.");
+            if (t.Offset != offset || t.Shape.Length == 0 || t.Shape.Any(d => d <= 0))
+                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' does not continue the flat layout at offset {offset} with a positive shape.", nameof(tensors));
+            offset = checked(offset + t.Length);
         }
-        Tensors = expected;
-        ParameterCount = expected.Count == 0 ? 0 : expected[^1].Offset + expected[^1].Length;
+        ParameterCount = offset;
     }
 
     /// <summary>The model's type name.</summary>
@@ -72,59 +82,10 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     public IReadOnlyList<TensorDescriptor> Tensors { get; }
     public int ParameterCount { get; }
 
-    /// <summary>Width of the decoder's output layer: the input size, twice that with a learned-variance head.</summary>
-    public int OutputWidth => Likelihood == Likelihood.GaussianLearnedVariance ? 2 * Input : Input;
-
     /// <summary>Finds a tensor by its PyTorch name.</summary>
     public TensorDescriptor Tensor(string name) =>
         Tensors.FirstOrDefault(t => t.Name == name)
         ?? throw new KeyNotFoundException($"Model '{Name}' has no tensor '{name}'. It has: {string.Join(", ", Tensors.Select(t => t.Name))}.");
-
-    /// <summary>
-    /// The flat layout shared by every target: hidden layers in order with weight [out, in] then bias [out]; the two
-    /// encoder heads' weights stacked (mu then logvar) so one GEMM computes both, then their biases; the same for the
-    /// decoder's output and learned-variance heads.
-    /// </summary>
-    public static IReadOnlyList<TensorDescriptor> Layout(int input, int latent, Likelihood likelihood,
-        IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder)
-    {
-        var tensors = new List<TensorDescriptor>();
-        int offset = 0;
-        void Add(string name, params int[] shape)
-        {
-            var t = new TensorDescriptor(name, shape, offset);
-            tensors.Add(t);
-            offset = checked(offset + t.Length);
-        }
-
-        int width = input;
-        for (int i = 0; i < encoder.Count; i++)
-        {
-            Add($"encoder.{i}.weight", encoder[i].Units, width);
-            Add($"encoder.{i}.bias", encoder[i].Units);
-            width = encoder[i].Units;
-        }
-        Add("encoder.mu.weight", latent, width);
-        Add("encoder.logvar.weight", latent, width);
-        Add("encoder.mu.bias", latent);
-        Add("encoder.logvar.bias", latent);
-
-        width = latent;
-        for (int i = 0; i < decoder.Count; i++)
-        {
-            Add($"decoder.{i}.weight", decoder[i].Units, width);
-            Add($"decoder.{i}.bias", decoder[i].Units);
-            width = decoder[i].Units;
-        }
-        Add("decoder.out.weight", input, width);
-        if (likelihood == Likelihood.GaussianLearnedVariance) Add("decoder.logvar.weight", input, width);
-        Add("decoder.out.bias", input);
-        if (likelihood == Likelihood.GaussianLearnedVariance) Add("decoder.logvar.bias", input);
-        return tensors;
-    }
-
-    private static string Describe(IEnumerable<TensorDescriptor> tensors) =>
-        string.Join(", ", tensors.Select(t => $"{t.Name}{t.ShapeText}@{t.Offset}"));
 
     /// <summary>The architecture as compact JSON, for a checkpoint's metadata.</summary>
     public string ToJson()
@@ -142,6 +103,20 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
             w.WriteNumber("sigma", Sigma);
             WriteLayers(w, "encoder", Encoder);
             WriteLayers(w, "decoder", Decoder);
+            w.WriteStartArray("tensors");
+            foreach (var t in Tensors)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", t.Name);
+                w.WriteStartArray("shape");
+                foreach (var d in t.Shape) w.WriteNumberValue(d);
+                w.WriteEndArray();
+                w.WriteNumber("offset", t.Offset);
+                w.WriteString("role", t.Role.ToString());
+                w.WriteNumber("fan_in", t.FanIn);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
@@ -179,7 +154,16 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                 root.GetProperty("latent_samples").GetInt32(),
                 root.GetProperty("sigma").GetDouble(),
                 Layers("encoder"),
-                Layers("decoder"));
+                Layers("decoder"),
+                // Files written before the layout travelled with the architecture have none: compare architectures only.
+                root.TryGetProperty("tensors", out var tensors)
+                    ? tensors.EnumerateArray().Select(e => new TensorDescriptor(
+                        e.GetProperty("name").GetString()!,
+                        e.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray(),
+                        e.GetProperty("offset").GetInt32(),
+                        Enum.Parse<TensorRole>(e.GetProperty("role").GetString()!),
+                        e.GetProperty("fan_in").GetInt32())).ToArray()
+                    : null);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -214,6 +198,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (LatentSamples != other.LatentSamples) d.Add($"latent samples {LatentSamples} vs {other.LatentSamples}");
         CompareLayers(d, "encoder", Encoder, other.Encoder);
         CompareLayers(d, "decoder", Decoder, other.Decoder);
+        if (d.Count == 0 && Tensors.Count > 0 && other.Tensors.Count > 0 && !Tensors.SequenceEqual(other.Tensors))
+            d.Add("the same layers in a different parameter layout");
         return d;
     }
 

@@ -3,15 +3,14 @@ using Vae.Kernels.Cpu;
 
 namespace Vae;
 
-/// <summary>Everything the generator emitted for one architecture: the CPU kernels and the accelerator sources.</summary>
+/// <summary>Everything the generator emitted for one architecture: the CPU kernels, the device launch sequence and the device kernels.</summary>
 public sealed class ModelKernels
 {
-    public ModelKernels(ICpuKernels cpu, IAcceleratorKernels? accelerator = null, string? openClSource = null, string? cudaSource = null)
+    public ModelKernels(ICpuKernels cpu, IAcceleratorKernels? accelerator = null, string? deviceSource = null)
     {
         Cpu = cpu;
         Accelerator = accelerator;
-        OpenClSource = openClSource;
-        CudaSource = cudaSource;
+        DeviceSource = deviceSource;
     }
 
     public ICpuKernels Cpu { get; }
@@ -19,9 +18,9 @@ public sealed class ModelKernels
     /// <summary>The launch sequence for the OpenCL and CUDA targets.</summary>
     public IAcceleratorKernels? Accelerator { get; }
 
-    /// <summary>OpenCL C source of the same kernels, or null when the generator did not emit it.</summary>
-    public string? OpenClSource { get; }
-
-    /// <summary>CUDA C source of the same kernels, or null when the generator did not emit it.</summary>
-    public string? CudaSource { get; }
+    /// <summary>
+    /// The model's device kernels in the C shared by OpenCL and CUDA, or null when the generator did not emit them;
+    /// <see cref="Devices.DeviceSources"/> puts the dialect prelude and the device library in front.
+    /// </summary>
+    public string? DeviceSource { get; }
 }

@@ -55,9 +55,9 @@ public abstract class VaeModel : IDisposable
         for (int t = 0; t < tensors.Count; t++)
         {
             var tensor = tensors[t];
-            // Bias tensors take their fan-in from the matching weight, whatever the stacking order of the heads.
-            var weight = tensor.Shape.Length == 2 ? tensor : architecture.Tensor(tensor.Name[..^"bias".Length] + "weight");
-            double bound = 1.0 / Math.Sqrt(weight.Shape[1]);
+            // The plan gives every tensor its fan-in (a bias takes its weight's).
+            if (tensor.FanIn <= 0) throw new ArgumentException($"Tensor '{tensor.Name}' of {architecture.Name} has no fan-in to initialise from.", nameof(architecture));
+            double bound = 1.0 / Math.Sqrt(tensor.FanIn);
             for (int i = 0; i < tensor.Length; i += 4)
             {
                 var r = Philox.Philox4x32_10((uint)(i / 4), (uint)t, 0, uint.MaxValue, (uint)seed, (uint)(seed >> 32));
@@ -134,14 +134,19 @@ public abstract class VaeModel : IDisposable
     /// One optimiser step on a batch, with noise drawn from Philox keyed by (Seed, Step + 1, row, sample) on the
     /// device that runs the model.
     /// </summary>
-    public double TrainStep(ReadOnlySpan<float> x, Optimizer optimizer, float? clipGradientNorm = null)
+    /// <param name="firstExample">
+    /// The index of x's first row in the global batch: noise is keyed by it, so a batch split across processes draws
+    /// the same noise as one process would for the whole batch.
+    /// </param>
+    public double TrainStep(ReadOnlySpan<float> x, Optimizer optimizer, float? clipGradientNorm = null, int firstExample = 0)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
         long step = Step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, n, KlWeight, Seed, (uint)step);
+        double loss = _backend.ForwardBackward(x, n, KlWeight, Seed, (uint)step, firstExample);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 

@@ -92,6 +92,37 @@ public sealed class OpenClModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Device_noise_is_keyed_by_the_global_example_index()
+    {
+        using var device = OpenOrSkip();
+        if (device is null) return;
+        using var model = new DeepVae(device, 1);
+        var backend = (AcceleratorBackend<Vae.Devices.OpenCl.OpenClBuffer>)model.Backend;
+        var whole = backend.DrawNoise(seed: 99, step: 5, examples: 12);
+        var tail = backend.DrawNoise(seed: 99, step: 5, examples: 7, firstExample: 5);
+        int per = model.Architecture.LatentSamples * model.Architecture.Latent;
+        Assert.Equal(whole.AsSpan(5 * per).ToArray(), tail);
+    }
+
+    [Fact]
+    public void Split_batches_with_their_global_offsets_give_the_whole_batch_gradient()
+    {
+        using var device = OpenOrSkip();
+        if (device is null) return;
+        GlobalExampleIndex.AssertSplitMatchesWhole(device, output);
+    }
+
+    [Fact]
+    public void The_device_library_compiles_alone_for_opencl()
+    {
+        using var device = OpenOrSkip();
+        if (device is null) return;
+        using var program = ((Vae.Devices.OpenCl.OpenClDevice)device).Context.Build(DeviceSources.OpenCl(""), "-cl-std=CL1.2");
+        foreach (var kernel in new[] { "vae_draw_noise", "vae_adam", "vae_sgd", "vae_scale" })
+            using (program.CreateKernel(kernel)) { }
+    }
+
+    [Fact]
     public void Hundreds_of_training_steps_agree_with_the_cpu_target()
     {
         using var device = OpenOrSkip();

@@ -145,4 +145,8 @@ public class CpuParityTests : IDisposable
     }
 
     public void Dispose() => _device.Dispose();
+
+    [Fact]
+    public void Split_batches_with_their_global_offsets_give_the_whole_batch_gradient() =>
+        Devices.GlobalExampleIndex.AssertSplitMatchesWhole(_device, null);
 }

@@ -18,7 +18,7 @@ public class ReferenceFiniteDifferenceTests
     public void Gradient_matches_central_differences(Activation activation, Likelihood likelihood)
     {
         // Two hidden layers a side so every activation sits between two affine maps, Beta != 1 and L = 2.
-        var d = new ModelDescriptor("Fd", input: 5, latent: 3, likelihood, beta: 0.7, latentSamples: 2, sigma: 0.8,
+        var d = TestLayouts.Descriptor("Fd", input: 5, latent: 3, likelihood, beta: 0.7, latentSamples: 2, sigma: 0.8,
             encoder: [new LayerDescriptor(4, activation), new LayerDescriptor(3, Activation.Tanh)],
             decoder: [new LayerDescriptor(4, activation), new LayerDescriptor(3, Activation.Softplus)]);
         const int examples = 3;
@@ -49,7 +49,7 @@ public class ReferenceFiniteDifferenceTests
     public void Loss_of_a_hand_computed_model_is_exact()
     {
         // Input 1, latent 1, no hidden layers: every number can be worked out by hand.
-        var d = new ModelDescriptor("Hand", 1, 1, Likelihood.Gaussian, beta: 1, latentSamples: 1, sigma: 1, [], []);
+        var d = TestLayouts.Descriptor("Hand", 1, 1, Likelihood.Gaussian, beta: 1, latentSamples: 1, sigma: 1, [], []);
         // encoder.mu.weight, encoder.logvar.weight, encoder.mu.bias, encoder.logvar.bias, decoder.out.weight, decoder.out.bias
         double[] p = [2, 0, 0.5, 0, 1, 0];
         float[] x = [1];

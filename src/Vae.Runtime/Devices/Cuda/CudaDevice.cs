@@ -30,7 +30,7 @@ internal sealed class CudaDevice : AcceleratorDevice<CudaModule>
 
     public override string Kind => "cuda";
 
-    protected override string? SourceOf(ModelKernels kernels) => kernels.CudaSource;
+    protected override string SourceOf(string modelSource) => DeviceSources.Cuda(modelSource);
 
     protected override CudaModule Compile(string source) => Context.LoadPtx(Context.CompileToPtx(source));
 

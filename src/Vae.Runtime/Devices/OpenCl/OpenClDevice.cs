@@ -17,7 +17,7 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
 
     public override string Kind => "opencl";
 
-    protected override string? SourceOf(ModelKernels kernels) => kernels.OpenClSource;
+    protected override string SourceOf(string modelSource) => DeviceSources.OpenCl(modelSource);
 
     protected override OpenClProgram Compile(string source) => Context.Build(source, "-cl-std=CL1.2");
 

@@ -1,23 +1,6 @@
-namespace Vae.Kernels.Accelerators;
+using Vae.Kernels.Cpu;
 
-/// <summary>Ids of the buffers every model has on an accelerator; a model's workspace buffers follow from <see cref="FirstWorkspace"/>.</summary>
-public static class AcceleratorBuffers
-{
-    public const int Parameters = 0;
-    public const int Gradients = 1;
-    /// <summary>Input examples [examples, Input].</summary>
-    public const int X = 2;
-    /// <summary>Noise [examples, L, Latent].</summary>
-    public const int Eps = 3;
-    /// <summary>Encoder means [examples, Latent].</summary>
-    public const int Mu = 4;
-    /// <summary>Encoder log variances [examples, Latent].</summary>
-    public const int LogVar = 5;
-    /// <summary>Decoder means [rows, Input].</summary>
-    public const int Mean = 6;
-    /// <summary>The first of the model's own workspace buffers, in the order of <see cref="IAcceleratorKernels.Workspace"/>.</summary>
-    public const int FirstWorkspace = 8;
-}
+namespace Vae.Kernels.Accelerators;
 
 /// <summary>One argument of a kernel launch: a buffer id, an int or a float.</summary>
 public readonly struct KernelArgument
@@ -53,43 +36,68 @@ public interface IAcceleratorQueue
 {
     /// <summary>Runs <paramref name="kernel"/> over <paramref name="workItems"/> work items (every kernel guards its own range).</summary>
     void Launch(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments);
+
+    /// <summary>Copies the first <paramref name="floats"/> values of a buffer to host memory the queue owns, valid until the next download of that buffer.</summary>
+    Floats Download(int buffer, long floats);
 }
 
-/// <summary>A workspace buffer of the model: Width floats per example, or per (example, sample) row when PerSample.</summary>
-public sealed record WorkspaceBuffer(string Name, int Width, bool PerSample);
+/// <summary>How many floats a device buffer holds: Width in all, or Width per example, or per (example, sample) row.</summary>
+public enum AcceleratorRows
+{
+    Fixed,
+    Examples,
+    Samples,
+}
+
+/// <summary>One buffer of a model on a device, as the plan declared it.</summary>
+public sealed record AcceleratorBuffer(string Name, int Width, AcceleratorRows Rows);
 
 /// <summary>
-/// The launch sequence the generator emits for one architecture, shared by the OpenCL and CUDA targets (their
-/// kernel sources have the same names and arguments). Losses are combined on the host from the per-row values.
+/// The launch sequence the generator emits for one architecture, shared by the OpenCL and CUDA targets. The buffer
+/// table, the surface buffers and every program come from the model's plan; the back-end knows no layer by name.
 /// </summary>
 public interface IAcceleratorKernels
 {
-    /// <summary>The model's workspace buffers, ids <see cref="AcceleratorBuffers.FirstWorkspace"/> onwards.</summary>
-    WorkspaceBuffer[] Workspace { get; }
+    /// <summary>Every buffer the model needs on a device; a buffer's id is its index.</summary>
+    AcceleratorBuffer[] Buffers { get; }
 
-    /// <summary>Buffer id of -log p(x|z) per row [examples * L].</summary>
-    int RowNllBuffer { get; }
+    /// <summary>The flat parameters; the optimiser's state buffers share its layout.</summary>
+    int ParametersBuffer { get; }
+    int GradientsBuffer { get; }
 
-    /// <summary>Buffer id of KL per example [examples].</summary>
-    int KlBuffer { get; }
+    /// <summary>Input examples [examples, Input].</summary>
+    int InputBuffer { get; }
 
-    /// <summary>Buffer id of z [examples * L, Latent], the decoder's input (written by the host for Decode).</summary>
+    /// <summary>Noise eps [examples, L, Latent].</summary>
+    int NoiseBuffer { get; }
+
+    /// <summary>Encoder means and log variances [examples, Latent] each, written by <see cref="Encode"/>.</summary>
+    int MuBuffer { get; }
+    int LogVarBuffer { get; }
+
+    /// <summary>z [rows, Latent], the decoder's input (written by the host for Decode).</summary>
     int LatentBuffer { get; }
 
-    /// <summary>Fills <see cref="AcceleratorBuffers.Eps"/> with Philox normals keyed by (seed, step, example, sample, latent index).</summary>
-    void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int examples);
+    /// <summary>The decoder mean [rows, Input], written by <see cref="Decode"/>.</summary>
+    int MeanBuffer { get; }
 
-    /// <summary>Forward pass to the per-row likelihood and per-example KL; with the gradient of the likelihood when training.</summary>
-    void Forward(IAcceleratorQueue queue, int examples, bool withGradient);
+    /// <summary>-log p(x|z) per row [examples * samples], written by <see cref="DecoderNegativeLogLikelihood"/>.</summary>
+    int RowNllBuffer { get; }
 
-    /// <summary>Backward pass after <see cref="Forward"/> with gradient: writes every gradient tensor.</summary>
-    void Backward(IAcceleratorQueue queue, int examples, float beta);
+    /// <summary>Fills the noise buffer with Philox normals keyed by (seed, step, firstExample + example, sample, latent index).</summary>
+    void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples);
+
+    /// <summary>Forward pass, loss and backward pass: writes every gradient and returns the mean loss.</summary>
+    double Train(IAcceleratorQueue queue, int examples, float beta);
+
+    /// <summary>Forward pass and loss; each example's loss goes to <paramref name="exampleLoss"/> unless it is null.</summary>
+    double Evaluate(IAcceleratorQueue queue, int examples, float beta, Floats exampleLoss);
 
     void Encode(IAcceleratorQueue queue, int examples);
 
-    /// <summary>Decodes the rows of the latent buffer into <see cref="AcceleratorBuffers.Mean"/>.</summary>
+    /// <summary>Decodes the rows of the latent buffer into the mean buffer.</summary>
     void Decode(IAcceleratorQueue queue, int rows);
 
-    /// <summary>-log p(x|z) of the latent buffer's rows against X, <paramref name="samples"/> rows per example.</summary>
+    /// <summary>-log p(x|z) of the latent buffer's rows against the input, <paramref name="samples"/> rows per example.</summary>
     void DecoderNegativeLogLikelihood(IAcceleratorQueue queue, int examples, int samples);
 }

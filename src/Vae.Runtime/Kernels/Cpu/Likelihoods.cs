@@ -58,6 +58,20 @@ public static unsafe class Likelihoods
     public static Target GaussianLearnedVarianceTarget(int size, int samples, Floats x, Floats rowNll, Floats dOutput, float gradientScale) =>
         new(2, size, samples, x, rowNll, dOutput, gradientScale, 0f);
 
+    /// <summary>Evaluates <paramref name="target"/> on every row of <paramref name="output"/>, on the team (the unfused form of <see cref="Linear.ForwardToLikelihood"/>).</summary>
+    public static void Run(CpuThreads threads, int rows, Floats output, Target target) => target.AllRows(threads, output, rows);
+
+    /// <summary>The Bernoulli mean, sigmoid of the logits, from the first <paramref name="size"/> columns of each output row.</summary>
+    public static void BernoulliMean(int rows, int size, int stride, Floats output, Floats mean)
+    {
+        Losses.CopyColumns(rows, size, stride, output, mean);
+        Losses.Sigmoid((long)rows * size, mean);
+    }
+
+    /// <summary>The Gaussian mean: the first <paramref name="size"/> columns of each output row (the mean head).</summary>
+    public static void GaussianMean(int rows, int size, int stride, Floats output, Floats mean) =>
+        Losses.CopyColumns(rows, size, stride, output, mean);
+
     /// <summary>Bernoulli with logits: nll = softplus(l) - x l, dnll/dl = sigmoid(l) - x.</summary>
     public static void Bernoulli(CpuThreads threads, int rows, int size, int samples, Floats logits, Floats x, Floats rowNll, Floats dLogits, float gradientScale)
         => Run(threads, 0, rows, size, samples, logits, x, rowNll, dLogits, gradientScale, 0f);

@@ -1,0 +1,196 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Vae.Generator.Planning;
+using static Vae.Generator.Emitting.Literals;
+
+namespace Vae.Generator.Emitting
+{
+    /// <summary>
+    /// Emits {Model}.Cpu.g.cs: the nested class of CPU kernels. Its constants, workspace layout and one method per
+    /// program come straight from the plan; each step becomes the runtime primitive call the op wrote.
+    /// </summary>
+    internal static class CpuEmitter
+    {
+        private const string C = "global::Vae.Kernels.Cpu";
+
+        /// <summary>How one program's method binds rows, samples and named values.</summary>
+        private sealed class Program
+        {
+            public Program(string signature, string[] prelude, string[] parameters, Dictionary<string, string> values, string samples = "Samples")
+            {
+                Signature = signature;
+                Prelude = prelude;
+                Parameters = parameters;
+                Values = values;
+                Samples = samples;
+            }
+
+            public string Signature { get; }
+            public string[] Prelude { get; }
+            public string[] Parameters { get; }
+            public Dictionary<string, string> Values { get; }
+            public string Samples { get; }
+        }
+
+        private static Program For(ProgramKind kind)
+        {
+            string F = C + ".Floats";
+            var common = new Dictionary<string, string> { ["threads"] = "threads", ["packed"] = "packed", ["gradScale"] = "0f", ["beta"] = "beta" };
+            switch (kind)
+            {
+                case ProgramKind.Train:
+                    return new Program(
+                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed)",
+                        new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
+                        new[] { "x", "eps" },
+                        new Dictionary<string, string>(common) { ["gradScale"] = Planning.Ops.ElboObjective.RowGradientScale, ["klWeight"] = "beta / examples", ["exampleLoss"] = F + ".Null" });
+                case ProgramKind.Evaluate:
+                    return new Program(
+                        $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
+                        new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
+                        new[] { "x", "eps" },
+                        new Dictionary<string, string>(common) { ["exampleLoss"] = "exampleLoss" });
+                case ProgramKind.Encode:
+                    return new Program(
+                        $"public void Encode({C}.CpuThreads threads, {F} parameters, {F} x, int examples, {F} workspace, {F} packed, {F} mu, {F} logVar)",
+                        new[] { "var w = new Workspace(workspace, examples);" },
+                        new[] { "x", "mu", "logVar" }, common);
+                case ProgramKind.Decode:
+                    return new Program(
+                        $"public void Decode({C}.CpuThreads threads, {F} parameters, {F} z, int rows, {F} workspace, {F} packed, {F} mean)",
+                        new[] { "var w = new Workspace(workspace, rows);" },
+                        new[] { "z", "mean" }, common);
+                case ProgramKind.DecoderNegativeLogLikelihood:
+                    return new Program(
+                        $"public void DecoderNegativeLogLikelihood({C}.CpuThreads threads, {F} parameters, {F} z, {F} x, int examples, int samples, {F} workspace, {F} packed, {F} rowNll)",
+                        new[] { "int rows = examples * samples;", "var w = new Workspace(workspace, (rows + Samples - 1) / Samples);" },
+                        new[] { "z", "x", "rowNll" }, common, samples: "samples");
+                default:
+                    throw new InvalidOperationException("No CPU entry point for program " + kind + ".");
+            }
+        }
+
+        private static readonly Dictionary<ProgramKind, string> Summaries = new Dictionary<ProgramKind, string>
+        {
+            [ProgramKind.Train] = "Forward pass, loss and backward pass for one batch; returns the mean loss.",
+            [ProgramKind.Evaluate] = "Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.",
+            [ProgramKind.Encode] = "The encoder and the latent's parameters: mu and logvar, [examples, Latent] each.",
+            [ProgramKind.Decode] = "The decoder from given latent rows to the mean of p(x|z), [rows, Input].",
+            [ProgramKind.DecoderNegativeLogLikelihood] = "-log p(x|z) for given latent rows, samples adjacent rows per example of x.",
+        };
+
+        public static string Emit(ModelPlan plan)
+        {
+            var m = plan.Model;
+            var w = new SourceWriter();
+            Header(w, m.ClassName, "The CPU kernels");
+            IDisposable? ns = m.Namespace is null ? null : w.Block("namespace " + m.Namespace);
+            using (w.Block("partial class " + m.ClassName))
+            {
+                w.Line("/// <summary>The CPU kernels of this architecture: the runtime's fused primitives called with its sizes.</summary>");
+                using (w.Block($"private sealed class GeneratedCpuKernels : {C}.ICpuKernels"))
+                {
+                    w.Line("public static readonly GeneratedCpuKernels Instance = new GeneratedCpuKernels();");
+                    w.Line();
+                    w.Line("// Sizes and offsets in the flat parameter buffer (the gradient buffer has the same layout).");
+                    foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression}; // {c.Comment}");
+                    w.Line();
+                    w.Line("/// <summary>Scratch for the transposed weights of the largest layer.</summary>");
+                    w.Line($"public long PackedFloats => {plan.PackedFloatsExpression};");
+                    w.Line();
+                    w.Line("public long WorkspaceFloats(int examples) => Workspace.Size(examples);");
+                    w.Line();
+                    EmitWorkspace(w, plan);
+                    foreach (var program in plan.Programs)
+                    {
+                        w.Line();
+                        EmitProgram(w, plan, program);
+                    }
+                }
+            }
+            ns?.Dispose();
+            return w.ToString();
+        }
+
+        private static IEnumerable<BufferPlan> Workspace(ModelPlan plan) => plan.Buffers.Where(b => b.Kind == BufferKind.Workspace);
+
+        private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
+
+        /// <summary>Floats of one buffer for the batch, as a long so large batches of wide layers cannot overflow.</summary>
+        private static string Count(BufferPlan b) => b.Rows == RowSpace.Examples ? $"(long)examples * {b.WidthName}" : $"rows * {b.WidthName}";
+
+        private static void EmitWorkspace(SourceWriter w, ModelPlan plan)
+        {
+            w.Line("/// <summary>Activation buffers for a batch: [examples, width] or [examples * samples, width] each.</summary>");
+            using (w.Block("private readonly struct Workspace"))
+            {
+                foreach (var b in Workspace(plan))
+                    w.Line($"public readonly {C}.Floats {b.Name}; // {b.Comment}: [{RowsOf(b.Rows)}, {b.WidthName}]");
+                w.Line();
+                using (w.Block($"public Workspace({C}.Floats start, int examples)"))
+                {
+                    w.Line("long rows = (long)examples * Samples;");
+                    w.Line("var next = start;");
+                    foreach (var b in Workspace(plan)) w.Line($"{b.Name} = next; next += {Count(b)};");
+                }
+                w.Line();
+                using (w.Block("public static long Size(int examples)"))
+                {
+                    w.Line("long rows = (long)examples * Samples;");
+                    w.Line("return " + string.Join(" + ", Workspace(plan).Select(Count)) + ";");
+                }
+            }
+        }
+
+        private static void EmitProgram(SourceWriter w, ModelPlan plan, ProgramPlan program)
+        {
+            var p = For(program.Kind);
+            w.Line($"/// <summary>{Summaries[program.Kind]}</summary>");
+            using (w.Block(p.Signature))
+            {
+                foreach (var line in p.Prelude) w.Line(line);
+                for (int i = 0; i < program.Steps.Count; i++)
+                {
+                    var step = program.Steps[i];
+                    if (i == program.BackwardFrom)
+                    {
+                        w.Line();
+                        w.Line("// Backward: the forward pass in reverse.");
+                    }
+                    w.Line("// " + step.Comment);
+                    w.Line(Render(step.Cpu, plan, p) + ";");
+                }
+                if (program.Kind == ProgramKind.Train || program.Kind == ProgramKind.Evaluate)
+                    w.Line("return " + Render(new CpuCall(plan.Loss.Method, plan.Loss.Args), plan, p) + ";");
+            }
+        }
+
+        private static string Render(CpuCall call, ModelPlan plan, Program p) =>
+            call.Method + "(" + string.Join(", ", call.Args.Select(a => Render(a, plan, p))) + ")";
+
+        private static string Render(Arg arg, ModelPlan plan, Program p)
+        {
+            switch (arg.Kind)
+            {
+                case ArgKind.Buffer:
+                    // A surface buffer is the method's argument of the same name; everything else lives in the workspace.
+                    string parameter = char.ToLowerInvariant(arg.Name[0]) + arg.Name.Substring(1);
+                    if (p.Parameters.Contains(parameter)) return parameter;
+                    if (Workspace(plan).Any(b => b.Name == arg.Name)) return "w." + arg.Name;
+                    throw new InvalidOperationException($"Buffer {arg.Name} is neither in the workspace nor an argument of the entry point.");
+                case ArgKind.Parameters: return "parameters + " + arg.Name;
+                case ArgKind.Gradients: return "gradients + " + arg.Name;
+                case ArgKind.Constant: return arg.Name;
+                case ArgKind.Rows: return RowsOf((RowSpace)Enum.Parse(typeof(RowSpace), arg.Name));
+                case ArgKind.Samples: return p.Samples;
+                case ArgKind.Value:
+                    return p.Values.TryGetValue(arg.Name, out var value) ? value
+                        : throw new InvalidOperationException($"The CPU entry point has no value {arg.Name}.");
+                case ArgKind.None: return C + ".Floats.Null";
+                case ArgKind.Call: return Render(arg.Call!, plan, p);
+                default: throw new InvalidOperationException("Unknown argument kind " + arg.Kind + ".");
+            }
+        }
+    }
+}

@@ -1,0 +1,236 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Vae.Generator.Planning;
+using Vae.Generator.Planning.Activations;
+using Vae.Generator.Planning.Ops;
+using static Vae.Generator.Emitting.Literals;
+
+namespace Vae.Generator.Emitting
+{
+    /// <summary>
+    /// Emits {Model}.Device.g.cs: the model's device kernels in the C that OpenCL and CUDA share (the runtime puts the
+    /// dialect's prelude and the device library in front), and the launch sequence of each program. Both are written
+    /// from the same <see cref="DeviceKernel"/> records, so a kernel's source and its launches cannot disagree.
+    /// </summary>
+    internal static class DeviceEmitter
+    {
+        private const string A = "global::Vae.Kernels.Accelerators";
+
+        public static string Emit(ModelPlan plan)
+        {
+            var m = plan.Model;
+            var w = new SourceWriter();
+            Header(w, m.ClassName, "The OpenCL and CUDA kernels");
+            IDisposable? ns = m.Namespace is null ? null : w.Block("namespace " + m.Namespace);
+            using (w.Block("partial class " + m.ClassName))
+            {
+                w.Line("/// <summary>");
+                w.Line("/// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its");
+                w.Line("/// dialect prelude and device library (Philox noise, optimisers, stable math).");
+                w.Line("/// </summary>");
+                w.Line("public static readonly string DeviceSource = " + Raw(Source(plan)) + ";");
+                w.Line();
+                EmitLauncher(w, plan);
+            }
+            ns?.Dispose();
+            return w.ToString();
+        }
+
+        /// <summary>The C text: sizes as macros, the activations the kernels use, then every kernel once.</summary>
+        public static string Source(ModelPlan plan)
+        {
+            var w = new SourceWriter();
+            w.Line($"/* Kernels of {plan.Model.ClassName}: {plan.Summary}. One work item computes one output value. */");
+            foreach (var c in plan.Constants) w.Line($"#define {c.Macro} {c.CValue} /* {c.Comment} */");
+            w.Line();
+            var activations = plan.Model.Encoder.Concat(plan.Model.Decoder).Select(l => l.Activation)
+                .Concat(new ActivationFunction[] { IdentityActivation.Instance })
+                .Distinct().OrderBy(a => a.Name, StringComparer.Ordinal);
+            foreach (var a in activations)
+            {
+                w.Line($"VAE_FN float {a.DeviceFunction}(float a) {{ return {a.DeviceForward}; }}");
+                w.Line($"VAE_FN float {a.DeviceFunction}_derivative(float a, float y) {{ (void)a; (void)y; return {a.DeviceDerivative}; }}");
+            }
+            foreach (var k in plan.DeviceKernels())
+            {
+                w.Line();
+                w.Line($"/* {k.Comment} */");
+                w.Line($"VAE_KERNEL void {k.Name}(int n" + string.Concat(k.Parameters.Select(p => ", " + CType(p.Kind) + " " + p.Name)) + ")");
+                w.Line("{");
+                w.Indent();
+                w.Line("vae_i64 gid = VAE_GID;");
+                w.Line("if (gid >= n) return;");
+                w.Lines(k.Body);
+                w.Outdent();
+                w.Line("}");
+            }
+            return w.ToString();
+        }
+
+        private static string CType(ParameterKind kind) => kind switch
+        {
+            ParameterKind.Input => "VAE_GLOBAL const float*",
+            ParameterKind.Output => "VAE_GLOBAL float*",
+            ParameterKind.Int => "int",
+            ParameterKind.Float => "float",
+            _ => throw new InvalidOperationException("Unknown parameter kind " + kind + "."),
+        };
+
+        /// <summary>How one program's method binds rows, samples and named values.</summary>
+        private sealed class Program
+        {
+            public Program(string signature, string[] prelude, Dictionary<string, string> values, string samples = "Samples")
+            {
+                Signature = signature;
+                Prelude = prelude;
+                Values = values;
+                Samples = samples;
+            }
+
+            public string Signature { get; }
+            public string[] Prelude { get; }
+            public Dictionary<string, string> Values { get; }
+            public string Samples { get; }
+        }
+
+        private static Program For(ProgramKind kind)
+        {
+            string Q = A + ".IAcceleratorQueue queue";
+            var none = new Dictionary<string, string> { ["gradScale"] = "0f", ["withGradient"] = "0", ["beta"] = "beta" };
+            switch (kind)
+            {
+                case ProgramKind.Train:
+                    return new Program($"public double Train({Q}, int examples, float beta)", new[] { "int rows = examples * Samples;" },
+                        new Dictionary<string, string>(none) { ["gradScale"] = ElboObjective.RowGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
+                case ProgramKind.Evaluate:
+                    return new Program($"public double Evaluate({Q}, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)", new[] { "int rows = examples * Samples;" },
+                        new Dictionary<string, string>(none) { ["exampleLoss"] = "exampleLoss" });
+                case ProgramKind.Encode:
+                    return new Program($"public void Encode({Q}, int examples)", new string[0], none);
+                case ProgramKind.Decode:
+                    return new Program($"public void Decode({Q}, int rows)", new string[0], none);
+                case ProgramKind.DecoderNegativeLogLikelihood:
+                    return new Program($"public void DecoderNegativeLogLikelihood({Q}, int examples, int samples)", new[] { "int rows = examples * samples;" },
+                        none, samples: "samples");
+                default:
+                    throw new InvalidOperationException("No device entry point for program " + kind + ".");
+            }
+        }
+
+        /// <summary>Every buffer the device holds, in id order: the flat parameters and gradients, then the plan's buffers.</summary>
+        private static IEnumerable<(string Name, string Width, string Rows)> Table(ModelPlan plan) =>
+            new[]
+            {
+                (Planner.ParametersBuffer, "ParameterCount", "Fixed"),
+                (Planner.GradientsBuffer, "ParameterCount", "Fixed"),
+            }.Concat(plan.Buffers.Select(b => (b.Name, b.WidthName, b.Rows.ToString())));
+
+        private static void EmitLauncher(SourceWriter w, ModelPlan plan)
+        {
+            w.Line("/// <summary>The OpenCL and CUDA launch sequence of this architecture, over numbered device buffers.</summary>");
+            using (w.Block($"private sealed class GeneratedAcceleratorKernels : {A}.IAcceleratorKernels"))
+            {
+                w.Line("public static readonly GeneratedAcceleratorKernels Instance = new GeneratedAcceleratorKernels();");
+                w.Line();
+                w.Line("// Sizes, and offsets in the flat parameter buffer.");
+                foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression}; // {c.Comment}");
+                w.Line();
+                w.Line("// Buffer ids: the index in Buffers.");
+                var table = Table(plan).ToList();
+                for (int i = 0; i < table.Count; i++) w.Line($"private const int {table[i].Name} = {Int(i)};");
+                w.Line();
+                w.Line($"public {A}.AcceleratorBuffer[] Buffers {{ get; }} = new[]");
+                w.Line("{");
+                w.Indent();
+                foreach (var b in table) w.Line($"new {A}.AcceleratorBuffer(\"{b.Name}\", {b.Width}, {A}.AcceleratorRows.{b.Rows}),");
+                w.Outdent();
+                w.Line("};");
+                w.Line();
+                w.Line("// The buffers that cross the model's surface.");
+                foreach (var (property, buffer) in new[]
+                         {
+                             ("ParametersBuffer", Planner.ParametersBuffer), ("GradientsBuffer", Planner.GradientsBuffer),
+                             ("InputBuffer", LikelihoodOp.InputBuffer), ("NoiseBuffer", GaussianLatentOp.NoiseBuffer),
+                             ("MuBuffer", GaussianLatentOp.MuBuffer), ("LogVarBuffer", GaussianLatentOp.LogVarBuffer),
+                             ("LatentBuffer", GaussianLatentOp.LatentBuffer), ("MeanBuffer", LikelihoodOp.MeanBuffer),
+                             ("RowNllBuffer", LikelihoodOp.RowNllBuffer),
+                         })
+                    w.Line($"public int {property} => {buffer};");
+                w.Line();
+                w.Line("/// <summary>Philox normals into the noise buffer, keyed by (seed, step, firstExample + example, sample, latent index).</summary>");
+                using (w.Block($"public void DrawNoise({A}.IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples)"))
+                {
+                    w.Line($"queue.Launch(\"vae_draw_noise\", (long)examples * Samples * ((Latent + 3) / 4), [Buffer({GaussianLatentOp.NoiseBuffer}), " +
+                           "Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);");
+                }
+                foreach (var program in plan.Programs)
+                {
+                    w.Line();
+                    EmitProgram(w, plan, program);
+                }
+                w.Line();
+                w.Line($"private static {A}.KernelArgument Buffer(int id) => {A}.KernelArgument.Buffer(id);");
+                w.Line($"private static {A}.KernelArgument Int(int value) => {A}.KernelArgument.Int(value);");
+                w.Line($"private static {A}.KernelArgument Unsigned(uint value) => {A}.KernelArgument.Int(unchecked((int)value));");
+                w.Line($"private static {A}.KernelArgument Float(float value) => {A}.KernelArgument.Float(value);");
+            }
+        }
+
+        private static void EmitProgram(SourceWriter w, ModelPlan plan, ProgramPlan program)
+        {
+            var p = For(program.Kind);
+            using (w.Block(p.Signature))
+            {
+                foreach (var line in p.Prelude) w.Line(line);
+                for (int i = 0; i < program.Steps.Count; i++)
+                {
+                    var step = program.Steps[i];
+                    if (step.Device.Count == 0) continue;
+                    if (i == program.BackwardFrom) w.Line("// Backward: the forward pass in reverse.");
+                    w.Line("// " + step.Comment);
+                    foreach (var launch in step.Device) w.Line(Render(launch, p) + ";");
+                }
+                if (program.Kind == ProgramKind.Train || program.Kind == ProgramKind.Evaluate)
+                {
+                    // The per-row terms come back to the host and combine there, in double, as on the CPU.
+                    var args = plan.Loss.Args.Select(a => a.Kind == ArgKind.Buffer ? Download(plan, a.Name) : Value(a, p));
+                    w.Line($"return {plan.Loss.Method}({string.Join(", ", args)});");
+                }
+            }
+        }
+
+        private static string Download(ModelPlan plan, string buffer)
+        {
+            var b = plan.Buffers.First(x => x.Name == buffer);
+            return $"queue.Download({b.Name}, (long){RowsOf(b.Rows)} * {b.WidthName})";
+        }
+
+        private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
+
+        private static string Render(Launch launch, Program p)
+        {
+            string items = launch.Rows is RowSpace rows ? $"(long){RowsOf(rows)} * {launch.WorkItems}" : $"(long)({launch.WorkItems})";
+            if (launch.WorkItems == "1" && launch.Rows is RowSpace only) items = RowsOf(only);
+            var args = launch.Args.Select((a, i) => Argument(a, launch.Kernel.Parameters[i], p));
+            return $"queue.Launch(\"{launch.Kernel.Name}\", {items}, [{string.Join(", ", args)}])";
+        }
+
+        private static string Argument(Arg arg, KernelParameter parameter, Program p) => parameter.Kind switch
+        {
+            ParameterKind.Input or ParameterKind.Output => $"Buffer({arg.Name})",
+            ParameterKind.Int => $"Int({Value(arg, p)})",
+            ParameterKind.Float => $"Float({Value(arg, p)})",
+            _ => throw new InvalidOperationException("Unknown parameter kind " + parameter.Kind + "."),
+        };
+
+        private static string Value(Arg arg, Program p) => arg.Kind switch
+        {
+            ArgKind.Rows => RowsOf((RowSpace)Enum.Parse(typeof(RowSpace), arg.Name)),
+            ArgKind.Samples => p.Samples,
+            ArgKind.Constant => arg.Name,
+            ArgKind.Value => p.Values.TryGetValue(arg.Name, out var v) ? v : throw new InvalidOperationException($"The device entry point has no value {arg.Name}."),
+            _ => throw new InvalidOperationException($"Argument {arg.Kind} {arg.Name} is not a value."),
+        };
+    }
+}

@@ -1,0 +1,31 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace Vae.Generator.Planning.Ops
+{
+    /// <summary>A Gaussian with fixed standard deviation Sigma: -log p = |x - m|^2 / (2 sigma^2) + Input (log sigma + log(2 pi) / 2).</summary>
+    internal sealed record GaussianLikelihoodOp(string Gradient, double Sigma) : LikelihoodOp(Gradient)
+    {
+        public override string Name => "Gaussian";
+        protected override string CpuTarget => "global::Vae.Kernels.Cpu.Likelihoods.GaussianTarget";
+        protected override string CpuMean => "global::Vae.Kernels.Cpu.Likelihoods.GaussianMean";
+        protected override string DeviceMean => "v";
+        protected override IEnumerable<Arg> ExtraTargetArgs => new[] { Arg.Constant("Sigma") };
+
+        public override void Declare(LayoutBuilder layout)
+        {
+            string value = ((float)Sigma).ToString("R", CultureInfo.InvariantCulture);
+            string literal = (value.Contains(".") || value.Contains("E") ? value : value + ".0") + "f";
+            layout.Constant(new ConstantPlan("Sigma", "SIGMA", "float", literal, literal, "the decoder's fixed standard deviation"));
+        }
+
+        protected override string DeviceRow => @"float inverse_variance = 1.0f / (SIGMA * SIGMA);
+for (int i = 0; i < INPUT; i++)
+{
+    float diff = o[i] - xr[i];
+    sum += diff * diff;
+    if (with_gradient) d[i] = grad_scale * diff * inverse_variance;
+}
+row_nll[gid] = 0.5f * sum * inverse_variance + INPUT * (VAE_LOG(SIGMA) + VAE_HALF_LOG_TWO_PI);";
+    }
+}

@@ -1,0 +1,71 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+using Vae.Generator.Specs;
+
+namespace Vae.Generator.Planning.Ops
+{
+    /// <summary>Which half of the model an op belongs to, and so which entry points run it.</summary>
+    internal enum Side
+    {
+        Encoder,
+        Decoder,
+    }
+
+    /// <summary>The two gradient scratch buffers the backward pass ping-pongs between, and which holds the current gradient.</summary>
+    internal sealed class GradientFlow
+    {
+        public GradientFlow(string current, string other)
+        {
+            Current = current;
+            Other = other;
+        }
+
+        public string Current { get; private set; }
+        public string Other { get; private set; }
+
+        /// <summary>After an op wrote its input gradient into <see cref="Other"/>, that becomes the current gradient.</summary>
+        public void Swap() => (Current, Other) = (Other, Current);
+    }
+
+    /// <summary>
+    /// One op of the catalogue. An op is a value (equatable, so the plan stays cached) that knows its tensors,
+    /// buffers and constants (declared to the <see cref="LayoutBuilder"/> when it is made) and writes its own steps:
+    /// the CPU primitive call and the device launches for each entry point, and its backward steps. Emitters only
+    /// render what ops return.
+    /// </summary>
+    internal abstract record Op(Side Side)
+    {
+        /// <summary>The op's steps in <paramref name="program"/>; none when the program does not run it.</summary>
+        public abstract IEnumerable<Step> Forward(ProgramKind program);
+
+        /// <summary>
+        /// The op's backward steps, reading the gradient of its output from <paramref name="flow"/>.Current and leaving
+        /// the gradient of its input there, unless <paramref name="first"/> (the model's input needs no gradient).
+        /// </summary>
+        public abstract IEnumerable<Step> Backward(GradientFlow flow, bool first);
+
+        protected static Step Step(string comment, CpuCall cpu, params Launch[] device) =>
+            new Step(comment, cpu, new EquatableArray<Launch>(device.Select(l => l.Checked()).ToArray()));
+
+        protected static CpuCall Cpu(string method, params Arg[] args) => new CpuCall(method, new EquatableArray<Arg>(args));
+
+        protected static Launch Launch(DeviceKernel kernel, RowSpace? rows, string workItems, params Arg[] args) =>
+            new Launch(kernel, rows, workItems, new EquatableArray<Arg>(args));
+
+        protected static DeviceKernel Kernel(string name, string comment, string body, params KernelParameter[] parameters) =>
+            new DeviceKernel(name, comment, new EquatableArray<KernelParameter>(parameters), body);
+
+        protected static KernelParameter Reads(string name) => new KernelParameter(name, ParameterKind.Input);
+        protected static KernelParameter Writes(string name) => new KernelParameter(name, ParameterKind.Output);
+        protected static KernelParameter IntParameter(string name) => new KernelParameter(name, ParameterKind.Int);
+        protected static KernelParameter FloatParameter(string name) => new KernelParameter(name, ParameterKind.Float);
+
+        /// <summary>The C macro of a constant name: Encoder0InFeatures gives ENCODER0_IN_FEATURES.</summary>
+        public static string Macro(string name) => Regex.Replace(name, "(?<=[a-z0-9])(?=[A-Z])", "_").ToUpperInvariant();
+
+        protected static bool Runs(Side side, ProgramKind program) => side == Side.Encoder
+            ? program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Encode
+            : program != ProgramKind.Encode;
+    }
+}

@@ -1,0 +1,108 @@
+/*
+ * The device library: code that is the same for every model, compiled in front of each model's generated kernels
+ * after the dialect prelude (opencl_prelude.h or cuda_prelude.h). Sizes come in as arguments, so this file compiles
+ * on its own; a test builds it alone for both dialects.
+ */
+
+/* 0.5 * log(2 pi), the Gaussian's normalising constant per dimension. */
+#define VAE_HALF_LOG_TWO_PI 0.9189385332f
+
+/* 1 / (1 + exp(-a)) without overflow in either tail. */
+VAE_FN float vae_logistic(float a)
+{
+    float e = VAE_EXP(-VAE_FABS(a));
+    return a >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* (1 + tanh u) / 2 from e = exp(-2|u|): exact in both tails, where tanh may stop one ulp short of +-1. */
+VAE_FN float vae_half_one_plus_tanh(float u)
+{
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    return u >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+/* 1 - tanh(u)^2 = 4e / (1 + e)^2 with e = exp(-2|u|): 1 - t*t would cancel to 1e-7 where the truth is 1e-70. */
+VAE_FN float vae_sech2(float u)
+{
+    float e = VAE_EXP(-2.0f * VAE_FABS(u));
+    return 4.0f * e / ((1.0f + e) * (1.0f + e));
+}
+
+/* Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1). */
+VAE_FN void vae_philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)
+{
+    for (int round = 0; round < 10; round++)
+    {
+        vae_u64 p0 = (vae_u64)0xD2511F53u * c[0];
+        vae_u64 p1 = (vae_u64)0xCD9E8D57u * c[2];
+        vae_u32 hi0 = (vae_u32)(p0 >> 32), lo0 = (vae_u32)p0;
+        vae_u32 hi1 = (vae_u32)(p1 >> 32), lo1 = (vae_u32)p1;
+        vae_u32 n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
+        c[0] = n0; c[1] = lo1; c[2] = n2; c[3] = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+/* A uniform in (0, 1] from the top 24 bits, then Box-Muller: the same arithmetic as the runtime's Philox.Normal. */
+VAE_FN float vae_uniform24(vae_u32 r) { return ((float)(r >> 8) + 0.5f) * (1.0f / 16777216.0f); }
+
+/*
+ * eps [examples, samples, latent] of standard normals keyed by (seed, step, first_example + example, sample, latent
+ * index): one work item per (example, sample, group of four latent indices). Keying by the global example index means
+ * a batch split across processes draws what one process would.
+ */
+VAE_KERNEL void vae_draw_noise(int n, VAE_GLOBAL float* eps, vae_u32 seed_lo, vae_u32 seed_hi, vae_u32 step, int first_example,
+                               int latent, int samples)
+{
+    vae_i64 gid = VAE_GID;
+    if (gid >= n) return;
+    int groups = (latent + 3) / 4;
+    int group = (int)(gid % groups);
+    int row = (int)(gid / groups);
+    vae_u32 c[4] = { (vae_u32)group, (vae_u32)(row % samples), (vae_u32)(first_example + row / samples), step };
+    vae_philox4x32_10(c, seed_lo, seed_hi);
+    float r0 = VAE_SQRT(-2.0f * VAE_LOG(vae_uniform24(c[0])));
+    float r1 = VAE_SQRT(-2.0f * VAE_LOG(vae_uniform24(c[2])));
+    float a0 = 6.2831855f * vae_uniform24(c[1]);
+    float a1 = 6.2831855f * vae_uniform24(c[3]);
+    float normal[4] = { r0 * VAE_COS(a0), r0 * VAE_SIN(a0), r1 * VAE_COS(a1), r1 * VAE_SIN(a1) };
+    for (int k = 0; k < 4 && group * 4 + k < latent; k++) eps[(vae_i64)row * latent + group * 4 + k] = normal[k];
+}
+
+/* Adam over the flat parameter buffer, as torch.optim.Adam (step_size = lr / (1 - beta1^t), root = 1 / sqrt(1 - beta2^t)). */
+VAE_KERNEL void vae_adam(int n, VAE_GLOBAL float* p, VAE_GLOBAL const float* g, VAE_GLOBAL float* m, VAE_GLOBAL float* v,
+                         float step_size, float root, float beta1, float beta2, float epsilon, float weight_decay)
+{
+    vae_i64 i = VAE_GID;
+    if (i >= n) return;
+    float gi = g[i] + weight_decay * p[i];
+    float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+    float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] -= step_size * mi / (VAE_SQRT(vi) * root + epsilon);
+}
+
+/* SGD with optional momentum, as torch.optim.SGD. */
+VAE_KERNEL void vae_sgd(int n, VAE_GLOBAL float* p, VAE_GLOBAL const float* g, VAE_GLOBAL float* buffer, float lr, float momentum,
+                        float weight_decay, int first_step, int has_momentum)
+{
+    vae_i64 i = VAE_GID;
+    if (i >= n) return;
+    float gi = g[i] + weight_decay * p[i];
+    if (has_momentum)
+    {
+        gi = first_step ? gi : momentum * buffer[i] + gi;
+        buffer[i] = gi;
+    }
+    p[i] -= lr * gi;
+}
+
+/* x *= factor (gradient clipping). */
+VAE_KERNEL void vae_scale(int n, VAE_GLOBAL float* x, float factor)
+{
+    vae_i64 i = VAE_GID;
+    if (i >= n) return;
+    x[i] *= factor;
+}
