@@ -9,24 +9,6 @@ namespace Vae.Devices.Cuda;
 /// </summary>
 public sealed class CudaException : Exception
 {
-    public CudaException()
-        : base("A CUDA call failed.")
-    {
-        ErrorName = "unknown";
-    }
-
-    public CudaException(string message)
-        : base(message)
-    {
-        ErrorName = "unknown";
-    }
-
-    public CudaException(string message, Exception? innerException)
-        : base(message, innerException)
-    {
-        ErrorName = "unknown";
-    }
-
     /// <summary>
     /// Creates the exception for a failed call, e.g. "cuModuleLoadDataEx failed with
     /// CUDA_ERROR_INVALID_PTX (218)", followed by <paramref name="detail"/> and the compiler/JIT log.
@@ -34,14 +16,10 @@ public sealed class CudaException : Exception
     public CudaException(string function, int errorCode, string errorName, string? detail = null, string? log = null)
         : base(Compose(function, errorCode, errorName, detail, log))
     {
-        Function = function;
         ErrorCode = errorCode;
         ErrorName = errorName;
         Log = log;
     }
-
-    /// <summary>The driver or NVRTC function that failed, or null when built from a message.</summary>
-    public string? Function { get; }
 
     /// <summary>The CUresult or nvrtcResult value.</summary>
     public int ErrorCode { get; }
@@ -70,9 +48,6 @@ public readonly record struct CudaDim3(uint X, uint Y = 1, uint Z = 1)
 
     public static implicit operator CudaDim3(int x) =>
         x >= 0 ? new((uint)x) : throw new ArgumentOutOfRangeException(nameof(x), x, "A CUDA dimension cannot be negative.");
-
-    /// <summary>X·Y·Z.</summary>
-    public ulong Volume => (ulong)X * Y * Z;
 
     public override string ToString() => $"({X}, {Y}, {Z})";
 }
@@ -124,7 +99,6 @@ public sealed unsafe class CudaContext : IDisposable
         TotalMemoryBytes = (long)bytes;
 
         ComputeCapability = (Attribute(CudaNative.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR), Attribute(CudaNative.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR));
-        MultiprocessorCount = Attribute(CudaNative.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         MaxThreadsPerBlock = Attribute(CudaNative.CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK);
     }
 
@@ -139,9 +113,6 @@ public sealed unsafe class CudaContext : IDisposable
 
     /// <summary>The device's compute capability, e.g. (8, 0).</summary>
     public (int Major, int Minor) ComputeCapability { get; }
-
-    /// <summary>Number of streaming multiprocessors.</summary>
-    public int MultiprocessorCount { get; }
 
     /// <summary>The largest block (threads per block) the device accepts.</summary>
     public int MaxThreadsPerBlock { get; }
@@ -251,7 +222,7 @@ public sealed unsafe class CudaContext : IDisposable
         long bytes = checked(count * sizeof(T));
         ulong pointer;
         Check(_api.cuMemAlloc(&pointer, (nuint)Math.Max(bytes, sizeof(T))), "cuMemAlloc_v2", $"{bytes} bytes on {DeviceName} ({TotalMemoryBytes} bytes in total)");
-        return Track(new CudaBuffer(this, pointer, bytes, sizeof(T)));
+        return Track(new CudaBuffer(this, pointer, bytes));
     }
 
     /// <summary>Allocates a buffer holding a copy of <paramref name="contents"/>.</summary>
@@ -301,21 +272,6 @@ public sealed unsafe class CudaContext : IDisposable
         if (count == 0)
             return;
         Check(_api.cuMemsetD32(at, BitConverter.SingleToUInt32Bits(value), (nuint)count), "cuMemsetD32_v2");
-    }
-
-    /// <summary>Copies <paramref name="count"/> elements between buffers on the device; counts and offsets are in elements of the (equal-sized) element types.</summary>
-    public void Copy(CudaBuffer source, CudaBuffer destination, long count, long sourceOffset = 0, long destinationOffset = 0)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (source.ElementSize != destination.ElementSize)
-            throw new ArgumentException($"The source has {source.ElementSize}-byte elements but the destination has {destination.ElementSize}-byte elements.", nameof(destination));
-        ulong from = Address(source, sourceOffset, count, source.ElementSize, nameof(sourceOffset));
-        ulong to = Address(destination, destinationOffset, count, source.ElementSize, nameof(destinationOffset));
-        if (count == 0)
-            return;
-        Check(_api.cuMemcpyDtoD(to, from, (nuint)(count * source.ElementSize)), "cuMemcpyDtoD_v2");
     }
 
     // ---- execution -------------------------------------------------------------------------
@@ -529,12 +485,11 @@ public sealed class CudaBuffer : IDisposable
     private readonly ulong _pointer;
     private int _disposed;
 
-    internal CudaBuffer(CudaContext context, ulong pointer, long byteLength, int elementSize)
+    internal CudaBuffer(CudaContext context, ulong pointer, long byteLength)
     {
         Context = context;
         _pointer = pointer;
         ByteLength = byteLength;
-        ElementSize = elementSize;
     }
 
     /// <summary>The device address (a CUdeviceptr): the value to pass for a pointer parameter.</summary>
@@ -549,12 +504,6 @@ public sealed class CudaBuffer : IDisposable
 
     /// <summary>Size in bytes as requested (a zero-length buffer reports 0).</summary>
     public long ByteLength { get; }
-
-    /// <summary>Size of the element type the buffer was allocated with.</summary>
-    public int ElementSize { get; }
-
-    /// <summary>Number of elements of the allocation's element type.</summary>
-    public long Length => ByteLength / ElementSize;
 
     /// <summary>True once the buffer (or its context) has been disposed.</summary>
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;

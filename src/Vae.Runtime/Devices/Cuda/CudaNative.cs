@@ -21,7 +21,6 @@ internal static unsafe class CudaNative
 
     // CUdevice_attribute
     internal const int CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 1;
-    internal const int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     internal const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     internal const int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
@@ -37,11 +36,8 @@ internal static unsafe class CudaNative
 
     private static readonly Lazy<Loaded> State = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>The bound driver, or null with <see cref="LoadError"/> saying why.</summary>
+    /// <summary>The bound driver, or null when it could not be bound (<see cref="Require"/> says why).</summary>
     internal static Api? Driver => State.Value.Api;
-
-    /// <summary>Why the driver could not be bound; null when it was.</summary>
-    internal static string? LoadError => State.Value.Error;
 
     /// <summary>The result of <c>cuInit(0)</c>, called once per process; meaningless without a driver.</summary>
     internal static int InitResult => State.Value.InitResult;
@@ -134,7 +130,6 @@ internal static unsafe class CudaNative
         public readonly delegate* unmanaged<ulong, int> cuMemFree;
         public readonly delegate* unmanaged<ulong, void*, nuint, int> cuMemcpyHtoD;
         public readonly delegate* unmanaged<void*, ulong, nuint, int> cuMemcpyDtoH;
-        public readonly delegate* unmanaged<ulong, ulong, nuint, int> cuMemcpyDtoD;
         public readonly delegate* unmanaged<ulong, uint, nuint, int> cuMemsetD32;
 
         // (f, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMemBytes, hStream, kernelParams, extra)
@@ -160,7 +155,6 @@ internal static unsafe class CudaNative
             cuMemFree = (delegate* unmanaged<ulong, int>)Export(library, "cuMemFree_v2");
             cuMemcpyHtoD = (delegate* unmanaged<ulong, void*, nuint, int>)Export(library, "cuMemcpyHtoD_v2");
             cuMemcpyDtoH = (delegate* unmanaged<void*, ulong, nuint, int>)Export(library, "cuMemcpyDtoH_v2");
-            cuMemcpyDtoD = (delegate* unmanaged<ulong, ulong, nuint, int>)Export(library, "cuMemcpyDtoD_v2");
             cuMemsetD32 = (delegate* unmanaged<ulong, uint, nuint, int>)Export(library, "cuMemsetD32_v2");
             cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)Export(library, "cuLaunchKernel");
         }

@@ -15,7 +15,6 @@ namespace Vae.Devices.Cuda;
 internal static unsafe class NvrtcNative
 {
     internal const int NVRTC_SUCCESS = 0;
-    internal const int NVRTC_ERROR_COMPILATION = 6;
 
     /// <summary>Environment variable naming the NVRTC library file to use.</summary>
     internal const string LibraryVariable = "VAE_NVRTC_LIBRARY";
@@ -23,8 +22,6 @@ internal static unsafe class NvrtcNative
     private static readonly Lazy<Loaded> State = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
 
     internal static Api? Compiler => State.Value.Api;
-
-    internal static string? LoadError => State.Value.Error;
 
     internal static Api Require() =>
         State.Value.Api ?? throw new DeviceUnavailableException(

@@ -24,10 +24,8 @@ public enum OpenClDeviceType
 /// <param name="Type">CPU, GPU or accelerator.</param>
 /// <param name="ComputeUnits">CL_DEVICE_MAX_COMPUTE_UNITS.</param>
 /// <param name="GlobalMemoryBytes">CL_DEVICE_GLOBAL_MEM_SIZE.</param>
-/// <param name="LocalMemoryBytes">CL_DEVICE_LOCAL_MEM_SIZE: the per-work-group scratch memory.</param>
 /// <param name="MaxAllocationBytes">CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer.</param>
 /// <param name="MaxWorkGroupSize">CL_DEVICE_MAX_WORK_GROUP_SIZE.</param>
-/// <param name="DeviceVersion">CL_DEVICE_VERSION, e.g. "OpenCL 3.0 PoCL ...".</param>
 public sealed record OpenClDeviceInfo(
     int PlatformIndex,
     string PlatformName,
@@ -36,10 +34,8 @@ public sealed record OpenClDeviceInfo(
     OpenClDeviceType Type,
     int ComputeUnits,
     long GlobalMemoryBytes,
-    long LocalMemoryBytes,
     long MaxAllocationBytes,
-    long MaxWorkGroupSize,
-    string DeviceVersion)
+    long MaxWorkGroupSize)
 {
     public override string ToString() =>
         $"platform {PlatformIndex} '{PlatformName}', device {DeviceIndex} '{DeviceName}' " +
@@ -196,16 +192,16 @@ public sealed unsafe partial class OpenClContext : IDisposable
         {
             nint device = _device;
             status = OpenClNative.clBuildProgram(program, 1, &device, options, 0, 0);
-            var log = BuildLogOf(program);
             if (status != OpenClNative.CL_SUCCESS)
             {
+                var log = BuildLogOf(program);
                 var detail = status == OpenClNative.CL_BUILD_PROGRAM_FAILURE
                     ? $"the program does not compile for '{Device.DeviceName}'"
                     : $"options \"{options}\" on '{Device.DeviceName}'";
                 throw new OpenClException("clBuildProgram", status, detail, log, SourceExcerpt(source, log));
             }
 
-            return new OpenClProgram(this, program, log);
+            return new OpenClProgram(this, program);
         }
         catch
         {
@@ -540,10 +536,8 @@ public sealed unsafe partial class OpenClContext : IDisposable
                         : OpenClDeviceType.Other,
                     (int)DeviceScalar<uint>(id, OpenClNative.CL_DEVICE_MAX_COMPUTE_UNITS),
                     (long)DeviceScalar<ulong>(id, OpenClNative.CL_DEVICE_GLOBAL_MEM_SIZE),
-                    (long)DeviceScalar<ulong>(id, OpenClNative.CL_DEVICE_LOCAL_MEM_SIZE),
                     (long)DeviceScalar<ulong>(id, OpenClNative.CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-                    (long)DeviceScalar<nuint>(id, OpenClNative.CL_DEVICE_MAX_WORK_GROUP_SIZE),
-                    DeviceString(id, OpenClNative.CL_DEVICE_VERSION));
+                    (long)DeviceScalar<nuint>(id, OpenClNative.CL_DEVICE_MAX_WORK_GROUP_SIZE));
                 found.Add(new FoundDevice(platforms[p], id, info));
             }
         }
@@ -623,15 +617,11 @@ public sealed class OpenClProgram : IDisposable
 {
     private readonly OpenClProgramHandle _handle;
 
-    internal OpenClProgram(OpenClContext context, OpenClProgramHandle handle, string buildLog)
+    internal OpenClProgram(OpenClContext context, OpenClProgramHandle handle)
     {
         Context = context;
         _handle = handle;
-        BuildLog = buildLog;
     }
-
-    /// <summary>The compiler's output for a successful build (warnings), often empty.</summary>
-    public string BuildLog { get; }
 
     internal OpenClContext Context { get; }
 

@@ -7,24 +7,6 @@ namespace Vae.Devices.OpenCl;
 /// </summary>
 public sealed class OpenClException : Exception
 {
-    public OpenClException()
-        : base("An OpenCL call failed.")
-    {
-        ErrorName = "unknown";
-    }
-
-    public OpenClException(string message)
-        : base(message)
-    {
-        ErrorName = "unknown";
-    }
-
-    public OpenClException(string message, Exception? innerException)
-        : base(message, innerException)
-    {
-        ErrorName = "unknown";
-    }
-
     /// <summary>
     /// Creates the exception for a failed call, e.g. "clBuildProgram failed with
     /// CL_BUILD_PROGRAM_FAILURE (-11)", followed by <paramref name="detail"/> and the build log.
@@ -38,16 +20,12 @@ public sealed class OpenClException : Exception
     internal OpenClException(string function, int errorCode, string? detail, string? buildLog, string? sourceExcerpt)
         : base(Compose(function, errorCode, detail, buildLog, sourceExcerpt))
     {
-        Function = function;
         ErrorCode = errorCode;
         ErrorName = OpenClNative.ErrorName(errorCode);
         BuildLog = buildLog;
     }
 
-    /// <summary>The OpenCL function that failed, or null when the exception was built from a message.</summary>
-    public string? Function { get; }
-
-    /// <summary>The raw status code (a negative cl_int), or 0 when not from a call.</summary>
+    /// <summary>The raw status code (a negative cl_int).</summary>
     public int ErrorCode { get; }
 
     /// <summary>The symbolic name of <see cref="ErrorCode"/>, e.g. CL_INVALID_KERNEL_NAME.</summary>

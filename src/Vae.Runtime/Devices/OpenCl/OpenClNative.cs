@@ -21,25 +21,18 @@ internal static unsafe partial class OpenClNative
     internal const string Library = "libOpenCL.so.1";
 
     internal const int CL_SUCCESS = 0;
-    internal const int CL_DEVICE_NOT_FOUND = -1;
     internal const int CL_BUILD_PROGRAM_FAILURE = -11;
     internal const int CL_PLATFORM_NOT_FOUND_KHR = -1001;
 
     internal const uint CL_TRUE = 1;
-    internal const uint CL_FALSE = 0;
 
     // cl_platform_info
-    internal const uint CL_PLATFORM_PROFILE = 0x0900;
-    internal const uint CL_PLATFORM_VERSION = 0x0901;
     internal const uint CL_PLATFORM_NAME = 0x0902;
-    internal const uint CL_PLATFORM_VENDOR = 0x0903;
 
     // cl_device_type (a cl_bitfield, i.e. 64 bits)
-    internal const ulong CL_DEVICE_TYPE_DEFAULT = 1UL << 0;
     internal const ulong CL_DEVICE_TYPE_CPU = 1UL << 1;
     internal const ulong CL_DEVICE_TYPE_GPU = 1UL << 2;
     internal const ulong CL_DEVICE_TYPE_ACCELERATOR = 1UL << 3;
-    internal const ulong CL_DEVICE_TYPE_CUSTOM = 1UL << 4;
     internal const ulong CL_DEVICE_TYPE_ALL = 0xFFFFFFFFUL;
 
     // cl_device_info
@@ -48,24 +41,16 @@ internal static unsafe partial class OpenClNative
     internal const uint CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004;
     internal const uint CL_DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
     internal const uint CL_DEVICE_GLOBAL_MEM_SIZE = 0x101F;
-    internal const uint CL_DEVICE_LOCAL_MEM_SIZE = 0x1023;
     internal const uint CL_DEVICE_NAME = 0x102B;
-    internal const uint CL_DEVICE_VENDOR = 0x102C;
-    internal const uint CL_DRIVER_VERSION = 0x102D;
-    internal const uint CL_DEVICE_VERSION = 0x102F;
 
     // cl_context_properties
     internal const nint CL_CONTEXT_PLATFORM = 0x1084;
 
     // cl_program_build_info
-    internal const uint CL_PROGRAM_BUILD_STATUS = 0x1181;
-    internal const uint CL_PROGRAM_BUILD_OPTIONS = 0x1182;
     internal const uint CL_PROGRAM_BUILD_LOG = 0x1183;
 
     // cl_mem_flags (a cl_bitfield)
     internal const ulong CL_MEM_READ_WRITE = 1UL << 0;
-    internal const ulong CL_MEM_WRITE_ONLY = 1UL << 1;
-    internal const ulong CL_MEM_READ_ONLY = 1UL << 2;
 
     // ---- platforms and devices -------------------------------------------------------------
 
@@ -93,9 +78,6 @@ internal static unsafe partial class OpenClNative
 
     [LibraryImport(Library)]
     internal static partial int clFinish(OpenClQueueHandle queue);
-
-    [LibraryImport(Library)]
-    internal static partial int clFlush(OpenClQueueHandle queue);
 
     // ---- programs and kernels --------------------------------------------------------------
 

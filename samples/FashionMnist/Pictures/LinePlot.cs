@@ -1,6 +1,7 @@
 using System.Globalization;
+using Vae.Imaging;
 
-namespace Vae.Imaging;
+namespace Vae.Samples.Fashion.Pictures;
 
 /// <summary>
 /// A tiny RGB line-plot rasteriser for training curves (loss, ELBO, KL per epoch): axes, light grid lines with
@@ -12,7 +13,7 @@ namespace Vae.Imaging;
 /// Text uses a built-in 3x5 pixel font drawn at twice its size: digits, A-Z (labels are upper-cased), space and
 /// <c>- + . , : = / ( ) _ %</c>; other characters are left blank.
 /// </remarks>
-public static class LinePlot
+internal static class LinePlot
 {
     /// <summary>Smallest accepted width; below it the margins and labels would not fit.</summary>
     public const int MinWidth = 160;
