@@ -39,6 +39,9 @@ namespace Vae.Generator.Emitting
             var common = new Dictionary<string, string> { ["threads"] = "threads", ["packed"] = "packed", ["gradScale"] = "0f", ["beta"] = "beta" };
             switch (kind)
             {
+                case ProgramKind.DrawNoise:
+                    return new Program($"public void DrawNoise(ulong seed, uint step, int firstExample, int examples, {F} eps)", new string[0],
+                        new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new Program(
                         $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed)",
@@ -73,6 +76,7 @@ namespace Vae.Generator.Emitting
 
         private static readonly Dictionary<ProgramKind, string> Summaries = new Dictionary<ProgramKind, string>
         {
+            [ProgramKind.DrawNoise] = "The latent's noise for a batch whose first example has index firstExample in the global batch.",
             [ProgramKind.Train] = "Forward pass, loss and backward pass for one batch; returns the mean loss.",
             [ProgramKind.Evaluate] = "Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.",
             [ProgramKind.Encode] = "The encoder and the latent's parameters: mu and logvar, [examples, Latent] each.",
@@ -101,6 +105,9 @@ namespace Vae.Generator.Emitting
                     w.Line();
                     w.Line("public long WorkspaceFloats(int examples) => Workspace.Size(examples);");
                     w.Line();
+                    var noise = plan.Buffers.First(b => b.Name == Planning.Ops.GaussianLatentOp.NoiseBuffer);
+                    w.Line($"public long NoiseFloats(int examples) => {CountOutside(noise)};");
+                    w.Line();
                     EmitWorkspace(w, plan);
                     foreach (var program in plan.Programs)
                     {
@@ -119,6 +126,10 @@ namespace Vae.Generator.Emitting
 
         /// <summary>Floats of one buffer for the batch, as a long so large batches of wide layers cannot overflow.</summary>
         private static string Count(BufferPlan b) => b.Rows == RowSpace.Examples ? $"(long)examples * {b.WidthName}" : $"rows * {b.WidthName}";
+
+        /// <summary>The same outside the workspace, where only the example count is in scope.</summary>
+        private static string CountOutside(BufferPlan b) =>
+            b.Rows == RowSpace.Examples ? $"(long)examples * {b.WidthName}" : $"(long)examples * Samples * {b.WidthName}";
 
         private static void EmitWorkspace(SourceWriter w, ModelPlan plan)
         {

@@ -61,7 +61,7 @@ namespace Vae.Generator.Emitting
                 w.Indent();
                 w.Line("vae_i64 gid = VAE_GID;");
                 w.Line("if (gid >= n) return;");
-                w.Lines(k.Body);
+                w.Lines(k.Body!);
                 w.Outdent();
                 w.Line("}");
             }
@@ -73,6 +73,7 @@ namespace Vae.Generator.Emitting
             ParameterKind.Input => "VAE_GLOBAL const float*",
             ParameterKind.Output => "VAE_GLOBAL float*",
             ParameterKind.Int => "int",
+            ParameterKind.Unsigned => "vae_u32",
             ParameterKind.Float => "float",
             _ => throw new InvalidOperationException("Unknown parameter kind " + kind + "."),
         };
@@ -100,6 +101,9 @@ namespace Vae.Generator.Emitting
             var none = new Dictionary<string, string> { ["gradScale"] = "0f", ["withGradient"] = "0", ["beta"] = "beta" };
             switch (kind)
             {
+                case ProgramKind.DrawNoise:
+                    return new Program($"public void DrawNoise({Q}, ulong seed, uint step, int firstExample, int examples)", new[] { "int rows = examples * Samples;" },
+                        new Dictionary<string, string> { ["seedLow"] = "(uint)seed", ["seedHigh"] = "(uint)(seed >> 32)", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new Program($"public double Train({Q}, int examples, float beta)", new[] { "int rows = examples * Samples;" },
                         new Dictionary<string, string>(none) { ["gradScale"] = ElboObjective.RowGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
@@ -157,13 +161,6 @@ namespace Vae.Generator.Emitting
                              ("RowNllBuffer", LikelihoodOp.RowNllBuffer),
                          })
                     w.Line($"public int {property} => {buffer};");
-                w.Line();
-                w.Line("/// <summary>Philox normals into the noise buffer, keyed by (seed, step, firstExample + example, sample, latent index).</summary>");
-                using (w.Block($"public void DrawNoise({A}.IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples)"))
-                {
-                    w.Line($"queue.Launch(\"vae_draw_noise\", (long)examples * Samples * ((Latent + 3) / 4), [Buffer({GaussianLatentOp.NoiseBuffer}), " +
-                           "Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);");
-                }
                 foreach (var program in plan.Programs)
                 {
                     w.Line();
@@ -220,6 +217,7 @@ namespace Vae.Generator.Emitting
         {
             ParameterKind.Input or ParameterKind.Output => $"Buffer({arg.Name})",
             ParameterKind.Int => $"Int({Value(arg, p)})",
+            ParameterKind.Unsigned => $"Unsigned({Value(arg, p)})",
             ParameterKind.Float => $"Float({Value(arg, p)})",
             _ => throw new InvalidOperationException("Unknown parameter kind " + parameter.Kind + "."),
         };

@@ -87,6 +87,8 @@ namespace Vae.Generator.Planning
         /// <summary>A float buffer the kernel writes (and may read).</summary>
         Output,
         Int,
+        /// <summary>A 32-bit unsigned int (Philox keys and counters).</summary>
+        Unsigned,
         Float,
     }
 
@@ -97,7 +99,8 @@ namespace Vae.Generator.Planning
     /// items first and the body runs with <c>gid</c> in range. The source and every launch are written from this one
     /// record, so the two cannot disagree about names or arguments.
     /// </summary>
-    internal sealed record DeviceKernel(string Name, string Comment, EquatableArray<KernelParameter> Parameters, string Body);
+    /// <param name="Body">The kernel's statements, or null for a kernel of the runtime's device library (declared here so its launches are checked too).</param>
+    internal sealed record DeviceKernel(string Name, string Comment, EquatableArray<KernelParameter> Parameters, string? Body);
 
     /// <summary>
     /// A launch of <see cref="Kernel"/> over (rows of <see cref="Rows"/>, or 1) times <see cref="WorkItems"/> work items,
@@ -135,6 +138,8 @@ namespace Vae.Generator.Planning
     /// </summary>
     internal enum ProgramKind
     {
+        /// <summary>The latent's noise for a batch, keyed by (seed, step, global example index).</summary>
+        DrawNoise,
         /// <summary>Forward with the likelihood's gradient, then the backward pass.</summary>
         Train,
         /// <summary>Forward pass to the per-row terms of the loss.</summary>
@@ -173,7 +178,7 @@ namespace Vae.Generator.Planning
         /// <summary>Every device kernel the programs launch, once each, in order of first launch.</summary>
         public DeviceKernel[] DeviceKernels()
         {
-            var kernels = Programs.SelectMany(p => p.Steps).SelectMany(s => s.Device).Select(l => l.Kernel)
+            var kernels = Programs.SelectMany(p => p.Steps).SelectMany(s => s.Device).Select(l => l.Kernel).Where(k => k.Body is not null)
                 .GroupBy(k => k.Name, StringComparer.Ordinal).ToArray();
             foreach (var g in kernels)
                 if (g.Distinct().Count() > 1) throw new InvalidOperationException($"Two different kernels are named {g.Key}.");

@@ -1,5 +1,4 @@
 using Vae.Kernels.Cpu;
-using Vae.Noise;
 
 namespace Vae.Devices;
 
@@ -62,14 +61,14 @@ internal sealed unsafe class CpuBackend : IModelBackend
             return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer));
     }
 
-    private float[] _eps = [];
+    private NativeBuffer? _eps;
 
     public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample)
     {
-        int needed = examples * _descriptor.LatentSamples * _descriptor.Latent;
-        if (_eps.Length < needed) _eps = new float[needed];
-        Philox.FillNormal(seed, step, firstExample, examples, _descriptor.LatentSamples, _descriptor.Latent, _eps.AsSpan(0, needed));
-        return ForwardBackward(x, _eps.AsSpan(0, needed), examples, beta);
+        // The model's own kernels draw its noise: the backend knows no latent.
+        _eps ??= new NativeBuffer(_kernels.NoiseFloats(MaxExamples));
+        _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
+        return ForwardBackward(x, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta);
     }
 
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
@@ -139,6 +138,7 @@ internal sealed unsafe class CpuBackend : IModelBackend
         _gradients.Dispose();
         _packed.Dispose();
         _workspace.Dispose();
+        _eps?.Dispose();
         foreach (var s in _state) s?.Dispose();
     }
 }

@@ -81,6 +81,12 @@ public static class Philox
     /// The example number in the counter is <c>firstExample + e</c>, so a mini-batch drawn in pieces matches one drawn whole.
     /// Only the first <c>examples * samples * latent</c> elements are written.
     /// </summary>
+    public static unsafe void FillNormal(ulong seed, uint step, int firstExample, int examples, int samples, int latent, Kernels.Cpu.Floats eps) =>
+        FillNormal(seed, step, firstExample, examples, samples, latent, new Span<float>(eps, checked(examples * samples * latent)));
+
+    /// <summary>
+    /// Fills <paramref name="eps"/>, laid out [example, sample, latent] row-major, with standard-normal draws (see the overload above).
+    /// </summary>
     public static void FillNormal(ulong seed, uint step, int firstExample, int examples, int samples, int latent, Span<float> eps)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(firstExample);

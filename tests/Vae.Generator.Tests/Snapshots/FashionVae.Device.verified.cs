@@ -24,6 +24,7 @@ namespace Samples.Fashion
 #define ENCODER_HEADS_OUT_FEATURES 40 /* outputs of encoder.heads */
 #define ENCODER_HEADS_WEIGHT 314000 /* offset of encoder.mu.weight | encoder.logvar.weight [40, 400] */
 #define ENCODER_HEADS_BIAS 330000 /* offset of its bias [40] */
+#define NOISE_GROUPS 5 /* one Philox call gives four normals */
 #define DECODER0_IN_FEATURES 20 /* inputs of decoder.0 */
 #define DECODER0_OUT_FEATURES 400 /* outputs of decoder.0 */
 #define DECODER0_WEIGHT 330040 /* offset of decoder.0.weight [400, 20] */
@@ -335,6 +336,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             private const int EncoderHeadsOutFeatures = 2 * Latent; // outputs of encoder.heads
             private const int EncoderHeadsWeight = 314000; // offset of encoder.mu.weight | encoder.logvar.weight [40, 400]
             private const int EncoderHeadsBias = 330000; // offset of its bias [40]
+            private const int NoiseGroups = (Latent + 3) / 4; // one Philox call gives four normals
             private const int Decoder0InFeatures = Latent; // inputs of decoder.0
             private const int Decoder0OutFeatures = 400; // outputs of decoder.0
             private const int Decoder0Weight = 330040; // offset of decoder.0.weight [400, 20]
@@ -398,10 +400,11 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public int MeanBuffer => Mean;
             public int RowNllBuffer => RowNll;
 
-            /// <summary>Philox normals into the noise buffer, keyed by (seed, step, firstExample + example, sample, latent index).</summary>
             public void DrawNoise(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples)
             {
-                queue.Launch("vae_draw_noise", (long)examples * Samples * ((Latent + 3) / 4), [Buffer(Eps), Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);
+                int rows = examples * Samples;
+                // eps [examples, L, Latent]: Philox4x32-10 normals keyed by (seed, step, global example, sample, latent index).
+                queue.Launch("vae_draw_noise", (long)rows * NoiseGroups, [Buffer(Eps), Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);
             }
 
             public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta)

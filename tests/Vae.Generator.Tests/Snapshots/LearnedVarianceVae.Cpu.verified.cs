@@ -18,6 +18,7 @@ partial class LearnedVarianceVae
         private const int EncoderHeadsOutFeatures = 2 * Latent; // outputs of encoder.heads
         private const int EncoderHeadsWeight = 0; // offset of encoder.mu.weight | encoder.logvar.weight [6, 12]
         private const int EncoderHeadsBias = 72; // offset of its bias [6]
+        private const int NoiseGroups = (Latent + 3) / 4; // one Philox call gives four normals
         private const int Decoder0InFeatures = Latent; // inputs of decoder.0
         private const int Decoder0OutFeatures = 16; // outputs of decoder.0
         private const int Decoder0Weight = 78; // offset of decoder.0.weight [16, 3]
@@ -32,6 +33,8 @@ partial class LearnedVarianceVae
         public long PackedFloats => (long)DecoderOutputInFeatures * DecoderOutputOutFeatures;
 
         public long WorkspaceFloats(int examples) => Workspace.Size(examples);
+
+        public long NoiseFloats(int examples) => (long)examples * Samples * Latent;
 
         /// <summary>Activation buffers for a batch: [examples, width] or [examples * samples, width] each.</summary>
         private readonly struct Workspace
@@ -66,6 +69,13 @@ partial class LearnedVarianceVae
                 long rows = (long)examples * Samples;
                 return (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
             }
+        }
+
+        /// <summary>The latent's noise for a batch whose first example has index firstExample in the global batch.</summary>
+        public void DrawNoise(ulong seed, uint step, int firstExample, int examples, global::Vae.Kernels.Cpu.Floats eps)
+        {
+            // eps [examples, L, Latent]: Philox4x32-10 normals keyed by (seed, step, global example, sample, latent index).
+            global::Vae.Noise.Philox.FillNormal(seed, step, firstExample, examples, Samples, Latent, eps);
         }
 
         /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>

@@ -33,6 +33,7 @@ namespace Vae.Generator.Planning.Ops
             layout.Buffer(NoiseBuffer, latent, "Latent", RowSpace.Samples, BufferKind.Surface, "standard-normal noise eps, [examples, L, Latent]");
             layout.Buffer(MuBuffer, latent, "Latent", RowSpace.Examples, BufferKind.Surface, "the posterior means");
             layout.Buffer(LogVarBuffer, latent, "Latent", RowSpace.Examples, BufferKind.Surface, "the posterior log variances");
+            layout.IntConstant("NoiseGroups", (latent + 3) / 4, "(Latent + 3) / 4", "one Philox call gives four normals");
             return new GaussianLatentOp(heads);
         }
 
@@ -56,6 +57,13 @@ namespace Vae.Generator.Planning.Ops
                             Arg.Buffer(HeadsBuffer), Arg.Buffer(MuBuffer), Arg.Buffer(LogVarBuffer)),
                         Launch(SplitHeads, RowSpace.Examples, "Latent", Arg.Buffer(HeadsBuffer), Arg.Buffer(MuBuffer), Arg.Buffer(LogVarBuffer)));
                     break;
+                case ProgramKind.DrawNoise:
+                    yield return Step("eps [examples, L, Latent]: Philox4x32-10 normals keyed by (seed, step, global example, sample, latent index).",
+                        Cpu("global::Vae.Noise.Philox.FillNormal", Arg.Value("seed"), Arg.Value("step"), Arg.Value("firstExample"), Arg.Rows(RowSpace.Examples),
+                            Arg.Samples(), Arg.Constant("Latent"), Arg.Buffer(NoiseBuffer)),
+                        Launch(DrawNoise, RowSpace.Samples, "NoiseGroups", Arg.Buffer(NoiseBuffer), Arg.Value("seedLow"), Arg.Value("seedHigh"),
+                            Arg.Value("step"), Arg.Value("firstExample"), Arg.Constant("Latent"), Arg.Samples()));
+                    break;
                 case ProgramKind.Decode:
                 case ProgramKind.DecoderNegativeLogLikelihood:
                     break;
@@ -76,6 +84,9 @@ namespace Vae.Generator.Planning.Ops
             steps.AddRange(Heads.Backward(flow, first));
             return steps;
         }
+
+        private static readonly DeviceKernel DrawNoise = LibraryKernel("vae_draw_noise", Writes("eps"), UnsignedParameter("seed_lo"),
+            UnsignedParameter("seed_hi"), UnsignedParameter("step"), IntParameter("first_example"), IntParameter("latent"), IntParameter("samples"));
 
         private static readonly DeviceKernel Reparameterize = Kernel("reparameterize",
             "z[rows, LATENT] = mu + exp(logvar / 2) eps for every sample, and KL per example; one work item per example, heads rows are [mu | logvar].",

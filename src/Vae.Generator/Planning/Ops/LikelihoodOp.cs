@@ -77,6 +77,7 @@ float sum = 0.0f;
                     yield return MeanStep();
                     break;
                 case ProgramKind.Encode:
+                case ProgramKind.DrawNoise:
                     break;
             }
         }

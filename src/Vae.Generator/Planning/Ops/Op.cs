@@ -36,6 +36,10 @@ namespace Vae.Generator.Planning.Ops
     /// </summary>
     internal abstract record Op(Side Side)
     {
+        /// <summary>Declares a kernel of the runtime's device library (DeviceCode/library.h): not emitted, but its launches are checked.</summary>
+        protected static DeviceKernel LibraryKernel(string name, params KernelParameter[] parameters) =>
+            new DeviceKernel(name, "in the device library", new EquatableArray<KernelParameter>(parameters), null);
+
         /// <summary>The op's steps in <paramref name="program"/>; none when the program does not run it.</summary>
         public abstract IEnumerable<Step> Forward(ProgramKind program);
 
@@ -60,12 +64,14 @@ namespace Vae.Generator.Planning.Ops
         protected static KernelParameter Writes(string name) => new KernelParameter(name, ParameterKind.Output);
         protected static KernelParameter IntParameter(string name) => new KernelParameter(name, ParameterKind.Int);
         protected static KernelParameter FloatParameter(string name) => new KernelParameter(name, ParameterKind.Float);
+        protected static KernelParameter UnsignedParameter(string name) => new KernelParameter(name, ParameterKind.Unsigned);
 
         /// <summary>The C macro of a constant name: Encoder0InFeatures gives ENCODER0_IN_FEATURES.</summary>
         public static string Macro(string name) => Regex.Replace(name, "(?<=[a-z0-9])(?=[A-Z])", "_").ToUpperInvariant();
 
         protected static bool Runs(Side side, ProgramKind program) => side == Side.Encoder
             ? program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Encode
-            : program != ProgramKind.Encode;
+            : program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Decode
+              || program == ProgramKind.DecoderNegativeLogLikelihood;
     }
 }

@@ -29,6 +29,7 @@ namespace Vae.Generator.Planning.Ops
                     yield return Likelihood.MeanStep();
                     break;
                 case ProgramKind.Encode:
+                case ProgramKind.DrawNoise:
                     break;
             }
         }

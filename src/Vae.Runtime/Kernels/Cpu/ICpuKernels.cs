@@ -14,6 +14,12 @@ public unsafe interface ICpuKernels
     /// <summary>Scratch floats for the largest transposed weight matrix.</summary>
     long PackedFloats { get; }
 
+    /// <summary>Floats of the latent's noise for a batch of <paramref name="examples"/>.</summary>
+    long NoiseFloats(int examples);
+
+    /// <summary>The latent's noise for a batch whose first example has index <paramref name="firstExample"/> in the global batch.</summary>
+    void DrawNoise(ulong seed, uint step, int firstExample, int examples, Floats eps);
+
     /// <summary>
     /// Forward and backward pass: writes dLoss/dParameters into <paramref name="gradients"/> and returns the loss,
     /// the negative ELBO averaged over the batch. <paramref name="eps"/> is [examples, L, Latent].
