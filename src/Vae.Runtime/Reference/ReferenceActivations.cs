@@ -41,7 +41,12 @@ public static class ReferenceActivations
             case Activation.LeakyRelu: return a > 0 ? 1 : LeakySlope;
             case Activation.Elu: return a > 0 ? 1 : Math.Exp(a);
             case Activation.Tanh: return OneMinusTanhSquared(a);
-            case Activation.Sigmoid: { double s = 1 / (1 + Math.Exp(-a)); return s * (1 - s); }
+            case Activation.Sigmoid:
+            {
+                // s (1 - s) = e / (1 + e)^2 with e = exp(-|a|): 1 - s cancels for a > 15 (1e-3 relative at 30, 0 past 37).
+                double e = Math.Exp(-Math.Abs(a));
+                return e / ((1 + e) * (1 + e));
+            }
             case Activation.Softplus: return 1 / (1 + Math.Exp(-a));
             case Activation.Gelu:
             {
