@@ -19,4 +19,6 @@ public enum Activation
     Softplus = 6,
     /// <summary>The tanh form of GELU: 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3))), identical on every target.</summary>
     Gelu = 7,
+    /// <summary>SiLU (swish): y = a sigmoid(a), PyTorch's nn.SiLU.</summary>
+    Silu = 8,
 }

@@ -28,6 +28,7 @@ public static class ReferenceActivations
         Activation.Sigmoid => 1 / (1 + Math.Exp(-a)),
         Activation.Softplus => Math.Max(a, 0) + Math.Log(1 + Math.Exp(-Math.Abs(a))),
         Activation.Gelu => a * HalfOnePlusTanh(GeluScale * (a + GeluCubic * a * a * a)),
+        Activation.Silu => a * HalfOnePlusTanh(a / 2),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
 
@@ -53,6 +54,12 @@ public static class ReferenceActivations
                 double c = GeluScale, k = GeluCubic;
                 double u = c * (a + k * a * a * a);
                 return HalfOnePlusTanh(u) + 0.5 * a * OneMinusTanhSquared(u) * c * (1 + 3 * k * a * a);
+            }
+            case Activation.Silu:
+            {
+                // s + a s (1 - s), with s (1 - s) = e / (1 + e)^2 from e = exp(-|a|) so neither tail cancels.
+                double e = Math.Exp(-Math.Abs(a));
+                return HalfOnePlusTanh(a / 2) + a * e / ((1 + e) * (1 + e));
             }
             default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         }

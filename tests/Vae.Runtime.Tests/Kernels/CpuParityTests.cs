@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae)];
         foreach (var model in models)
         foreach (var batch in new[] { 1, 7, 128 })
         {
@@ -30,6 +30,7 @@ public class CpuParityTests : IDisposable
         nameof(LinearVae) => new LinearVae(device, seed),
         nameof(MixedVae) => new MixedVae(device, seed),
         nameof(WideVae) => new WideVae(device, seed),
+        nameof(SiluVae) => new SiluVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 

@@ -27,6 +27,7 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         [nameof(SaturatedSigmoidBernoulli)] = (device, seed) => new SaturatedSigmoidBernoulli(device, seed),
         [nameof(SaturatedSoftplusBernoulli)] = (device, seed) => new SaturatedSoftplusBernoulli(device, seed),
         [nameof(SaturatedGeluBernoulli)] = (device, seed) => new SaturatedGeluBernoulli(device, seed),
+        [nameof(SaturatedSiluBernoulli)] = (device, seed) => new SaturatedSiluBernoulli(device, seed),
         [nameof(SaturatedIdentityGaussian)] = (device, seed) => new SaturatedIdentityGaussian(device, seed),
         [nameof(SaturatedReluGaussian)] = (device, seed) => new SaturatedReluGaussian(device, seed),
         [nameof(SaturatedLeakyReluGaussian)] = (device, seed) => new SaturatedLeakyReluGaussian(device, seed),
@@ -35,6 +36,7 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         [nameof(SaturatedSigmoidGaussian)] = (device, seed) => new SaturatedSigmoidGaussian(device, seed),
         [nameof(SaturatedSoftplusGaussian)] = (device, seed) => new SaturatedSoftplusGaussian(device, seed),
         [nameof(SaturatedGeluGaussian)] = (device, seed) => new SaturatedGeluGaussian(device, seed),
+        [nameof(SaturatedSiluGaussian)] = (device, seed) => new SaturatedSiluGaussian(device, seed),
         [nameof(SaturatedIdentityLearnedVariance)] = (device, seed) => new SaturatedIdentityLearnedVariance(device, seed),
         [nameof(SaturatedReluLearnedVariance)] = (device, seed) => new SaturatedReluLearnedVariance(device, seed),
         [nameof(SaturatedLeakyReluLearnedVariance)] = (device, seed) => new SaturatedLeakyReluLearnedVariance(device, seed),
@@ -43,6 +45,7 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         [nameof(SaturatedSigmoidLearnedVariance)] = (device, seed) => new SaturatedSigmoidLearnedVariance(device, seed),
         [nameof(SaturatedSoftplusLearnedVariance)] = (device, seed) => new SaturatedSoftplusLearnedVariance(device, seed),
         [nameof(SaturatedGeluLearnedVariance)] = (device, seed) => new SaturatedGeluLearnedVariance(device, seed),
+        [nameof(SaturatedSiluLearnedVariance)] = (device, seed) => new SaturatedSiluLearnedVariance(device, seed),
     };
 
     public static IEnumerable<object[]> Cases()

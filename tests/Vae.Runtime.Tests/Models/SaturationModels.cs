@@ -63,6 +63,11 @@ public partial class SaturatedSoftplusBernoulli;
 [Decoder(16, Activation.Gelu)]
 public partial class SaturatedGeluBernoulli;
 
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Bernoulli)]
+[Encoder(16, Activation.Sigmoid)]
+[Decoder(16, Activation.Silu)]
+public partial class SaturatedSiluBernoulli;
+
 [VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Gaussian)]
 [Encoder(16, Activation.Tanh)]
 [Decoder(16, Activation.Identity)]
@@ -102,6 +107,11 @@ public partial class SaturatedSoftplusGaussian;
 [Encoder(16, Activation.Tanh)]
 [Decoder(16, Activation.Gelu)]
 public partial class SaturatedGeluGaussian;
+
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Gaussian)]
+[Encoder(16, Activation.Tanh)]
+[Decoder(16, Activation.Silu)]
+public partial class SaturatedSiluGaussian;
 
 [VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.GaussianLearnedVariance)]
 [Encoder(16, Activation.Sigmoid)]
@@ -150,3 +160,9 @@ public partial class SaturatedSoftplusLearnedVariance;
 [Decoder(16, Activation.Tanh)]
 [Decoder(4, Activation.Gelu)]
 public partial class SaturatedGeluLearnedVariance;
+
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.GaussianLearnedVariance)]
+[Encoder(16, Activation.Sigmoid)]
+[Decoder(16, Activation.Tanh)]
+[Decoder(4, Activation.Silu)]
+public partial class SaturatedSiluLearnedVariance;

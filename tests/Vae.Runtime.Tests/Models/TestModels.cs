@@ -53,3 +53,9 @@ public partial class MixedVae;
 [Decoder(33, Activation.Relu)]
 [Decoder(65, Activation.Softplus)]
 public partial class WideVae;
+
+/// <summary>SiLU on both sides, the last activation added to the catalogue, with two samples per example.</summary>
+[VariationalAutoencoder(Input = 19, Latent = 4, Likelihood = Likelihood.Bernoulli, LatentSamples = 2)]
+[Encoder(33, Activation.Silu)]
+[Decoder(17, Activation.Silu)]
+public partial class SiluVae;

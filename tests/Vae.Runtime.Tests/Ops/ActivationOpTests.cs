@@ -72,6 +72,7 @@ public class ActivationOpTests
             Activation.Sigmoid => HalfOnePlusTanh(z / 2),
             Activation.Softplus => z.Real > 0 ? z + Complex.Log(1 + Complex.Exp(-z)) : Complex.Log(1 + Complex.Exp(z)),
             Activation.Gelu => z * HalfOnePlusTanh(Math.Sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z)),
+            Activation.Silu => z * HalfOnePlusTanh(z / 2),
             _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, null),
         };
     }
@@ -115,6 +116,7 @@ public class ActivationOpTests
             case Activation.Sigmoid: Check<SigmoidActivation>(activation); break;
             case Activation.Softplus: Check<SoftplusActivation>(activation); break;
             case Activation.Gelu: Check<GeluActivation>(activation); break;
+            case Activation.Silu: Check<SiluActivation>(activation); break;
             default: throw new ArgumentOutOfRangeException(nameof(activation), activation, null);
         }
     }

@@ -91,6 +91,7 @@ public unsafe class DenseOpTests
             case Activation.Sigmoid: Check<SigmoidActivation>(activation, rows, ins, outs); break;
             case Activation.Softplus: Check<SoftplusActivation>(activation, rows, ins, outs); break;
             case Activation.Gelu: Check<GeluActivation>(activation, rows, ins, outs); break;
+            case Activation.Silu: Check<SiluActivation>(activation, rows, ins, outs); break;
             default: throw new ArgumentOutOfRangeException(nameof(activation), activation, null);
         }
     }

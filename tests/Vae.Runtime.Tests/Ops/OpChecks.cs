@@ -93,6 +93,8 @@ internal static class OpChecks
         Activation.Sigmoid => derivative ? 1 : 0,
         Activation.Softplus => derivative ? 0 : 1,
         Activation.Gelu => derivative ? 1 : 0,
+        // SiLU's slope s (1 + a (1 - s)) adds a s (1 - s) to s; they cancel where the slope crosses zero near a = -1.28.
+        Activation.Silu => derivative ? (1 + Math.Abs(a)) / (1 + Math.Exp(-a)) : 0,
         Activation.Identity or Activation.Relu or Activation.LeakyRelu or Activation.Tanh => 0,
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, null),
     };

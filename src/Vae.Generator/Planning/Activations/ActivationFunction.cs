@@ -42,6 +42,7 @@ namespace Vae.Generator.Planning.Activations
             SigmoidActivation.Instance,
             SoftplusActivation.Instance,
             GeluActivation.Instance,
+            SiluActivation.Instance,
         };
 
         /// <summary>The activation of that enum member name, or null when the catalogue has none.</summary>

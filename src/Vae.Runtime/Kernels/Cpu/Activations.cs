@@ -144,3 +144,27 @@ public readonly struct GeluActivation : IActivation
     public static Vector256<float> Forward(Vector256<float> a) => throw new NotSupportedException();
     public static Vector256<float> Derivative(Vector256<float> a, Vector256<float> y) => throw new NotSupportedException();
 }
+
+/// <summary>SiLU (swish): y = a s with s = sigmoid(a); dy/da = s (1 + a (1 - s)). The sigmoid is taken in its stable form.</summary>
+public readonly struct SiluActivation : IActivation
+{
+    public static bool IsVectorized => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Forward(float a) => a * Sigmoid(a);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Derivative(float a, float y)
+    {
+        float s = Sigmoid(a);
+        return s * (1f + a * (1f - s));
+    }
+
+    /// <summary>1 / (1 + exp(-a)) with e = exp(-|a|), which overflows in neither tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sigmoid(float a)
+    {
+        float e = MathF.Exp(-MathF.Abs(a));
+        return a >= 0f ? 1f / (1f + e) : e / (1f + e);
+    }
+
+    public static Vector256<float> Forward(Vector256<float> a) => throw new NotSupportedException();
+    public static Vector256<float> Derivative(Vector256<float> a, Vector256<float> y) => throw new NotSupportedException();
+}
