@@ -14,58 +14,39 @@ namespace Vae.Generator.Emitting
     {
         private const string C = "global::Vae.Kernels.Cpu";
 
-        /// <summary>How one program's method binds rows, samples and named values.</summary>
-        private sealed class Program
-        {
-            public Program(string signature, string[] prelude, string[] parameters, Dictionary<string, string> values, string samples = "Samples")
-            {
-                Signature = signature;
-                Prelude = prelude;
-                Parameters = parameters;
-                Values = values;
-                Samples = samples;
-            }
-
-            public string Signature { get; }
-            public string[] Prelude { get; }
-            public string[] Parameters { get; }
-            public Dictionary<string, string> Values { get; }
-            public string Samples { get; }
-        }
-
-        private static Program For(ProgramKind kind)
+        private static EntryPoint For(ProgramKind kind)
         {
             string F = C + ".Floats";
             var common = new Dictionary<string, string> { ["threads"] = "threads", ["packed"] = "packed", ["gradScale"] = "0f", ["beta"] = "beta" };
             switch (kind)
             {
                 case ProgramKind.DrawNoise:
-                    return new Program($"public void DrawNoise(ulong seed, uint step, int firstExample, int examples, {F} eps)", new string[0],
+                    return new EntryPoint($"public void DrawNoise(ulong seed, uint step, int firstExample, int examples, {F} eps)", new string[0],
                         new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
-                    return new Program(
+                    return new EntryPoint(
                         $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
                         new[] { "x", "eps" },
                         new Dictionary<string, string>(common) { ["gradScale"] = Planning.Ops.ElboObjective.RowGradientScale, ["klWeight"] = "beta / examples", ["exampleLoss"] = F + ".Null" });
                 case ProgramKind.Evaluate:
-                    return new Program(
+                    return new EntryPoint(
                         $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
                         new[] { "x", "eps" },
                         new Dictionary<string, string>(common) { ["exampleLoss"] = "exampleLoss" });
                 case ProgramKind.Encode:
-                    return new Program(
+                    return new EntryPoint(
                         $"public void Encode({C}.CpuThreads threads, {F} parameters, {F} x, int examples, {F} workspace, {F} packed, {F} mu, {F} logVar)",
                         new[] { "var w = new Workspace(workspace, examples);" },
                         new[] { "x", "mu", "logVar" }, common);
                 case ProgramKind.Decode:
-                    return new Program(
+                    return new EntryPoint(
                         $"public void Decode({C}.CpuThreads threads, {F} parameters, {F} z, int rows, {F} workspace, {F} packed, {F} mean)",
                         new[] { "var w = new Workspace(workspace, rows);" },
                         new[] { "z", "mean" }, common);
                 case ProgramKind.DecoderNegativeLogLikelihood:
-                    return new Program(
+                    return new EntryPoint(
                         $"public void DecoderNegativeLogLikelihood({C}.CpuThreads threads, {F} parameters, {F} z, {F} x, int examples, int samples, {F} workspace, {F} packed, {F} rowNll)",
                         new[] { "int rows = examples * samples;", "var w = new Workspace(workspace, (rows + Samples - 1) / Samples);" },
                         new[] { "z", "x", "rowNll" }, common, samples: "samples");
@@ -177,10 +158,10 @@ namespace Vae.Generator.Emitting
             }
         }
 
-        private static string Render(CpuCall call, ModelPlan plan, Program p) =>
+        private static string Render(CpuCall call, ModelPlan plan, EntryPoint p) =>
             call.Method + "(" + string.Join(", ", call.Args.Select(a => Render(a, plan, p))) + ")";
 
-        private static string Render(Arg arg, ModelPlan plan, Program p)
+        private static string Render(Arg arg, ModelPlan plan, EntryPoint p)
         {
             switch (arg.Kind)
             {

@@ -78,44 +78,27 @@ namespace Vae.Generator.Emitting
             _ => throw new InvalidOperationException("Unknown parameter kind " + kind + "."),
         };
 
-        /// <summary>How one program's method binds rows, samples and named values.</summary>
-        private sealed class Program
-        {
-            public Program(string signature, string[] prelude, Dictionary<string, string> values, string samples = "Samples")
-            {
-                Signature = signature;
-                Prelude = prelude;
-                Values = values;
-                Samples = samples;
-            }
-
-            public string Signature { get; }
-            public string[] Prelude { get; }
-            public Dictionary<string, string> Values { get; }
-            public string Samples { get; }
-        }
-
-        private static Program For(ProgramKind kind)
+        private static EntryPoint For(ProgramKind kind)
         {
             string Q = A + ".IAcceleratorQueue queue";
             var none = new Dictionary<string, string> { ["gradScale"] = "0f", ["withGradient"] = "0", ["beta"] = "beta" };
             switch (kind)
             {
                 case ProgramKind.DrawNoise:
-                    return new Program($"public void DrawNoise({Q}, ulong seed, uint step, int firstExample, int examples)", new[] { "int rows = examples * Samples;" },
+                    return new EntryPoint($"public void DrawNoise({Q}, ulong seed, uint step, int firstExample, int examples)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string> { ["seedLow"] = "(uint)seed", ["seedHigh"] = "(uint)(seed >> 32)", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
-                    return new Program($"public double Train({Q}, int examples, float beta)", new[] { "int rows = examples * Samples;" },
+                    return new EntryPoint($"public double Train({Q}, int examples, float beta)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string>(none) { ["gradScale"] = ElboObjective.RowGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
                 case ProgramKind.Evaluate:
-                    return new Program($"public double Evaluate({Q}, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)", new[] { "int rows = examples * Samples;" },
+                    return new EntryPoint($"public double Evaluate({Q}, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string>(none) { ["exampleLoss"] = "exampleLoss" });
                 case ProgramKind.Encode:
-                    return new Program($"public void Encode({Q}, int examples)", new string[0], none);
+                    return new EntryPoint($"public void Encode({Q}, int examples)", new string[0], new string[0], none);
                 case ProgramKind.Decode:
-                    return new Program($"public void Decode({Q}, int rows)", new string[0], none);
+                    return new EntryPoint($"public void Decode({Q}, int rows)", new string[0], new string[0], none);
                 case ProgramKind.DecoderNegativeLogLikelihood:
-                    return new Program($"public void DecoderNegativeLogLikelihood({Q}, int examples, int samples)", new[] { "int rows = examples * samples;" },
+                    return new EntryPoint($"public void DecoderNegativeLogLikelihood({Q}, int examples, int samples)", new[] { "int rows = examples * samples;" }, new string[0],
                         none, samples: "samples");
                 default:
                     throw new InvalidOperationException("No device entry point for program " + kind + ".");
@@ -205,7 +188,7 @@ namespace Vae.Generator.Emitting
 
         private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
 
-        private static string Render(Launch launch, Program p)
+        private static string Render(Launch launch, EntryPoint p)
         {
             string items = launch.Rows is RowSpace rows ? $"(long){RowsOf(rows)} * {launch.WorkItems}" : $"(long)({launch.WorkItems})";
             if (launch.WorkItems == "1" && launch.Rows is RowSpace only) items = RowsOf(only);
@@ -213,7 +196,7 @@ namespace Vae.Generator.Emitting
             return $"queue.Launch(\"{launch.Kernel.Name}\", {items}, [{string.Join(", ", args)}])";
         }
 
-        private static string Argument(Arg arg, KernelParameter parameter, Program p) => parameter.Kind switch
+        private static string Argument(Arg arg, KernelParameter parameter, EntryPoint p) => parameter.Kind switch
         {
             ParameterKind.Input or ParameterKind.Output => $"Buffer({arg.Name})",
             ParameterKind.Int => $"Int({Value(arg, p)})",
@@ -222,7 +205,7 @@ namespace Vae.Generator.Emitting
             _ => throw new InvalidOperationException("Unknown parameter kind " + parameter.Kind + "."),
         };
 
-        private static string Value(Arg arg, Program p) => arg.Kind switch
+        private static string Value(Arg arg, EntryPoint p) => arg.Kind switch
         {
             ArgKind.Rows => RowsOf((RowSpace)Enum.Parse(typeof(RowSpace), arg.Name)),
             ArgKind.Samples => p.Samples,
