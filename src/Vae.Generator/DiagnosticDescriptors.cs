@@ -88,11 +88,20 @@ namespace Vae.Generator
             "The Vae generator failed",
             "The Vae generator failed on '{0}': {1}. This is a bug in Vae; please report it with the declaration.");
 
+        public static readonly DiagnosticDescriptor FreeBitsInvalid = Error("VAE019",
+            "FreeBits must be non-negative",
+            "FreeBits on '{0}' is {1}; the per-dimension KL floor must be a finite number >= 0 (in nats)");
+
+        public static readonly DiagnosticDescriptor ElboOnlySetting = Error("VAE020",
+            "Setting applies to the ELBO only",
+            "{1} on '{0}' applies to the ELBO only, but the objective is {2}: the importance-weighted bound has no separate KL term to weight or floor");
+
         private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
-            HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, InternalError,
+            HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, FreeBitsInvalid,
+            ElboOnlySetting, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

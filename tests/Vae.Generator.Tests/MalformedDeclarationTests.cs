@@ -53,6 +53,12 @@ public class MalformedDeclarationTests
         { "LatentSamples negative", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, LatentSamples = {|VAE008:-2|})]\npublic partial class M;" }, false },
         { "undefined Likelihood", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = {|VAE009:(Likelihood)7|})]\npublic partial class M;" }, false },
         { "undefined Likelihood with Sigma", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = {|VAE009:(Likelihood)7|}, Sigma = 0.5)]\npublic partial class M;" }, false },
+        { "FreeBits negative", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, FreeBits = {|VAE019:-0.25|})]\npublic partial class M;" }, false },
+        { "FreeBits NaN", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, FreeBits = {|VAE019:double.NaN|})]\npublic partial class M;" }, false },
+        { "FreeBits beyond float", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, FreeBits = {|VAE019:1e300|})]\npublic partial class M;" }, false },
+        { "FreeBits with the importance-weighted bound", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Objective = Objective.ImportanceWeighted, LatentSamples = 5, FreeBits = {|VAE020:0.5|})]\npublic partial class M;" }, false },
+        { "Beta with DReG", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Beta = {|VAE020:0.5|}, Objective = Objective.ImportanceWeightedDReG)]\npublic partial class M;" }, false },
+        { "undefined Objective", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Objective = {|VAE009:(Objective)9|})]\npublic partial class M;" }, false },
         { "several mistakes at once", new[] { Using + "[VariationalAutoencoder(Input = {|VAE002:0|}, Latent = {|VAE003:-1|}, Beta = {|VAE007:double.NaN|}, LatentSamples = {|VAE008:0|})]\npublic partial class M;" }, false },
 
         // Layers.

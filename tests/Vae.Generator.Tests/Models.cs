@@ -57,7 +57,20 @@ internal static class Models
         public partial class LearnedVarianceVae;
         """);
 
-    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance };
+    /// <summary>The importance-weighted bound with DReG over five samples: the objective op and the latent's other kernels.</summary>
+    public static readonly ModelSource ImportanceWeighted = new("ImportanceWeightedVae", "Samples.Iwae.ImportanceWeightedVae", """
+        using Vae;
+
+        namespace Samples.Iwae;
+
+        /// <summary>784-200-[10]-200-784, IWAE K = 5 with the doubly reparameterised encoder gradient.</summary>
+        [VariationalAutoencoder(Input = 784, Latent = 10, LatentSamples = 5, Objective = Objective.ImportanceWeightedDReG)]
+        [Encoder(200, Activation.Relu)]
+        [Decoder(200, Activation.Relu)]
+        public partial class ImportanceWeightedVae;
+        """);
+
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted };
 
     public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
 

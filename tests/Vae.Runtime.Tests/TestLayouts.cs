@@ -8,7 +8,7 @@ namespace Vae.Runtime.Tests;
 public static class TestLayouts
 {
     public static ModelDescriptor Descriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples,
-        double sigma, IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder)
+        double sigma, IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, Objective objective = Objective.Elbo)
     {
         var tensors = new List<TensorDescriptor>();
         int offset = 0;
@@ -40,6 +40,6 @@ public static class TestLayouts
         if (learned) Add("decoder.logvar.weight", width, input, width);
         Add("decoder.out.bias", width, input);
         if (learned) Add("decoder.logvar.bias", width, input);
-        return new ModelDescriptor(name, input, latent, likelihood, beta, latentSamples, sigma, encoder, decoder, tensors);
+        return new ModelDescriptor(name, input, latent, likelihood, beta, latentSamples, sigma, encoder, decoder, tensors, objective);
     }
 }

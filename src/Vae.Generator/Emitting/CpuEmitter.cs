@@ -14,7 +14,7 @@ namespace Vae.Generator.Emitting
     {
         private const string C = "global::Vae.Kernels.Cpu";
 
-        private static EntryPoint For(ProgramKind kind)
+        private static EntryPoint For(ModelPlan plan, ProgramKind kind)
         {
             string F = C + ".Floats";
             var common = new Dictionary<string, string> { ["threads"] = "threads", ["packed"] = "packed", ["gradScale"] = "0f", ["beta"] = "beta" };
@@ -25,10 +25,10 @@ namespace Vae.Generator.Emitting
                         new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new EntryPoint(
-                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed)",
+                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
                         new[] { "x", "eps" },
-                        new Dictionary<string, string>(common) { ["gradScale"] = Planning.Ops.ElboObjective.RowGradientScale, ["klWeight"] = "beta / examples", ["exampleLoss"] = F + ".Null" });
+                        new Dictionary<string, string>(common) { ["gradScale"] = plan.TrainGradientScale, ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = F + ".Null" });
                 case ProgramKind.Evaluate:
                     return new EntryPoint(
                         $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
@@ -103,10 +103,21 @@ namespace Vae.Generator.Emitting
 
         private static IEnumerable<BufferPlan> Workspace(ModelPlan plan) => plan.Buffers.Where(b => b.Kind == BufferKind.Workspace);
 
-        private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
+        private static string RowsOf(RowSpace rows) => rows switch
+        {
+            RowSpace.Examples => "examples",
+            RowSpace.Samples => "rows",
+            RowSpace.Single => "1",
+            _ => throw new InvalidOperationException("Unknown row space " + rows + "."),
+        };
 
         /// <summary>Floats of one buffer for the batch, as a long so large batches of wide layers cannot overflow.</summary>
-        private static string Count(BufferPlan b) => b.Rows == RowSpace.Examples ? $"(long)examples * {b.WidthName}" : $"rows * {b.WidthName}";
+        private static string Count(BufferPlan b) => b.Rows switch
+        {
+            RowSpace.Examples => $"(long)examples * {b.WidthName}",
+            RowSpace.Samples => $"rows * {b.WidthName}",
+            _ => $"(long){b.WidthName}",
+        };
 
         /// <summary>The same outside the workspace, where only the example count is in scope.</summary>
         private static string CountOutside(BufferPlan b) =>
@@ -137,7 +148,7 @@ namespace Vae.Generator.Emitting
 
         private static void EmitProgram(SourceWriter w, ModelPlan plan, ProgramPlan program)
         {
-            var p = For(program.Kind);
+            var p = For(plan, program.Kind);
             w.Line($"/// <summary>{Summaries[program.Kind]}</summary>");
             using (w.Block(p.Signature))
             {
@@ -153,8 +164,8 @@ namespace Vae.Generator.Emitting
                     w.Line("// " + step.Comment);
                     w.Line(Render(step.Cpu, plan, p) + ";");
                 }
-                if (program.Kind == ProgramKind.Train || program.Kind == ProgramKind.Evaluate)
-                    w.Line("return " + Render(new CpuCall(plan.Loss.Method, plan.Loss.Args), plan, p) + ";");
+                var loss = program.Kind == ProgramKind.Train ? plan.TrainLoss : program.Kind == ProgramKind.Evaluate ? plan.EvaluateLoss : null;
+                if (loss is not null) w.Line("return " + Render(new CpuCall(loss.Method, loss.Args), plan, p) + ";");
             }
         }
 

@@ -78,7 +78,7 @@ namespace Vae.Generator.Emitting
             _ => throw new InvalidOperationException("Unknown parameter kind " + kind + "."),
         };
 
-        private static EntryPoint For(ProgramKind kind)
+        private static EntryPoint For(ModelPlan plan, ProgramKind kind)
         {
             string Q = A + ".IAcceleratorQueue queue";
             var none = new Dictionary<string, string> { ["gradScale"] = "0f", ["withGradient"] = "0", ["beta"] = "beta" };
@@ -88,8 +88,8 @@ namespace Vae.Generator.Emitting
                     return new EntryPoint($"public void DrawNoise({Q}, ulong seed, uint step, int firstExample, int examples)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string> { ["seedLow"] = "(uint)seed", ["seedHigh"] = "(uint)(seed >> 32)", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
-                    return new EntryPoint($"public double Train({Q}, int examples, float beta)", new[] { "int rows = examples * Samples;" }, new string[0],
-                        new Dictionary<string, string>(none) { ["gradScale"] = ElboObjective.RowGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
+                    return new EntryPoint($"public double Train({Q}, int examples, float beta, float freeBits)", new[] { "int rows = examples * Samples;" }, new string[0],
+                        new Dictionary<string, string>(none) { ["gradScale"] = plan.TrainGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
                 case ProgramKind.Evaluate:
                     return new EntryPoint($"public double Evaluate({Q}, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string>(none) { ["exampleLoss"] = "exampleLoss" });
@@ -111,7 +111,7 @@ namespace Vae.Generator.Emitting
             {
                 (Planner.ParametersBuffer, "ParameterCount", "Fixed"),
                 (Planner.GradientsBuffer, "ParameterCount", "Fixed"),
-            }.Concat(plan.Buffers.Select(b => (b.Name, b.WidthName, b.Rows.ToString())));
+            }.Concat(plan.Buffers.Select(b => (b.Name, b.WidthName, b.Rows == RowSpace.Single ? "Fixed" : b.Rows.ToString())));
 
         private static void EmitLauncher(SourceWriter w, ModelPlan plan)
         {
@@ -159,7 +159,7 @@ namespace Vae.Generator.Emitting
 
         private static void EmitProgram(SourceWriter w, ModelPlan plan, ProgramPlan program)
         {
-            var p = For(program.Kind);
+            var p = For(plan, program.Kind);
             using (w.Block(p.Signature))
             {
                 foreach (var line in p.Prelude) w.Line(line);
@@ -171,11 +171,12 @@ namespace Vae.Generator.Emitting
                     w.Line("// " + step.Comment);
                     foreach (var launch in step.Device) w.Line(Render(launch, p) + ";");
                 }
-                if (program.Kind == ProgramKind.Train || program.Kind == ProgramKind.Evaluate)
+                var loss = program.Kind == ProgramKind.Train ? plan.TrainLoss : program.Kind == ProgramKind.Evaluate ? plan.EvaluateLoss : null;
+                if (loss is not null)
                 {
                     // The per-row terms come back to the host and combine there, in double, as on the CPU.
-                    var args = plan.Loss.Args.Select(a => a.Kind == ArgKind.Buffer ? Download(plan, a.Name) : Value(a, p));
-                    w.Line($"return {plan.Loss.Method}({string.Join(", ", args)});");
+                    var args = loss.Args.Select(a => a.Kind == ArgKind.Buffer ? Download(plan, a.Name) : Value(a, p));
+                    w.Line($"return {loss.Method}({string.Join(", ", args)});");
                 }
             }
         }
@@ -183,10 +184,15 @@ namespace Vae.Generator.Emitting
         private static string Download(ModelPlan plan, string buffer)
         {
             var b = plan.Buffers.First(x => x.Name == buffer);
-            return $"queue.Download({b.Name}, (long){RowsOf(b.Rows)} * {b.WidthName})";
+            return b.Rows == RowSpace.Single ? $"queue.Download({b.Name}, {b.WidthName})" : $"queue.Download({b.Name}, (long){RowsOf(b.Rows)} * {b.WidthName})";
         }
 
-        private static string RowsOf(RowSpace rows) => rows == RowSpace.Examples ? "examples" : "rows";
+        private static string RowsOf(RowSpace rows) => rows switch
+        {
+            RowSpace.Examples => "examples",
+            RowSpace.Samples => "rows",
+            _ => throw new InvalidOperationException("A launch or download over row space " + rows + " has no row count."),
+        };
 
         private static string Render(Launch launch, EntryPoint p)
         {

@@ -72,6 +72,8 @@ namespace Vae.Generator.Emitting
             w.Line($"beta: {Double(m.Beta)},");
             w.Line("latentSamples: LatentSampleCount,");
             w.Line($"sigma: {Double(m.Sigma)},");
+            if (m.Objective != ObjectiveKind.Elbo) w.Line($"objective: global::Vae.Objective.{m.Objective},");
+            if (m.FreeBits != 0) w.Line($"freeBits: {Double(m.FreeBits)},");
             Layers(w, "encoder", m.Encoder);
             Layers(w, "decoder", m.Decoder);
             w.Line("tensors: new global::Vae.TensorDescriptor[]");

@@ -94,7 +94,9 @@ namespace Vae.Generator.Parsing
             if (attributeBroken) usable = false;
 
             int? input = null, latent = null, latentSamples = null;
-            double? beta = null, sigma = null;
+            double? beta = null, sigma = null, freeBits = null;
+            string objective = "Elbo";
+            Location? betaLocation = null, freeBitsLocation = null, objectiveLocation = null;
             string likelihood = "Bernoulli";
             bool likelihoodDefined = true;
             foreach (var argument in attribute.NamedArguments)
@@ -115,6 +117,7 @@ namespace Vae.Generator.Parsing
                         }
                         break;
                     case "Beta":
+                        betaLocation = location;
                         beta = Convert.ToDouble(value.Value, CultureInfo.InvariantCulture);
                         if (!(beta >= 0) || double.IsInfinity(beta.Value))
                         {
@@ -131,6 +134,26 @@ namespace Vae.Generator.Parsing
                             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.SigmaNotPositive, location, name, Format(sigma.Value)));
                             usable = false;
                         }
+                        break;
+                    case "FreeBits":
+                        freeBitsLocation = location;
+                        freeBits = Convert.ToDouble(value.Value, CultureInfo.InvariantCulture);
+                        // The kernels compute in float: the value must survive the conversion.
+                        if (!(freeBits >= 0) || float.IsInfinity((float)freeBits.Value))
+                        {
+                            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.FreeBitsInvalid, location, name, Format(freeBits.Value)));
+                            usable = false;
+                        }
+                        break;
+                    case "Objective":
+                        objectiveLocation = location;
+                        var objectiveMember = EnumMemberName(value);
+                        if (objectiveMember is null)
+                        {
+                            diagnostics.Add(UndefinedEnum(value, location));
+                            usable = false;
+                        }
+                        else objective = objectiveMember;
                         break;
                     case "Likelihood":
                         var member = EnumMemberName(value);
@@ -166,15 +189,38 @@ namespace Vae.Generator.Parsing
                 usable = false;
             }
 
+            if (objective != "Elbo")
+            {
+                // Beta and free bits shape the ELBO's closed-form KL; the importance-weighted bound has none.
+                if (beta is not null && beta != 1.0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ElboOnlySetting, betaLocation ?? attributeLocation, name, "Beta", objective));
+                    usable = false;
+                }
+                if (freeBits is not null && freeBits != 0.0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ElboOnlySetting, freeBitsLocation ?? attributeLocation, name, "FreeBits", objective));
+                    usable = false;
+                }
+            }
+
             var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
             var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
 
             LikelihoodKind likelihoodKind = LikelihoodKind.Bernoulli;
-            if (usable && !TryLikelihood(likelihood, out likelihoodKind))
+            if (usable && !TryEnum(likelihood, out likelihoodKind))
             {
                 // The attribute's enum has a member the generator does not know: a version mismatch, not a user mistake.
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, attributeLocation, name,
                     $"the generator has no likelihood named {likelihood}"));
+                usable = false;
+            }
+
+            ObjectiveKind objectiveKind = ObjectiveKind.Elbo;
+            if (usable && !TryEnum(objective, out objectiveKind))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InternalError, objectiveLocation ?? attributeLocation, name,
+                    $"the generator has no objective named {objective}"));
                 usable = false;
             }
 
@@ -184,7 +230,8 @@ namespace Vae.Generator.Parsing
                 var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? Escape(n.ToDisplayString()) : null;
                 var metadataNamespace = symbol.ContainingNamespace is { IsGlobalNamespace: false } mn ? mn.ToDisplayString().Replace("@", "") + "." : "";
                 model = new ModelSpec(ns, Escape(name), metadataNamespace + name,
-                    input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, ObjectiveKind.Elbo, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
+                    input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, objectiveKind, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
+                    freeBits ?? 0.0,
                     new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
                 // The same ops that plan the model count its parameters: one layout, computed in one place.
                 double count = Planner.ParameterCount(model);
@@ -271,9 +318,10 @@ namespace Vae.Generator.Parsing
             return layers;
         }
 
-        private static bool TryLikelihood(string name, out LikelihoodKind kind)
+        /// <summary>The generator's enum member of the attribute enum's member name, matched exactly.</summary>
+        private static bool TryEnum<T>(string name, out T kind) where T : struct
         {
-            foreach (LikelihoodKind k in Enum.GetValues(typeof(LikelihoodKind)))
+            foreach (T k in Enum.GetValues(typeof(T)))
             {
                 if (k.ToString() != name) continue;
                 kind = k;

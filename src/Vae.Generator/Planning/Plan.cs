@@ -4,11 +4,13 @@ using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning
 {
-    /// <summary>How many rows a buffer has: one per example, one per (example, noise sample) pair, or a fixed count.</summary>
+    /// <summary>How many rows a buffer has: one per example, one per (example, noise sample) pair, or one for the batch.</summary>
     internal enum RowSpace
     {
         Examples,
         Samples,
+        /// <summary>One row whatever the batch (e.g. a value per latent dimension).</summary>
+        Single,
     }
 
     /// <summary>What a tensor of the flat layout is for. The optimiser updates Parameter tensors and nothing else.</summary>
@@ -169,7 +171,9 @@ namespace Vae.Generator.Planning
         EquatableArray<ConstantPlan> Constants,
         EquatableArray<BufferPlan> Buffers,
         EquatableArray<ProgramPlan> Programs,
-        LossPlan Loss,
+        LossPlan TrainLoss,
+        LossPlan EvaluateLoss,
+        string TrainGradientScale,
         string Summary,
         string PackedFloatsExpression)
     {

@@ -41,15 +41,17 @@ namespace Vae.Generator.Planning
                 programs.Add(new ProgramPlan(kind, new EquatableArray<Step>(steps.ToArray()), backwardFrom));
             }
 
-            var loss = model.Objective switch
+            var (trainLoss, evaluateLoss, gradientScale) = model.Objective switch
             {
-                ObjectiveKind.Elbo => ElboObjective.Loss(),
+                ObjectiveKind.Elbo => (ElboObjective.TrainLoss(), ElboObjective.EvaluateLoss(), ElboObjective.RowGradientScale),
+                ObjectiveKind.ImportanceWeighted or ObjectiveKind.ImportanceWeightedDReG =>
+                    (ImportanceWeightedObjectiveOp.Loss(), ImportanceWeightedObjectiveOp.Loss(), ImportanceWeightedObjectiveOp.RowGradientScale),
                 _ => throw new InvalidOperationException("Unknown objective " + model.Objective + "."),
             };
             var dense = ops.OfType<DenseOp>().Concat(ops.OfType<GaussianLatentOp>().Select(l => l.Heads)).ToList();
             var widest = dense.OrderByDescending(d => (long)d.In * d.Out).First();
             return new ModelPlan(model, layout.Tensors, (int)layout.Total, layout.Constants, layout.Buffers,
-                new EquatableArray<ProgramPlan>(programs.ToArray()), loss, Summary(model),
+                new EquatableArray<ProgramPlan>(programs.ToArray()), trainLoss, evaluateLoss, gradientScale, Summary(model),
                 $"(long){widest.InFeatures} * {widest.OutFeatures}");
         }
 
@@ -88,7 +90,7 @@ namespace Vae.Generator.Planning
             switch (model.LatentKind)
             {
                 case LatentKind.Gaussian:
-                    ops.Add(GaussianLatentOp.Declare(layout, model.Latent, width, inExpression, input));
+                    ops.Add(GaussianLatentOp.Declare(layout, model.Objective, model.Latent, width, inExpression, input));
                     break;
                 default:
                     throw new InvalidOperationException("Unknown latent kind " + model.LatentKind + ".");
@@ -116,8 +118,9 @@ namespace Vae.Generator.Planning
             layout.Buffer(LikelihoodOp.RowNllBuffer, 1, "1", RowSpace.Samples, BufferKind.Workspace, "-log p(x|z) per sample");
             layout.Buffer(LikelihoodOp.MeanBuffer, model.Input, "Input", RowSpace.Samples, BufferKind.Surface, "the decoder's mean");
             ops.Add(likelihood);
+            if (model.Objective != ObjectiveKind.Elbo) ops.Add(ImportanceWeightedObjectiveOp.Declare(layout, GradientA));
 
-            int maxWidth = layout.Buffers.Where(b => b.Kind == BufferKind.Workspace).Max(b => b.Width);
+            int maxWidth = layout.Buffers.Where(b => b.Kind == BufferKind.Workspace && b.Rows != RowSpace.Single).Max(b => b.Width);
             layout.IntConstant("MaxWidth", maxWidth, Int(maxWidth), "the widest layer, for the gradient scratch");
             layout.Buffer(GradientA, maxWidth, "MaxWidth", RowSpace.Samples, BufferKind.Workspace, "gradient scratch (ping), as wide as the widest layer");
             layout.Buffer(GradientB, maxWidth, "MaxWidth", RowSpace.Samples, BufferKind.Workspace, "gradient scratch (pong)");
@@ -150,7 +153,7 @@ namespace Vae.Generator.Planning
                 .Concat(new[] { $"[{Int(m.Latent)}]" })
                 .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(new[] { Int(m.Input) });
-            return string.Join("-", parts) + ", " + m.Likelihood + " likelihood";
+            return string.Join("-", parts) + ", " + m.Likelihood + " likelihood" + (m.Objective == ObjectiveKind.Elbo ? "" : ", " + m.Objective + " objective");
         }
 
         private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);

@@ -20,6 +20,8 @@ namespace Vae.Generator.Specs
     internal enum ObjectiveKind
     {
         Elbo,
+        ImportanceWeighted,
+        ImportanceWeightedDReG,
     }
 
     /// <summary>One hidden layer as declared: width and its activation from the catalogue.</summary>
@@ -41,6 +43,7 @@ namespace Vae.Generator.Specs
         double Beta,
         int LatentSamples,
         double Sigma,
+        double FreeBits,
         EquatableArray<LayerSpec> Encoder,
         EquatableArray<LayerSpec> Decoder);
 

@@ -19,8 +19,21 @@ public sealed class VariationalAutoencoderAttribute : Attribute
     /// <summary>Weight of the KL term in the loss (beta-VAE). Default 1, must be &gt;= 0.</summary>
     public double Beta { get; set; } = 1.0;
 
-    /// <summary>Number of noise draws per example in the reconstruction term (L in the SGVB estimator). Default 1.</summary>
+    /// <summary>
+    /// Number of noise draws per example: L in the ELBO's reconstruction term, K of the importance-weighted bound.
+    /// Default 1.
+    /// </summary>
     public int LatentSamples { get; set; } = 1;
+
+    /// <summary>The bound training maximises. Default: the ELBO.</summary>
+    public Objective Objective { get; set; } = Objective.Elbo;
+
+    /// <summary>
+    /// Free bits (Kingma et al. 2016): a floor, in nats, under each latent dimension's KL averaged over the batch; a
+    /// dimension below it gets no KL gradient. Only with <see cref="Objective.Elbo"/>. Default 0 (no floor); the model's
+    /// <c>FreeBits</c> property changes it at run time.
+    /// </summary>
+    public double FreeBits { get; set; }
 
     /// <summary>Fixed decoder standard deviation; only with <see cref="Likelihood.Gaussian"/>. Default 1.</summary>
     public double Sigma { get; set; } = 1.0;

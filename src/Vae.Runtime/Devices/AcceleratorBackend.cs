@@ -107,18 +107,18 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         if (!values.IsEmpty) Write(BufferById(id), values);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
     {
         Upload(_kernels.InputBuffer, x);
         Upload(_kernels.NoiseBuffer, eps);
-        return _kernels.Train(this, examples, beta);
+        return _kernels.Train(this, examples, beta, freeBits);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
     {
         Upload(_kernels.InputBuffer, x);
         _kernels.DrawNoise(this, seed, step, firstExample, examples);
-        return _kernels.Train(this, examples, beta);
+        return _kernels.Train(this, examples, beta, freeBits);
     }
 
     public unsafe double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)

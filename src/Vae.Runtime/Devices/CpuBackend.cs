@@ -53,22 +53,22 @@ internal sealed unsafe class CpuBackend : IModelBackend
         foreach (var s in _state) s?.Span.Clear();
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
         fixed (float* pe = eps)
-            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer));
+            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer));
     }
 
     private NativeBuffer? _eps;
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
     {
         // The model's own kernels draw its noise: the backend knows no latent.
         _eps ??= new NativeBuffer(_kernels.NoiseFloats(MaxExamples));
         _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
-        return ForwardBackward(x, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta);
+        return ForwardBackward(x, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits);
     }
 
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)

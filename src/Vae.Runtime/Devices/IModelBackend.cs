@@ -16,13 +16,13 @@ internal interface IModelBackend : IDisposable
     void ResetOptimizerState();
 
     /// <summary>Forward and backward on a batch; gradients stay on the device. Returns the mean loss.</summary>
-    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta);
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits);
 
     /// <summary>
     /// The same with the noise of (seed, step) drawn by the device itself, Philox keyed by (firstExample + row,
     /// sample, latent index): the global example index, so a batch split across processes draws one batch's noise.
     /// </summary>
-    double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, ulong seed, uint step, int firstExample);
+    double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample);
 
     double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
     double GradientSumOfSquares();

@@ -38,8 +38,12 @@ public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, Tens
 public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 {
     public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
-        IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null)
+        IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null,
+        Objective objective = Objective.Elbo, double freeBits = 0)
     {
+        if (!Enum.IsDefined(objective)) throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown objective.");
+        if (!(freeBits >= 0) || double.IsInfinity(freeBits)) throw new ArgumentOutOfRangeException(nameof(freeBits), freeBits, "Free bits must be a finite number >= 0.");
+        if (freeBits > 0 && objective != Objective.Elbo) throw new ArgumentException("Free bits apply to the ELBO only.", nameof(freeBits));
         if (input <= 0) throw new ArgumentOutOfRangeException(nameof(input), input, "Input size must be > 0.");
         if (latent <= 0) throw new ArgumentOutOfRangeException(nameof(latent), latent, "Latent size must be > 0.");
         if (latentSamples < 1) throw new ArgumentOutOfRangeException(nameof(latentSamples), latentSamples, "LatentSamples must be >= 1.");
@@ -56,6 +60,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         LatentSamples = latentSamples;
         Sigma = sigma;
         Encoder = encoder.ToArray();
+        Objective = objective;
+        FreeBits = freeBits;
         Decoder = decoder.ToArray();
         // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer.
         Tensors = (tensors ?? []).ToArray();
@@ -76,6 +82,12 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     public Likelihood Likelihood { get; }
     public double Beta { get; }
     public int LatentSamples { get; }
+
+    /// <summary>The bound training maximises (with K = <see cref="LatentSamples"/> for the importance-weighted ones).</summary>
+    public Objective Objective { get; }
+
+    /// <summary>The free-bits floor per latent dimension that training starts with (ELBO only; 0 is none).</summary>
+    public double FreeBits { get; }
     public double Sigma { get; }
     public IReadOnlyList<LayerDescriptor> Encoder { get; }
     public IReadOnlyList<LayerDescriptor> Decoder { get; }
@@ -101,6 +113,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
             w.WriteNumber("beta", Beta);
             w.WriteNumber("latent_samples", LatentSamples);
             w.WriteNumber("sigma", Sigma);
+            w.WriteString("objective", Objective.ToString());
+            w.WriteNumber("free_bits", FreeBits);
             WriteLayers(w, "encoder", Encoder);
             WriteLayers(w, "decoder", Decoder);
             w.WriteStartArray("tensors");
@@ -163,7 +177,10 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                         e.GetProperty("offset").GetInt32(),
                         Enum.Parse<TensorRole>(e.GetProperty("role").GetString()!),
                         e.GetProperty("fan_in").GetInt32())).ToArray()
-                    : null);
+                    : null,
+                // Files written before objectives existed are ELBO models.
+                root.TryGetProperty("objective", out var objective) ? Enum.Parse<Objective>(objective.GetString()!) : Objective.Elbo,
+                root.TryGetProperty("free_bits", out var freeBits) ? freeBits.GetDouble() : 0);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -183,6 +200,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (Likelihood == Likelihood.Gaussian) sb.Append(CultureInfo.InvariantCulture, $"(sigma={Sigma})");
         if (Beta != 1) sb.Append(CultureInfo.InvariantCulture, $" beta={Beta}");
         if (LatentSamples != 1) sb.Append(CultureInfo.InvariantCulture, $" L={LatentSamples}");
+        if (Objective != Objective.Elbo) sb.Append(CultureInfo.InvariantCulture, $" {Objective}");
+        if (FreeBits != 0) sb.Append(CultureInfo.InvariantCulture, $" free bits {FreeBits}");
         return sb.ToString();
     }
 
@@ -196,6 +215,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (Likelihood == Likelihood.Gaussian && other.Likelihood == Likelihood.Gaussian && Sigma != other.Sigma) d.Add($"sigma {Sigma} vs {other.Sigma}");
         if (Beta != other.Beta) d.Add($"beta {Beta} vs {other.Beta}");
         if (LatentSamples != other.LatentSamples) d.Add($"latent samples {LatentSamples} vs {other.LatentSamples}");
+        if (Objective != other.Objective) d.Add($"objective {Objective} vs {other.Objective}");
+        if (FreeBits != other.FreeBits) d.Add($"free bits {FreeBits} vs {other.FreeBits}");
         CompareLayers(d, "encoder", Encoder, other.Encoder);
         CompareLayers(d, "decoder", Decoder, other.Decoder);
         if (d.Count == 0 && Tensors.Count > 0 && other.Tensors.Count > 0 && !Tensors.SequenceEqual(other.Tensors))

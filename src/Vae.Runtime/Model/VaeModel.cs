@@ -23,6 +23,7 @@ public abstract class VaeModel : IDisposable
         Architecture = architecture;
         Seed = seed;
         KlWeight = (float)architecture.Beta;
+        FreeBits = (float)architecture.FreeBits;
         _backend = device.CreateBackend(architecture, kernels);
         _backend.SetParameters(InitialParameters(architecture, seed));
     }
@@ -38,6 +39,26 @@ public abstract class VaeModel : IDisposable
 
     /// <summary>Weight of the KL term used by training and evaluation; starts at the attribute's Beta (a schedule may change it).</summary>
     public float KlWeight { get; set; }
+
+    private float _freeBits;
+
+    /// <summary>
+    /// Free bits used by training: each latent dimension's KL, averaged over the batch, is floored at this many nats
+    /// and gets no gradient below it (Kingma et al. 2016). Starts at the attribute's FreeBits; ELBO models only; 0 is none.
+    /// Evaluation (<see cref="Loss"/>, <see cref="Elbo"/>) reports the unfloored bound.
+    /// </summary>
+    public float FreeBits
+    {
+        get => _freeBits;
+        set
+        {
+            if (!(value >= 0) || float.IsInfinity(value))
+                throw new ArgumentOutOfRangeException(nameof(FreeBits), value, "Free bits must be a finite number >= 0.");
+            if (value > 0 && Architecture.Objective != Objective.Elbo)
+                throw new ArgumentException($"Free bits apply to the ELBO only; {Architecture.Name} trains the {Architecture.Objective} objective.", nameof(FreeBits));
+            _freeBits = value;
+        }
+    }
 
     // Private names: the generated subclass declares public constants InputSize, LatentSize and ParameterCount.
     private int InputWidth => Architecture.Input;
@@ -125,7 +146,7 @@ public abstract class VaeModel : IDisposable
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         CheckLength(gradients, Parameters, nameof(gradients), "[Parameters]");
-        double loss = _backend.ForwardBackward(x, eps, n, KlWeight);
+        double loss = _backend.ForwardBackward(x, eps, n, KlWeight, FreeBits);
         _backend.GetGradients(gradients);
         return loss;
     }
@@ -146,7 +167,7 @@ public abstract class VaeModel : IDisposable
         CheckBatch(n);
         long step = Step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, n, KlWeight, Seed, (uint)step, firstExample);
+        double loss = _backend.ForwardBackward(x, n, KlWeight, FreeBits, Seed, (uint)step, firstExample);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
@@ -159,7 +180,7 @@ public abstract class VaeModel : IDisposable
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         long step = Step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, eps, n, KlWeight);
+        double loss = _backend.ForwardBackward(x, eps, n, KlWeight, FreeBits);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 

@@ -58,6 +58,37 @@ public static class ReferenceGaussianLatent
         }
     }
 
+    /// <summary>KL of each dimension: 0.5 (mu^2 + exp(logvar) - 1 - logvar).</summary>
+    public static double[] KlPerDimension(ReadOnlySpan<double> mu, ReadOnlySpan<double> logVar)
+    {
+        CheckLengths(mu, logVar, mu.Length, nameof(mu));
+        var kl = new double[mu.Length];
+        for (int j = 0; j < kl.Length; j++) kl[j] = 0.5 * (mu[j] * mu[j] + Math.Exp(logVar[j]) - 1 - logVar[j]);
+        return kl;
+    }
+
+    /// <summary>As <see cref="KlBackward(ReadOnlySpan{double}, ReadOnlySpan{double}, double, int, Span{double}, Span{double})"/>, each dimension's share multiplied by <paramref name="mask"/>[j] (free bits).</summary>
+    public static void KlBackward(ReadOnlySpan<double> mu, ReadOnlySpan<double> logVar, double beta, int batch, ReadOnlySpan<double> mask,
+        Span<double> dMu, Span<double> dLogVar)
+    {
+        CheckLengths(mu, logVar, mask.Length, nameof(mask));
+        CheckGradients(mu.Length, dMu, dLogVar);
+        for (int j = 0; j < mu.Length; j++)
+        {
+            dMu[j] += mask[j] * beta * mu[j] / batch;
+            dLogVar[j] += mask[j] * beta * 0.5 * (Math.Exp(logVar[j]) - 1) / batch;
+        }
+    }
+
+    /// <summary>log p(z) - log q(z|x) for z = mu + exp(logvar / 2) eps: sum_j (eps^2 - z^2 + logvar) / 2.</summary>
+    public static double LogRatio(ReadOnlySpan<double> mu, ReadOnlySpan<double> logVar, ReadOnlySpan<double> eps)
+    {
+        var z = Sample(mu, logVar, eps);
+        double ratio = 0;
+        for (int j = 0; j < z.Length; j++) ratio += 0.5 * (eps[j] * eps[j] - z[j] * z[j] + logVar[j]);
+        return ratio;
+    }
+
     private static void CheckLengths(ReadOnlySpan<double> mu, ReadOnlySpan<double> logVar, int other, string otherName)
     {
         if (logVar.Length != mu.Length) throw new ArgumentException($"logVar has {logVar.Length} values for {mu.Length} means.", nameof(logVar));

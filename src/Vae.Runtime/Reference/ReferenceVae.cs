@@ -23,88 +23,117 @@ public sealed class ReferenceVae
     public static double Derivative(Activation a, double x) => ReferenceActivations.Derivative(a, x);
 
     /// <summary>
-    /// Mean negative ELBO over the batch with the given noise ([examples, L, Latent]), and its gradient with respect
-    /// to every parameter (flat layout) when <paramref name="gradient"/> is not null.
+    /// The model's loss over the batch with the given noise ([examples, L, Latent]): the negative ELBO (L samples,
+    /// closed-form KL weighted by <paramref name="beta"/>) or the negative importance-weighted bound over K = L samples,
+    /// as the descriptor's objective says; and its gradient with respect to every parameter (flat layout) when
+    /// <paramref name="gradient"/> is not null, with the DReG estimator for the encoder when the objective asks for it.
+    /// With <paramref name="freeBits"/> &gt; 0 (ELBO only) the KL of each dimension, averaged over the batch, is floored
+    /// there, as training computes it; <paramref name="exampleLoss"/> gets each example's unfloored value.
     /// </summary>
-    public double Loss(ReadOnlySpan<double> parameters, ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, double beta, double[]? gradient, double[]? exampleLoss = null)
+    public double Loss(ReadOnlySpan<double> parameters, ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, double beta,
+        double[]? gradient, double[]? exampleLoss = null, double freeBits = 0)
     {
         var p = parameters.ToArray();
         if (gradient is not null) Array.Clear(gradient);
         int input = _d.Input, latent = _d.Latent, samples = _d.LatentSamples;
-        double total = 0;
+        bool importance = _d.Objective != Objective.Elbo;
+        if (importance && freeBits > 0) throw new ArgumentException("Free bits apply to the ELBO only.", nameof(freeBits));
+
+        // The encoder of every example first: free bits need the batch's KL per dimension before any gradient.
+        var encoders = new Encoded[examples];
         for (int b = 0; b < examples; b++)
         {
             var xb = new double[input];
             for (int i = 0; i < input; i++) xb[i] = x[b * input + i];
-
-            // Encoder: encIn[l] is the input of hidden layer l, encPre[l] its pre-activation.
-            var encIn = new List<double[]> { xb };
-            var encPre = new List<double[]>();
-            for (int l = 0; l < _d.Encoder.Count; l++)
+            encoders[b] = Encode(p, xb);
+        }
+        var mask = new double[latent];
+        Array.Fill(mask, 1.0);
+        double flooredKl = 0;
+        if (freeBits > 0)
+        {
+            for (int j = 0; j < latent; j++)
             {
-                var pre = Affine(p, $"encoder.{l}", encIn[^1]);
-                encPre.Add(pre);
-                encIn.Add(ReferenceActivations.Forward(_d.Encoder[l].Activation, pre));
+                double mean = encoders.Sum(e => ReferenceGaussianLatent.KlPerDimension(e.Mu, e.LogVar)[j]) / examples;
+                bool floored = !(mean > freeBits);
+                mask[j] = floored ? 0 : 1;
+                flooredKl += floored ? freeBits : mean;
             }
-            var h = encIn[^1];
-            var mu = Affine(p, "encoder.mu", h);
-            var logVar = Affine(p, "encoder.logvar", h);
-            double kl = ReferenceGaussianLatent.Kl(mu, logVar);
+        }
 
-            double reconstruction = 0;
-            var dMu = new double[latent];
-            var dLogVar = new double[latent];
-            var d = new double[input];
-            var dOutLogVar = new double[input];
+        double total = 0, reconstructionTotal = 0;
+        for (int b = 0; b < examples; b++)
+        {
+            var (xb, encIn, encPre, mu, logVar) = encoders[b];
+            var h = encIn[^1];
+
+            // Every sample forward, kept for the backward pass (the importance weights need all K first).
+            var decoded = new Decoded[samples];
             for (int s = 0; s < samples; s++)
             {
                 var e = new double[latent];
                 for (int j = 0; j < latent; j++) e[j] = eps[(b * samples + s) * latent + j];
-                var z = ReferenceGaussianLatent.Sample(mu, logVar, e);
-                var decIn = new List<double[]> { z };
-                var decPre = new List<double[]>();
-                for (int l = 0; l < _d.Decoder.Count; l++)
-                {
-                    var pre = Affine(p, $"decoder.{l}", decIn[^1]);
-                    decPre.Add(pre);
-                    decIn.Add(ReferenceActivations.Forward(_d.Decoder[l].Activation, pre));
-                }
-                var top = decIn[^1];
-                var output = Affine(p, "decoder.out", top);
-                bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
-                var outLogVar = learned ? Affine(p, "decoder.logvar", top) : [];
-                reconstruction += _d.Likelihood switch
-                {
-                    Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(xb, output, d),
-                    Likelihood.Gaussian => ReferenceLikelihoods.Gaussian(xb, output, _d.Sigma, d),
-                    Likelihood.GaussianLearnedVariance => ReferenceLikelihoods.GaussianLearnedVariance(xb, output, outLogVar, d, dOutLogVar),
-                    _ => throw new InvalidOperationException($"Unknown likelihood {_d.Likelihood}."),
-                };
-                if (gradient is null) continue;
-
-                // Backward through the decoder for this sample, scaled for the mean over samples and batch.
-                double scale = 1.0 / (samples * examples);
-                for (int i = 0; i < d.Length; i++) d[i] *= scale;
-                var dTop = AffineBackward(p, gradient, "decoder.out", top, d);
-                if (learned)
-                {
-                    for (int i = 0; i < dOutLogVar.Length; i++) dOutLogVar[i] *= scale;
-                    var extra = AffineBackward(p, gradient, "decoder.logvar", top, dOutLogVar);
-                    for (int i = 0; i < dTop.Length; i++) dTop[i] += extra[i];
-                }
-                for (int l = _d.Decoder.Count - 1; l >= 0; l--)
-                {
-                    var dPre = ReferenceActivations.Backward(_d.Decoder[l].Activation, decPre[l], dTop);
-                    dTop = AffineBackward(p, gradient, $"decoder.{l}", decIn[l], dPre);
-                }
-                ReferenceGaussianLatent.SampleBackward(logVar, e, dTop, dMu, dLogVar);
+                decoded[s] = Decode(p, xb, ReferenceGaussianLatent.Sample(mu, logVar, e), e);
+                if (importance) decoded[s].LogRatio = ReferenceGaussianLatent.LogRatio(mu, logVar, e);
             }
-            double loss = reconstruction / samples + beta * kl;
+
+            double loss;
+            var rowScale = new double[samples];
+            if (importance)
+            {
+                // -log (1/K) sum_k w_k by log-sum-exp; each row's gradient weight is its normalised weight over the batch size.
+                var logW = decoded.Select(d => d.LogRatio - d.Nll).ToArray();
+                double max = logW.Max();
+                double logSum = max + Math.Log(logW.Sum(v => Math.Exp(v - max)));
+                loss = Math.Log(samples) - logSum;
+                for (int s = 0; s < samples; s++) rowScale[s] = Math.Exp(logW[s] - logSum) / examples;
+            }
+            else
+            {
+                double reconstruction = decoded.Sum(d => d.Nll) / samples;
+                reconstructionTotal += reconstruction;
+                loss = reconstruction + beta * ReferenceGaussianLatent.Kl(mu, logVar);
+                Array.Fill(rowScale, 1.0 / (samples * examples));
+            }
             if (exampleLoss is not null) exampleLoss[b] = loss;
             total += loss;
             if (gradient is null) continue;
 
-            ReferenceGaussianLatent.KlBackward(mu, logVar, beta, examples, dMu, dLogVar);
+            var dMu = new double[latent];
+            var dLogVar = new double[latent];
+            for (int s = 0; s < samples; s++)
+            {
+                var dz = DecodeBackward(p, gradient, decoded[s], rowScale[s]);
+                var (z, e) = (decoded[s].Z, decoded[s].Eps);
+                switch (_d.Objective)
+                {
+                    case Objective.Elbo:
+                        ReferenceGaussianLatent.SampleBackward(logVar, e, dz, dMu, dLogVar);
+                        break;
+                    case Objective.ImportanceWeighted:
+                    {
+                        // The prior adds w~ z / B to dz; log q's reparameterised derivative is -1/2 in logvar per unit weight.
+                        var g = new double[latent];
+                        for (int j = 0; j < latent; j++) g[j] = dz[j] + rowScale[s] * z[j];
+                        ReferenceGaussianLatent.SampleBackward(logVar, e, g, dMu, dLogVar);
+                        for (int j = 0; j < latent; j++) dLogVar[j] -= 0.5 * rowScale[s];
+                        break;
+                    }
+                    case Objective.ImportanceWeightedDReG:
+                    {
+                        // DReG: w~^2 / B times the pathwise derivative of -log w (q's parameters held fixed), no score term.
+                        double normalised = rowScale[s] * examples;
+                        var g = new double[latent];
+                        for (int j = 0; j < latent; j++)
+                            g[j] = normalised * (dz[j] + rowScale[s] * (z[j] - e[j] / Math.Exp(0.5 * logVar[j])));
+                        ReferenceGaussianLatent.SampleBackward(logVar, e, g, dMu, dLogVar);
+                        break;
+                    }
+                    default:
+                        throw new InvalidOperationException($"Unknown objective {_d.Objective}.");
+                }
+            }
+            if (!importance) ReferenceGaussianLatent.KlBackward(mu, logVar, beta, examples, mask, dMu, dLogVar);
             var dH = AffineBackward(p, gradient, "encoder.mu", h, dMu);
             var dH2 = AffineBackward(p, gradient, "encoder.logvar", h, dLogVar);
             for (int i = 0; i < dH.Length; i++) dH[i] += dH2[i];
@@ -114,7 +143,77 @@ public sealed class ReferenceVae
                 dH = AffineBackward(p, gradient, $"encoder.{l}", encIn[l], dPre);
             }
         }
+        if (freeBits > 0) return reconstructionTotal / examples + beta * flooredKl;
         return total / examples;
+    }
+
+    /// <summary>One example through the encoder: its input, every hidden layer's input and pre-activation, and the two heads.</summary>
+    private sealed record Encoded(double[] X, List<double[]> Inputs, List<double[]> Pre, double[] Mu, double[] LogVar);
+
+    /// <summary>One sample through the decoder, everything its backward pass needs, and its -log p(x|z) and gradient.</summary>
+    private sealed class Decoded
+    {
+        public required double[] Z, Eps, Top, Output, D, DOutLogVar;
+        public required List<double[]> Inputs, Pre;
+        public double Nll, LogRatio;
+    }
+
+    private Encoded Encode(double[] p, double[] xb)
+    {
+        var encIn = new List<double[]> { xb };
+        var encPre = new List<double[]>();
+        for (int l = 0; l < _d.Encoder.Count; l++)
+        {
+            var pre = Affine(p, $"encoder.{l}", encIn[^1]);
+            encPre.Add(pre);
+            encIn.Add(ReferenceActivations.Forward(_d.Encoder[l].Activation, pre));
+        }
+        var h = encIn[^1];
+        return new Encoded(xb, encIn, encPre, Affine(p, "encoder.mu", h), Affine(p, "encoder.logvar", h));
+    }
+
+    private Decoded Decode(double[] p, double[] xb, double[] z, double[] e)
+    {
+        var decIn = new List<double[]> { z };
+        var decPre = new List<double[]>();
+        for (int l = 0; l < _d.Decoder.Count; l++)
+        {
+            var pre = Affine(p, $"decoder.{l}", decIn[^1]);
+            decPre.Add(pre);
+            decIn.Add(ReferenceActivations.Forward(_d.Decoder[l].Activation, pre));
+        }
+        var top = decIn[^1];
+        var output = Affine(p, "decoder.out", top);
+        bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
+        var outLogVar = learned ? Affine(p, "decoder.logvar", top) : [];
+        var d = new double[_d.Input];
+        var dOutLogVar = new double[_d.Input];
+        double nll = _d.Likelihood switch
+        {
+            Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(xb, output, d),
+            Likelihood.Gaussian => ReferenceLikelihoods.Gaussian(xb, output, _d.Sigma, d),
+            Likelihood.GaussianLearnedVariance => ReferenceLikelihoods.GaussianLearnedVariance(xb, output, outLogVar, d, dOutLogVar),
+            _ => throw new InvalidOperationException($"Unknown likelihood {_d.Likelihood}."),
+        };
+        return new Decoded { Z = z, Eps = e, Top = top, Output = output, D = d, DOutLogVar = dOutLogVar, Inputs = decIn, Pre = decPre, Nll = nll };
+    }
+
+    /// <summary>Backward through the decoder for one sample whose likelihood gradient is weighted by <paramref name="scale"/>; returns dL/dz.</summary>
+    private double[] DecodeBackward(double[] p, double[] gradient, Decoded sample, double scale)
+    {
+        var d = sample.D.Select(v => v * scale).ToArray();
+        var dTop = AffineBackward(p, gradient, "decoder.out", sample.Top, d);
+        if (_d.Likelihood == Likelihood.GaussianLearnedVariance)
+        {
+            var extra = AffineBackward(p, gradient, "decoder.logvar", sample.Top, sample.DOutLogVar.Select(v => v * scale).ToArray());
+            for (int i = 0; i < dTop.Length; i++) dTop[i] += extra[i];
+        }
+        for (int l = _d.Decoder.Count - 1; l >= 0; l--)
+        {
+            var dPre = ReferenceActivations.Backward(_d.Decoder[l].Activation, sample.Pre[l], dTop);
+            dTop = AffineBackward(p, gradient, $"decoder.{l}", sample.Inputs[l], dPre);
+        }
+        return dTop;
     }
 
     private double[] Affine(double[] p, string layer, double[] input)

@@ -71,6 +71,8 @@ namespace Samples.Deep
                 public readonly global::Vae.Kernels.Cpu.Floats Heads; // encoder heads: mu | logvar: [examples, EncoderHeadsOutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Kl; // KL(q(z|x) || N(0, I)) per example: [examples, 1]
                 public readonly global::Vae.Kernels.Cpu.Floats Z; // z = mu + exp(logvar / 2) eps, one row per sample: [rows, Latent]
+                public readonly global::Vae.Kernels.Cpu.Floats KlFloor; // free bits: each dimension's batch-mean KL, floored: [1, Latent]
+                public readonly global::Vae.Kernels.Cpu.Floats KlMask; // free bits: 1 where a dimension's KL gets its gradient: [1, Latent]
                 public readonly global::Vae.Kernels.Cpu.Floats Decoder0Pre; // decoder.0 before LeakyRelu: [rows, Decoder0OutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Decoder0Out; // decoder.0 after LeakyRelu: [rows, Decoder0OutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Decoder1Pre; // decoder.1 before Sigmoid: [rows, Decoder1OutFeatures]
@@ -94,6 +96,8 @@ namespace Samples.Deep
                     Heads = next; next += (long)examples * EncoderHeadsOutFeatures;
                     Kl = next; next += (long)examples * 1;
                     Z = next; next += rows * Latent;
+                    KlFloor = next; next += (long)Latent;
+                    KlMask = next; next += (long)Latent;
                     Decoder0Pre = next; next += rows * Decoder0OutFeatures;
                     Decoder0Out = next; next += rows * Decoder0OutFeatures;
                     Decoder1Pre = next; next += rows * Decoder1OutFeatures;
@@ -108,7 +112,7 @@ namespace Samples.Deep
                 public static long Size(int examples)
                 {
                     long rows = (long)examples * Samples;
-                    return (long)examples * Encoder0OutFeatures + (long)examples * Encoder0OutFeatures + (long)examples * Encoder1OutFeatures + (long)examples * Encoder1OutFeatures + (long)examples * Encoder2OutFeatures + (long)examples * Encoder2OutFeatures + (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * Decoder1OutFeatures + rows * Decoder1OutFeatures + rows * Decoder2OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
+                    return (long)examples * Encoder0OutFeatures + (long)examples * Encoder0OutFeatures + (long)examples * Encoder1OutFeatures + (long)examples * Encoder1OutFeatures + (long)examples * Encoder2OutFeatures + (long)examples * Encoder2OutFeatures + (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + (long)Latent + (long)Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * Decoder1OutFeatures + rows * Decoder1OutFeatures + rows * Decoder2OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
                 }
             }
 
@@ -120,7 +124,7 @@ namespace Samples.Deep
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -134,6 +138,8 @@ namespace Samples.Deep
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.Encoder2Out, parameters + EncoderHeadsWeight, parameters + EncoderHeadsBias, w.Heads, w.Heads, packed);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
+                // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
+                global::Vae.Kernels.Cpu.Reparameterization.FreeBits(examples, Latent, w.Heads, freeBits, w.KlFloor, w.KlMask);
                 // decoder.0: [rows, 6] -> [rows, 32], LeakyRelu
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.LeakyReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
                 // decoder.1: [rows, 32] -> [rows, 64], Sigmoid
@@ -152,8 +158,8 @@ namespace Samples.Deep
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.SigmoidActivation>(threads, rows, Decoder1InFeatures, Decoder1OutFeatures, w.GradientA, w.Decoder1Pre, w.Decoder1Out, w.Decoder0Out, parameters + Decoder1Weight, gradients + Decoder1Weight, gradients + Decoder1Bias, w.GradientB, w.GradientA);
                 // decoder.0 backward: dLeakyRelu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.LeakyReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
-                // Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).
-                global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.GradientB);
+                // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
+                global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, w.Encoder2Out, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, w.GradientA, w.GradientB);
                 // encoder.2 backward: dSoftplus, dW, db, dx
@@ -162,7 +168,7 @@ namespace Samples.Deep
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.EluActivation>(threads, examples, Encoder1InFeatures, Encoder1OutFeatures, w.GradientB, w.Encoder1Pre, w.Encoder1Out, w.Encoder0Out, parameters + Encoder1Weight, gradients + Encoder1Weight, gradients + Encoder1Bias, w.GradientA, w.GradientB);
                 // encoder.0 backward: dGelu, dW, db
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.GeluActivation>(threads, examples, Encoder0InFeatures, Encoder0OutFeatures, w.GradientA, w.Encoder0Pre, w.Encoder0Out, x, parameters + Encoder0Weight, gradients + Encoder0Weight, gradients + Encoder0Bias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientA);
-                return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
+                return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
             }
 
             /// <summary>Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.</summary>

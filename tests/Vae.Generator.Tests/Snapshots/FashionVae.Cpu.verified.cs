@@ -50,6 +50,8 @@ namespace Samples.Fashion
                 public readonly global::Vae.Kernels.Cpu.Floats Heads; // encoder heads: mu | logvar: [examples, EncoderHeadsOutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Kl; // KL(q(z|x) || N(0, I)) per example: [examples, 1]
                 public readonly global::Vae.Kernels.Cpu.Floats Z; // z = mu + exp(logvar / 2) eps, one row per sample: [rows, Latent]
+                public readonly global::Vae.Kernels.Cpu.Floats KlFloor; // free bits: each dimension's batch-mean KL, floored: [1, Latent]
+                public readonly global::Vae.Kernels.Cpu.Floats KlMask; // free bits: 1 where a dimension's KL gets its gradient: [1, Latent]
                 public readonly global::Vae.Kernels.Cpu.Floats Decoder0Pre; // decoder.0 before Relu: [rows, Decoder0OutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Decoder0Out; // decoder.0 after Relu: [rows, Decoder0OutFeatures]
                 public readonly global::Vae.Kernels.Cpu.Floats Output; // decoder logits: [rows, DecoderOutputOutFeatures]
@@ -66,6 +68,8 @@ namespace Samples.Fashion
                     Heads = next; next += (long)examples * EncoderHeadsOutFeatures;
                     Kl = next; next += (long)examples * 1;
                     Z = next; next += rows * Latent;
+                    KlFloor = next; next += (long)Latent;
+                    KlMask = next; next += (long)Latent;
                     Decoder0Pre = next; next += rows * Decoder0OutFeatures;
                     Decoder0Out = next; next += rows * Decoder0OutFeatures;
                     Output = next; next += rows * DecoderOutputOutFeatures;
@@ -77,7 +81,7 @@ namespace Samples.Fashion
                 public static long Size(int examples)
                 {
                     long rows = (long)examples * Samples;
-                    return (long)examples * Encoder0OutFeatures + (long)examples * Encoder0OutFeatures + (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
+                    return (long)examples * Encoder0OutFeatures + (long)examples * Encoder0OutFeatures + (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + (long)Latent + (long)Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
                 }
             }
 
@@ -89,7 +93,7 @@ namespace Samples.Fashion
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -99,6 +103,8 @@ namespace Samples.Fashion
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.Encoder0Out, parameters + EncoderHeadsWeight, parameters + EncoderHeadsBias, w.Heads, w.Heads, packed);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
+                // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
+                global::Vae.Kernels.Cpu.Reparameterization.FreeBits(examples, Latent, w.Heads, freeBits, w.KlFloor, w.KlMask);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
                 global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
                 // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood and its gradient.
@@ -109,13 +115,13 @@ namespace Samples.Fashion
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.GradientA, w.Output, w.Output, w.Decoder0Out, parameters + DecoderOutputWeight, gradients + DecoderOutputWeight, gradients + DecoderOutputBias, w.GradientB, w.GradientA);
                 // decoder.0 backward: dRelu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
-                // Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).
-                global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.GradientB);
+                // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
+                global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, w.Encoder0Out, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, w.GradientA, w.GradientB);
                 // encoder.0 backward: dRelu, dW, db
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, examples, Encoder0InFeatures, Encoder0OutFeatures, w.GradientA, w.Encoder0Pre, w.Encoder0Out, x, parameters + Encoder0Weight, gradients + Encoder0Weight, gradients + Encoder0Bias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientA);
-                return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
+                return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
             }
 
             /// <summary>Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.</summary>

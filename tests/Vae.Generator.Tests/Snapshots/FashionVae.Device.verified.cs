@@ -87,6 +87,24 @@ VAE_KERNEL void reparameterize(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL 
     }
 }
 
+/* Free bits: dimension gid's KL averaged over the batch, floored at free_bits into kl_floor, and kl_mask = 1 where it stays above (a floor of 0 is none). */
+VAE_KERNEL void free_bits(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL float* kl_floor, VAE_GLOBAL float* kl_mask, int rows, float free_bits)
+{
+    vae_i64 gid = VAE_GID;
+    if (gid >= n) return;
+    float sum = 0.0f;
+    for (int b = 0; b < rows; b++)
+    {
+        float mu = heads[(vae_i64)b * 2 * LATENT + gid];
+        float logvar = heads[(vae_i64)b * 2 * LATENT + LATENT + gid];
+        sum += 0.5f * (mu * mu + VAE_EXP(logvar) - 1.0f - logvar);
+    }
+    float mean = rows == 0 ? 0.0f : sum / rows;
+    int floored = free_bits > 0.0f && !(mean > free_bits);
+    kl_floor[gid] = floored ? free_bits : mean;
+    kl_mask[gid] = floored ? 0.0f : 1.0f;
+}
+
 /* decoder.0: [rows, 20] -> [rows, 400], Relu; one work item per output. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
@@ -212,8 +230,8 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight. */
-VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL const float* eps, VAE_GLOBAL const float* dz, VAE_GLOBAL float* d_heads, float kl_weight)
+/* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight, per dimension by kl_mask. */
+VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL const float* eps, VAE_GLOBAL const float* dz, VAE_GLOBAL const float* kl_mask, VAE_GLOBAL float* d_heads, float kl_weight)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
@@ -229,8 +247,9 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
         g_mu += dz[at];
         g_logvar += dz[at] * eps[at];
     }
-    d_heads[b * 2 * LATENT + j] = g_mu + kl_weight * mu;
-    d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + kl_weight * 0.5f * (std * std - 1.0f);
+    float weight = kl_weight * kl_mask[j];
+    d_heads[b * 2 * LATENT + j] = g_mu + weight * mu;
+    d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
 /* encoder.heads backward: dW[40, 400] = d^T in, summed over rows. */
@@ -359,13 +378,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             private const int Eps = 8;
             private const int Mu = 9;
             private const int LogVar = 10;
-            private const int Decoder0Pre = 11;
-            private const int Decoder0Out = 12;
-            private const int Output = 13;
-            private const int RowNll = 14;
-            private const int Mean = 15;
-            private const int GradientA = 16;
-            private const int GradientB = 17;
+            private const int KlFloor = 11;
+            private const int KlMask = 12;
+            private const int Decoder0Pre = 13;
+            private const int Decoder0Out = 14;
+            private const int Output = 15;
+            private const int RowNll = 16;
+            private const int Mean = 17;
+            private const int GradientA = 18;
+            private const int GradientB = 19;
 
             public global::Vae.Kernels.Accelerators.AcceleratorBuffer[] Buffers { get; } = new[]
             {
@@ -380,6 +401,8 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Eps", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Mu", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Examples),
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("LogVar", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Examples),
+                new global::Vae.Kernels.Accelerators.AcceleratorBuffer("KlFloor", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Fixed),
+                new global::Vae.Kernels.Accelerators.AcceleratorBuffer("KlMask", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Fixed),
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Decoder0Pre", Decoder0OutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Decoder0Out", Decoder0OutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
                 new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Output", DecoderOutputOutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
@@ -407,7 +430,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("vae_draw_noise", (long)rows * NoiseGroups, [Buffer(Eps), Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);
             }
 
-            public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta)
+            public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, float freeBits)
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 784] -> [rows, 400], Relu
@@ -416,6 +439,8 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("encoder_heads_forward", (long)examples * EncoderHeadsOutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
+                // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
+                queue.Launch("free_bits", (long)(Latent), [Buffer(Heads), Buffer(KlFloor), Buffer(KlMask), Int(examples), Float(freeBits)]);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
                 queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood and its gradient.
@@ -431,8 +456,8 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("decoder_0_weight_grad", (long)(Decoder0OutFeatures * Decoder0InFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
                 queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
                 queue.Launch("decoder_0_input_grad", (long)rows * Decoder0InFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
-                // Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).
-                queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(GradientB), Float(beta / examples)]);
+                // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
+                queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 queue.Launch("encoder_heads_weight_grad", (long)(EncoderHeadsOutFeatures * EncoderHeadsInFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
                 queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
@@ -441,7 +466,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientA), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 queue.Launch("encoder_0_weight_grad", (long)(Encoder0OutFeatures * Encoder0InFeatures), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
                 queue.Launch("encoder_0_bias_grad", (long)(Encoder0OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
-                return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(Kl, (long)examples * 1), beta, global::Vae.Kernels.Cpu.Floats.Null);
+                return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(KlFloor, Latent), Latent, beta);
             }
 
             public double Evaluate(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)

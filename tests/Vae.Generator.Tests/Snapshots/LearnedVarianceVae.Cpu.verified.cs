@@ -42,6 +42,8 @@ partial class LearnedVarianceVae
             public readonly global::Vae.Kernels.Cpu.Floats Heads; // encoder heads: mu | logvar: [examples, EncoderHeadsOutFeatures]
             public readonly global::Vae.Kernels.Cpu.Floats Kl; // KL(q(z|x) || N(0, I)) per example: [examples, 1]
             public readonly global::Vae.Kernels.Cpu.Floats Z; // z = mu + exp(logvar / 2) eps, one row per sample: [rows, Latent]
+            public readonly global::Vae.Kernels.Cpu.Floats KlFloor; // free bits: each dimension's batch-mean KL, floored: [1, Latent]
+            public readonly global::Vae.Kernels.Cpu.Floats KlMask; // free bits: 1 where a dimension's KL gets its gradient: [1, Latent]
             public readonly global::Vae.Kernels.Cpu.Floats Decoder0Pre; // decoder.0 before Tanh: [rows, Decoder0OutFeatures]
             public readonly global::Vae.Kernels.Cpu.Floats Decoder0Out; // decoder.0 after Tanh: [rows, Decoder0OutFeatures]
             public readonly global::Vae.Kernels.Cpu.Floats Output; // decoder mean | logvar: [rows, DecoderOutputOutFeatures]
@@ -56,6 +58,8 @@ partial class LearnedVarianceVae
                 Heads = next; next += (long)examples * EncoderHeadsOutFeatures;
                 Kl = next; next += (long)examples * 1;
                 Z = next; next += rows * Latent;
+                KlFloor = next; next += (long)Latent;
+                KlMask = next; next += (long)Latent;
                 Decoder0Pre = next; next += rows * Decoder0OutFeatures;
                 Decoder0Out = next; next += rows * Decoder0OutFeatures;
                 Output = next; next += rows * DecoderOutputOutFeatures;
@@ -67,7 +71,7 @@ partial class LearnedVarianceVae
             public static long Size(int examples)
             {
                 long rows = (long)examples * Samples;
-                return (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
+                return (long)examples * EncoderHeadsOutFeatures + (long)examples * 1 + rows * Latent + (long)Latent + (long)Latent + rows * Decoder0OutFeatures + rows * Decoder0OutFeatures + rows * DecoderOutputOutFeatures + rows * 1 + rows * MaxWidth + rows * MaxWidth;
             }
         }
 
@@ -79,7 +83,7 @@ partial class LearnedVarianceVae
         }
 
         /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-        public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+        public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
         {
             var w = new Workspace(workspace, examples);
             int rows = examples * Samples;
@@ -87,6 +91,8 @@ partial class LearnedVarianceVae
             global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, x, parameters + EncoderHeadsWeight, parameters + EncoderHeadsBias, w.Heads, w.Heads, packed);
             // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
             global::Vae.Kernels.Cpu.Reparameterization.Forward(examples, Latent, Samples, w.Heads, eps, w.Z, w.Kl);
+            // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
+            global::Vae.Kernels.Cpu.Reparameterization.FreeBits(examples, Latent, w.Heads, freeBits, w.KlFloor, w.KlMask);
             // decoder.0: [rows, 3] -> [rows, 16], Tanh
             global::Vae.Kernels.Cpu.Linear.Forward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.Z, parameters + Decoder0Weight, parameters + Decoder0Bias, w.Decoder0Pre, w.Decoder0Out, packed);
             // decoder.out: [rows, 16] -> [rows, 24], fused with the GaussianLearnedVariance likelihood and its gradient.
@@ -97,11 +103,11 @@ partial class LearnedVarianceVae
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.GradientA, w.Output, w.Output, w.Decoder0Out, parameters + DecoderOutputWeight, gradients + DecoderOutputWeight, gradients + DecoderOutputBias, w.GradientB, w.GradientA);
             // decoder.0 backward: dTanh, dW, db, dx
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
-            // Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).
-            global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.GradientB);
+            // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
+            global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
             // encoder.heads backward: dIdentity, dW, db
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, x, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientB);
-            return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, w.RowNll, w.Kl, beta, global::Vae.Kernels.Cpu.Floats.Null);
+            return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
         }
 
         /// <summary>Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.</summary>

@@ -66,6 +66,24 @@ VAE_KERNEL void reparameterize(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL 
     }
 }
 
+/* Free bits: dimension gid's KL averaged over the batch, floored at free_bits into kl_floor, and kl_mask = 1 where it stays above (a floor of 0 is none). */
+VAE_KERNEL void free_bits(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL float* kl_floor, VAE_GLOBAL float* kl_mask, int rows, float free_bits)
+{
+    vae_i64 gid = VAE_GID;
+    if (gid >= n) return;
+    float sum = 0.0f;
+    for (int b = 0; b < rows; b++)
+    {
+        float mu = heads[(vae_i64)b * 2 * LATENT + gid];
+        float logvar = heads[(vae_i64)b * 2 * LATENT + LATENT + gid];
+        sum += 0.5f * (mu * mu + VAE_EXP(logvar) - 1.0f - logvar);
+    }
+    float mean = rows == 0 ? 0.0f : sum / rows;
+    int floored = free_bits > 0.0f && !(mean > free_bits);
+    kl_floor[gid] = floored ? free_bits : mean;
+    kl_mask[gid] = floored ? 0.0f : 1.0f;
+}
+
 /* decoder.0: [rows, 3] -> [rows, 16], Tanh; one work item per output. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
@@ -196,8 +214,8 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     d_in[gid] = sum;
 }
 
-/* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight. */
-VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL const float* eps, VAE_GLOBAL const float* dz, VAE_GLOBAL float* d_heads, float kl_weight)
+/* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight, per dimension by kl_mask. */
+VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL const float* eps, VAE_GLOBAL const float* dz, VAE_GLOBAL const float* kl_mask, VAE_GLOBAL float* d_heads, float kl_weight)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
@@ -213,8 +231,9 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
         g_mu += dz[at];
         g_logvar += dz[at] * eps[at];
     }
-    d_heads[b * 2 * LATENT + j] = g_mu + kl_weight * mu;
-    d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + kl_weight * 0.5f * (std * std - 1.0f);
+    float weight = kl_weight * kl_mask[j];
+    d_heads[b * 2 * LATENT + j] = g_mu + weight * mu;
+    d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
 /* encoder.heads backward: dW[6, 12] = d^T in, summed over rows. */
@@ -295,13 +314,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
         private const int Eps = 6;
         private const int Mu = 7;
         private const int LogVar = 8;
-        private const int Decoder0Pre = 9;
-        private const int Decoder0Out = 10;
-        private const int Output = 11;
-        private const int RowNll = 12;
-        private const int Mean = 13;
-        private const int GradientA = 14;
-        private const int GradientB = 15;
+        private const int KlFloor = 9;
+        private const int KlMask = 10;
+        private const int Decoder0Pre = 11;
+        private const int Decoder0Out = 12;
+        private const int Output = 13;
+        private const int RowNll = 14;
+        private const int Mean = 15;
+        private const int GradientA = 16;
+        private const int GradientB = 17;
 
         public global::Vae.Kernels.Accelerators.AcceleratorBuffer[] Buffers { get; } = new[]
         {
@@ -314,6 +335,8 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Eps", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Mu", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Examples),
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("LogVar", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Examples),
+            new global::Vae.Kernels.Accelerators.AcceleratorBuffer("KlFloor", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Fixed),
+            new global::Vae.Kernels.Accelerators.AcceleratorBuffer("KlMask", Latent, global::Vae.Kernels.Accelerators.AcceleratorRows.Fixed),
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Decoder0Pre", Decoder0OutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Decoder0Out", Decoder0OutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
             new global::Vae.Kernels.Accelerators.AcceleratorBuffer("Output", DecoderOutputOutFeatures, global::Vae.Kernels.Accelerators.AcceleratorRows.Samples),
@@ -341,13 +364,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             queue.Launch("vae_draw_noise", (long)rows * NoiseGroups, [Buffer(Eps), Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);
         }
 
-        public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta)
+        public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, float freeBits)
         {
             int rows = examples * Samples;
             // encoder.heads: [rows, 12] -> [rows, 6], Identity
             queue.Launch("encoder_heads_forward", (long)examples * EncoderHeadsOutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Heads), Buffer(Heads)]);
             // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
             queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
+            // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
+            queue.Launch("free_bits", (long)(Latent), [Buffer(Heads), Buffer(KlFloor), Buffer(KlMask), Int(examples), Float(freeBits)]);
             // decoder.0: [rows, 3] -> [rows, 16], Tanh
             queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
             // decoder.out: [rows, 16] -> [rows, 24], fused with the GaussianLearnedVariance likelihood and its gradient.
@@ -363,12 +388,12 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             queue.Launch("decoder_0_weight_grad", (long)(Decoder0OutFeatures * Decoder0InFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
             queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
             queue.Launch("decoder_0_input_grad", (long)rows * Decoder0InFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
-            // Reparameterisation and KL backward: dz and the KL term into d(mu | logvar).
-            queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(GradientB), Float(beta / examples)]);
+            // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
+            queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
             // encoder.heads backward: dIdentity, dW, db
             queue.Launch("encoder_heads_weight_grad", (long)(EncoderHeadsOutFeatures * EncoderHeadsInFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(X), Int(examples)]);
             queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
-            return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(Kl, (long)examples * 1), beta, global::Vae.Kernels.Cpu.Floats.Null);
+            return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(KlFloor, Latent), Latent, beta);
         }
 
         public double Evaluate(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)

@@ -113,6 +113,14 @@ public sealed class OpenClModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Free_bits_hold_some_dimensions_at_the_floor_as_the_oracle_does()
+    {
+        using var device = OpenOrSkip();
+        if (device is null) return;
+        FreeBitsCheck.AssertMatchesOracle(device);
+    }
+
+    [Fact]
     public void The_device_library_compiles_alone_for_opencl()
     {
         using var device = OpenOrSkip();

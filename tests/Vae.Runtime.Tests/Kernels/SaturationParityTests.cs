@@ -46,6 +46,8 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         [nameof(SaturatedSoftplusLearnedVariance)] = (device, seed) => new SaturatedSoftplusLearnedVariance(device, seed),
         [nameof(SaturatedGeluLearnedVariance)] = (device, seed) => new SaturatedGeluLearnedVariance(device, seed),
         [nameof(SaturatedSiluLearnedVariance)] = (device, seed) => new SaturatedSiluLearnedVariance(device, seed),
+        [nameof(SaturatedIwaeBernoulli)] = (device, seed) => new SaturatedIwaeBernoulli(device, seed),
+        [nameof(SaturatedDregGaussian)] = (device, seed) => new SaturatedDregGaussian(device, seed),
     };
 
     public static IEnumerable<object[]> Cases()

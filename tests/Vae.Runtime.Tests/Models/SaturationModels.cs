@@ -166,3 +166,16 @@ public partial class SaturatedGeluLearnedVariance;
 [Decoder(16, Activation.Tanh)]
 [Decoder(4, Activation.Silu)]
 public partial class SaturatedSiluLearnedVariance;
+
+// The importance-weighted objectives saturated: at x8 the weights of an example are close to one-hot and the
+// log-sum-exp runs over log weights hundreds of nats apart.
+
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Bernoulli, LatentSamples = 4, Objective = Objective.ImportanceWeighted)]
+[Encoder(16, Activation.Sigmoid)]
+[Decoder(16, Activation.Gelu)]
+public partial class SaturatedIwaeBernoulli;
+
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Gaussian, LatentSamples = 3, Objective = Objective.ImportanceWeightedDReG)]
+[Encoder(16, Activation.Tanh)]
+[Decoder(16, Activation.Softplus)]
+public partial class SaturatedDregGaussian;

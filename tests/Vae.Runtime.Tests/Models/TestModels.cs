@@ -59,3 +59,23 @@ public partial class WideVae;
 [Encoder(33, Activation.Silu)]
 [Decoder(17, Activation.Silu)]
 public partial class SiluVae;
+
+/// <summary>The importance-weighted bound over K = 4 samples, a fixed-sigma Gaussian and two activations.</summary>
+[VariationalAutoencoder(Input = 11, Latent = 3, Likelihood = Likelihood.Gaussian, Sigma = 0.7, LatentSamples = 4, Objective = Objective.ImportanceWeighted)]
+[Encoder(13, Activation.Tanh)]
+[Decoder(9, Activation.Softplus)]
+public partial class IwaeVae;
+
+/// <summary>The importance-weighted bound with the DReG estimator, K = 3, Bernoulli pixels, two layers a side.</summary>
+[VariationalAutoencoder(Input = 17, Latent = 5, LatentSamples = 3, Objective = Objective.ImportanceWeightedDReG)]
+[Encoder(19, Activation.Gelu)]
+[Encoder(7, Activation.Elu)]
+[Decoder(8, Activation.Relu)]
+[Decoder(15, Activation.Sigmoid)]
+public partial class DregVae;
+
+/// <summary>The ELBO with free bits (0.05 nats a dimension): some dimensions sit at the floor, some above it.</summary>
+[VariationalAutoencoder(Input = 10, Latent = 6, Likelihood = Likelihood.GaussianLearnedVariance, Beta = 1.3, LatentSamples = 2, FreeBits = 0.05)]
+[Encoder(12, Activation.LeakyRelu)]
+[Decoder(12, Activation.Tanh)]
+public partial class FreeBitsVae;

@@ -88,7 +88,7 @@ public class GaussianLatentOpTests
         const double beta = 1.5;
         float klWeight = (float)(beta / rows);
         Reparameterization.Forward(rows, latent, samples, heads, eps, z, kl);
-        Reparameterization.Backward(rows, latent, samples, heads, eps, dz, klWeight, dHeads);
+        Reparameterization.Backward(rows, latent, samples, heads, eps, dz, klWeight, Floats.Null, dHeads);
 
         for (int r = 0; r < rows; r++)
         {

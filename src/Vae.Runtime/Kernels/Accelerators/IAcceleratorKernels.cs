@@ -88,7 +88,7 @@ public interface IAcceleratorKernels
     void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples);
 
     /// <summary>Forward pass, loss and backward pass: writes every gradient and returns the mean loss.</summary>
-    double Train(IAcceleratorQueue queue, int examples, float beta);
+    double Train(IAcceleratorQueue queue, int examples, float beta, float freeBits);
 
     /// <summary>Forward pass and loss; each example's loss goes to <paramref name="exampleLoss"/> unless it is null.</summary>
     double Evaluate(IAcceleratorQueue queue, int examples, float beta, Floats exampleLoss);

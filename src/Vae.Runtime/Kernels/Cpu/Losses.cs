@@ -24,6 +24,67 @@ public static unsafe class Losses
         return examples == 0 ? 0 : total / examples;
     }
 
+    /// <summary>
+    /// The ELBO with free bits, as training minimises it: the mean over the batch of (1/L) sum_s nll, plus beta times
+    /// the sum over latent dimensions of the floored batch-mean KL <paramref name="klFloor"/> [J].
+    /// </summary>
+    public static double CombineFloored(int examples, int samples, Floats rowNll, Floats klFloor, int latent, float beta)
+    {
+        double reconstruction = 0;
+        for (long r = 0; r < (long)examples * samples; r++) reconstruction += rowNll[r];
+        double kl = 0;
+        for (int j = 0; j < latent; j++) kl += klFloor[j];
+        return examples == 0 ? 0 : reconstruction / ((double)examples * samples) + (double)beta * kl;
+    }
+
+    /// <summary>
+    /// The importance-weighted bound per example from its K = <paramref name="samples"/> rows:
+    /// log w_k = -nll_k + (log p(z_k) - log q(z_k|x)); loss_b = -(logsumexp_k log w_k - log K), written to
+    /// <paramref name="exampleLoss"/>; and each row's gradient weight w~_k / B (the normalised weight over the batch
+    /// size) to <paramref name="rowWeight"/>. In double, with the maximum taken out, so no weight overflows.
+    /// </summary>
+    public static void ImportanceWeights(int examples, int samples, Floats rowNll, Floats logRatio, Floats rowWeight, Floats exampleLoss)
+    {
+        double logK = Math.Log(samples);
+        for (int b = 0; b < examples; b++)
+        {
+            long first = (long)b * samples;
+            double max = double.NegativeInfinity;
+            for (int k = 0; k < samples; k++) max = Math.Max(max, (double)logRatio[first + k] - rowNll[first + k]);
+            double sum = 0;
+            for (int k = 0; k < samples; k++) sum += Math.Exp((double)logRatio[first + k] - rowNll[first + k] - max);
+            double logSum = max + Math.Log(sum);
+            exampleLoss[b] = (float)(logK - logSum);
+            for (int k = 0; k < samples; k++)
+                rowWeight[first + k] = (float)(Math.Exp((double)logRatio[first + k] - rowNll[first + k] - logSum) / examples);
+        }
+    }
+
+    /// <summary>Multiplies each of <paramref name="rows"/> rows of <paramref name="width"/> values by its weight.</summary>
+    public static void ScaleRows(int rows, int width, Floats data, Floats rowWeight)
+    {
+        for (long r = 0; r < rows; r++)
+        {
+            float* row = data + r * width;
+            var weight = Vector256.Create(rowWeight[r]);
+            int i = 0;
+            for (; i + 8 <= width; i += 8) (Vector256.Load(row + i) * weight).Store(row + i);
+            for (; i < width; i++) row[i] *= rowWeight[r];
+        }
+    }
+
+    /// <summary>The mean of <paramref name="examples"/> per-example losses (in double), copied to <paramref name="copy"/> unless it is null.</summary>
+    public static double Mean(int examples, Floats values, Floats copy)
+    {
+        double total = 0;
+        for (int b = 0; b < examples; b++)
+        {
+            total += values[b];
+            if (!copy.IsNull) copy[b] = values[b];
+        }
+        return examples == 0 ? 0 : total / examples;
+    }
+
     /// <summary>Sigmoid in place, the Bernoulli decoder's mean; sixteen lanes at a time where AVX-512 is present.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sigmoid(long n, Floats x)
