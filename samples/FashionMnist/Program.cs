@@ -55,14 +55,23 @@ public static class App
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initial weights, the training noise, the epoch order and the pictures", DefaultValueFactory = _ => TrainCommand.DefaultSeed };
         var resume = new Option<string>("--resume") { Description = "Continue the run saved in this checkpoint, with its seeds and settings", HelpName = "FILE" };
         var limit = AtLeast(new Option<int>("--limit") { Description = "Train on the first N training images only", Hidden = true }, 1);
+        var objective = new Option<string>("--objective") { Description = "The bound to train: elbo, iwae (importance-weighted, Burda et al.) or dreg (the same bound, DReG encoder gradient)", DefaultValueFactory = _ => "elbo" };
+        objective.AcceptOnlyFromAmong("elbo", "iwae", "dreg");
+        var importanceSamples = AtLeast(new Option<int>("--importance-samples") { Description = "K, the samples per image of the iwae and dreg bounds (compiled: 5, 50)", HelpName = "K" }, 1);
+        var freeBits = new Option<float>("--free-bits") { Description = "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", HelpName = "NATS" };
+        freeBits.Validators.Add(r => { if (!(r.GetValueOrDefault<float>() is >= 0 and < float.PositiveInfinity)) r.AddError("--free-bits must be a number >= 0."); });
+        var klWarmup = new Option<long>("--kl-warmup") { Description = "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", HelpName = "STEPS" };
+        klWarmup.Validators.Add(r => { if (r.GetValueOrDefault<long>() < 0) r.AddError("--kl-warmup must be a number of steps >= 0."); });
 
         var command = new Command("train", "Train a model, evaluating the test split and saving a checkpoint after each epoch, then draw pictures")
         {
-            epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit,
+            epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup,
         };
         SetAction(command, console, (p, ct) => TrainCommand.Run(new TrainSettings(
             p.GetValue(epochs), Given(p, batch), Given(p, lr), Given(p, latent), Given(p, beta), p.GetValue(device)!, p.GetValue(threads),
-            p.GetValue(data), p.GetValue(output), Given(p, seed), p.GetValue(resume), Given(p, limit)), console, ct));
+            p.GetValue(data), p.GetValue(output), Given(p, seed), p.GetValue(resume), Given(p, limit),
+            p.GetResult(objective) is { Implicit: false } ? Models.ObjectiveNamed(p.GetValue(objective)!) : null,
+            Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup)), console, ct));
         return command;
     }
 

@@ -23,12 +23,16 @@ internal static class EvaluateCommand
 
         double elbo = -Evaluation.TestNegativeElbo(model, test);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_elbo {elbo:F2}"));
+        var (active, _) = Vae.Evaluation.Metrics.ActiveUnits(model, test);
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"active_units {active} of {model.Architecture.Latent}"));
         console.Out.Flush();
 
         // K decoder passes per image: minutes on a CPU at the default K, so show how far it has got.
         var progress = new PercentProgress(console.Error, count, $"log-likelihood ({settings.ImportanceSamples} importance samples)");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         double nll = model.NegativeLogLikelihood(test, settings.ImportanceSamples, seed: 0, progress, cancellationToken);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_log_likelihood {-nll:F2}"));
+        console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"importance_seconds {clock.Elapsed.TotalSeconds:F1}"));
         console.Note(string.Create(CultureInfo.InvariantCulture,
             $"nats per image: ELBO {elbo:F2} <= log p(x) ~ {-nll:F2} (K = {settings.ImportanceSamples}); the gap of {-nll - elbo:F2} nats measures how far q(z|x) is from the true posterior."));
         return 0;

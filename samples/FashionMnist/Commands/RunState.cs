@@ -16,15 +16,22 @@ internal sealed class RunState
     public const string BatchKey = "batch_size";
     public const string LearningRateKey = "learning_rate";
     public const string KlWeightKey = "kl_weight";
+    public const string FreeBitsKey = "free_bits";
+    public const string KlWarmupKey = "kl_warmup_steps";
     public const string TrainHistoryKey = "train_negative_elbo";
     public const string TestHistoryKey = "test_negative_elbo";
 
     private readonly List<double> _train = [];
     private readonly List<double> _test = [];
 
-    private RunState(int latent, ulong seed, ulong shuffleSeed, int batch, float learningRate, float beta, int epochsCompleted)
+    private RunState(int latent, Objective objective, int samples, float freeBits, long klWarmup,
+        ulong seed, ulong shuffleSeed, int batch, float learningRate, float beta, int epochsCompleted)
     {
         Latent = latent;
+        Objective = objective;
+        Samples = samples;
+        FreeBits = freeBits;
+        KlWarmup = klWarmup;
         Seed = seed;
         ShuffleSeed = shuffleSeed;
         Batch = batch;
@@ -34,6 +41,14 @@ internal sealed class RunState
     }
 
     public int Latent { get; }
+
+    /// <summary>The bound trained, and its K (1 for the ELBO): compiled into the model, so a checkpoint carries them.</summary>
+    public Objective Objective { get; }
+    public int Samples { get; }
+
+    /// <summary>Free bits per latent dimension (ELBO only) and the KL warm-up's length in steps; 0 is none.</summary>
+    public float FreeBits { get; }
+    public long KlWarmup { get; }
 
     /// <summary>Seed of the initial weights and the training noise (the model's own seed), and of the pictures.</summary>
     public ulong Seed { get; }
@@ -54,9 +69,17 @@ internal sealed class RunState
     public static RunState New(TrainSettings s)
     {
         int latent = s.Latent ?? TrainCommand.DefaultLatent;
-        if (!Models.IsCompiled(latent)) throw new UsageException(Models.NotCompiledMessage(latent));
+        var objective = s.Objective ?? Objective.Elbo;
+        if (objective == Objective.Elbo && s.ImportanceSamples is int k && k != 1)
+            throw new UsageException("--importance-samples is for --objective iwae or dreg; the ELBO model draws one sample per image.");
+        if (objective != Objective.Elbo && s.FreeBits is > 0)
+            throw new UsageException($"--free-bits applies to the ELBO only; --objective {Models.NameOf(objective)} has no separate KL term to floor.");
+        if (objective != Objective.Elbo && s.KlWarmup is > 0)
+            throw new UsageException($"--kl-warmup applies to the ELBO only; --objective {Models.NameOf(objective)} has no KL weight.");
+        int samples = objective == Objective.Elbo ? 1 : s.ImportanceSamples ?? TrainCommand.DefaultImportanceSamples;
+        if (!Models.IsCompiled(latent, objective, samples)) throw new UsageException(Models.NotCompiledMessage(latent, objective, samples));
         ulong seed = s.Seed ?? TrainCommand.DefaultSeed;
-        return new RunState(latent, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
+        return new RunState(latent, objective, samples, s.FreeBits ?? 0, s.KlWarmup ?? 0, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
             s.LearningRate ?? TrainCommand.DefaultLearningRate, s.Beta ?? TrainCommand.DefaultBeta, 0);
     }
 
@@ -70,7 +93,13 @@ internal sealed class RunState
         ulong seed = Read(m, path, Checkpoint.SeedKey, ulong.Parse, TrainCommand.DefaultSeed);
         if (s.Seed is ulong askedSeed && askedSeed != seed)
             console.Note($"note: --seed {askedSeed} is ignored: a resumed run keeps the seeds it started with ({seed}).");
-        var state = new RunState(latent, seed,
+        var architecture = Checkpoint.ReadArchitecture(path)!;
+        if (s.Objective is { } askedObjective && askedObjective != architecture.Objective)
+            throw new UsageException($"--objective {Models.NameOf(askedObjective)} does not match the checkpoint '{path}', which trains {Models.NameOf(architecture.Objective)}.");
+        var state = new RunState(latent, architecture.Objective, architecture.LatentSamples,
+            s.FreeBits ?? Read(m, path, FreeBitsKey, float.Parse, 0f),
+            s.KlWarmup ?? Read(m, path, KlWarmupKey, long.Parse, 0L),
+            seed,
             Read(m, path, ShuffleSeedKey, ulong.Parse, seed),
             s.Batch ?? Read(m, path, BatchKey, int.Parse, TrainCommand.DefaultBatch),
             s.LearningRate ?? Read(m, path, LearningRateKey, float.Parse, TrainCommand.DefaultLearningRate),
@@ -96,6 +125,8 @@ internal sealed class RunState
         [BatchKey] = Text(Batch),
         [LearningRateKey] = LearningRate.ToString("R", CultureInfo.InvariantCulture),
         [KlWeightKey] = Beta.ToString("R", CultureInfo.InvariantCulture),
+        [FreeBitsKey] = FreeBits.ToString("R", CultureInfo.InvariantCulture),
+        [KlWarmupKey] = Text(KlWarmup),
         [TrainHistoryKey] = string.Join(",", _train.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
         [TestHistoryKey] = string.Join(",", _test.Select(v => v.ToString("R", CultureInfo.InvariantCulture))),
     };

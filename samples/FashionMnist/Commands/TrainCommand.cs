@@ -10,7 +10,8 @@ namespace Vae.Samples.Fashion.Commands;
 /// </summary>
 internal sealed record TrainSettings(
     int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
-    string? Data, string? Out, ulong? Seed, string? Resume, int? Limit);
+    string? Data, string? Out, ulong? Seed, string? Resume, int? Limit,
+    Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null);
 
 /// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
 internal static class TrainCommand
@@ -20,6 +21,7 @@ internal static class TrainCommand
     public const float DefaultLearningRate = 1e-3f;
     public const int DefaultLatent = 20;
     public const float DefaultBeta = 1f;
+    public const int DefaultImportanceSamples = 5;
     public const ulong DefaultSeed = 1;
     public const string DefaultOut = "./runs/fashion";
     public const string CheckpointName = "checkpoint.safetensors";
@@ -36,10 +38,21 @@ internal static class TrainCommand
         console.Note($"data: {data.TrainCount:N0} training and {data.TestCount:N0} test images from '{data.Source}'");
 
         var optimizer = new Adam(run.LearningRate);
-        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, device, run.Seed);
+        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed);
         model.KlWeight = run.Beta;
+        model.FreeBits = run.FreeBits;
         var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted };
-        console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, KL weight {run.Beta}; " +
+        // KL warm-up: the KL weight rises linearly from 0 to --beta over the first STEPS optimiser steps.
+        if (run.KlWarmup > 0)
+        {
+            float beta = run.Beta;
+            long steps = run.KlWarmup;
+            trainer.KlWeightSchedule = step => beta * Math.Min(1f, (float)step / steps);
+        }
+        string objective = run.Objective == Objective.Elbo
+            ? $"KL weight {run.Beta}" + (run.FreeBits > 0 ? $", free bits {run.FreeBits}" : "") + (run.KlWarmup > 0 ? $", warm-up {run.KlWarmup} steps" : "")
+            : $"{Models.NameOf(run.Objective)} bound over K = {run.Samples}";
+        console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, {objective}; " +
                      $"Adam lr {run.LearningRate}, batch {run.Batch}; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
                      $"writing to '{Path.GetFullPath(outDir)}'");
         Directory.CreateDirectory(outDir);
