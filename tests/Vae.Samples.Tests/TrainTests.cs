@@ -90,8 +90,9 @@ public sealed partial class TrainTests(TrainedRun run) : IClassFixture<TrainedRu
             "--data", AppRunner.ShippedData, "--limit", "200");
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = result.StdoutLines;
-        Assert.Equal(2, lines.Length);
-        double elbo = Value(lines[0], "test_elbo"), logLikelihood = Value(lines[1], "test_log_likelihood");
+        Assert.Equal(new[] { "test_elbo", "active_units", "test_log_likelihood", "importance_seconds" }, lines.Select(l => l.Split(' ')[0]));
+        double elbo = Value(lines[0], "test_elbo"), logLikelihood = Value(lines[2], "test_log_likelihood");
+        Assert.Matches(@"^active_units \d+ of 20$", lines[1]);
         Assert.InRange(elbo, -400, -150);
         // The importance-sampled bound is at least the ELBO (in expectation; the gap is several nats here).
         Assert.InRange(logLikelihood, elbo, -150);

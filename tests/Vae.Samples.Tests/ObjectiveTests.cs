@@ -1,0 +1,61 @@
+using System.Globalization;
+using Xunit;
+
+namespace Vae.Samples.Tests;
+
+/// <summary>The sample's objectives: the importance-weighted bounds train and resume, free bits and KL warm-up run, and mismatched flags are refused.</summary>
+public class ObjectiveTests
+{
+    [Theory]
+    [InlineData("iwae")]
+    [InlineData("dreg")]
+    public void Importance_weighted_models_train_evaluate_and_resume(string objective)
+    {
+        string dir = AppRunner.TempFolder(objective);
+        var first = AppRunner.Run("train", "--objective", objective, "--importance-samples", "5", "--epochs", "1", "--limit", "1000",
+            "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("bound over K = 5", first.Stderr);
+        Assert.Matches(@"^epoch 1 train_seconds \d+\.\d{3} train_negative_elbo \d+\.\d{2} test_negative_elbo \d+\.\d{2}$", first.StdoutLines.Single());
+
+        // The checkpoint carries the objective: resuming picks the same compiled model without being told.
+        var second = AppRunner.Run("train", "--resume", Path.Combine(dir, "checkpoint.safetensors"), "--epochs", "1", "--limit", "1000",
+            "--data", AppRunner.ShippedData, "--threads", "2");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.StartsWith("epoch 2 ", second.StdoutLines.Single());
+
+        var evaluation = AppRunner.Run("evaluate", "--checkpoint", Path.Combine(dir, "checkpoint.safetensors"), "--importance-samples", "10",
+            "--data", AppRunner.ShippedData, "--limit", "100");
+        Assert.True(evaluation.ExitCode == 0, evaluation.ToString());
+        double elbo = double.Parse(evaluation.StdoutLines[0].Split(' ')[1], CultureInfo.InvariantCulture);
+        double logLikelihood = double.Parse(evaluation.StdoutLines[2].Split(' ')[1], CultureInfo.InvariantCulture);
+        Assert.True(logLikelihood > elbo, evaluation.ToString());
+    }
+
+    [Fact]
+    public void Free_bits_and_kl_warmup_train_and_are_saved_for_resume()
+    {
+        string dir = AppRunner.TempFolder("freebits");
+        var run = AppRunner.Run("train", "--free-bits", "0.25", "--kl-warmup", "10", "--epochs", "1", "--limit", "1000",
+            "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("free bits 0.25, warm-up 10 steps", run.Stderr);
+        var metadata = Vae.Files.Checkpoint.ReadMetadata(Path.Combine(dir, "checkpoint.safetensors"));
+        Assert.Equal("0.25", metadata["free_bits"]);
+        Assert.Equal("10", metadata["kl_warmup_steps"]);
+    }
+
+    [Theory]
+    [InlineData("--objective", "iwae", "--free-bits", "0.5")]
+    [InlineData("--objective", "dreg", "--kl-warmup", "100")]
+    [InlineData("--importance-samples", "5")]
+    [InlineData("--objective", "iwae", "--importance-samples", "7")]
+    [InlineData("--objective", "vq")]
+    public void Mismatched_objective_flags_are_refused_with_one_line(params string[] flags)
+    {
+        var result = AppRunner.Run(["train", "--epochs", "1", "--limit", "100", "--data", AppRunner.ShippedData, "--out", AppRunner.TempFolder("bad"), .. flags]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.DoesNotContain("   at ", result.Stderr);
+        Assert.Empty(result.StdoutLines);
+    }
+}
