@@ -50,7 +50,7 @@ namespace Vae.Generator
 
         public static readonly DiagnosticDescriptor LayerWithoutModel = Error("VAE010",
             "Layer attribute without VariationalAutoencoder",
-            "'{0}' has [{1}] but no [VariationalAutoencoder]; add [VariationalAutoencoder(Input = ..., Latent = ...)] or remove the layer");
+            "'{0}' has [{1}] but no [VariationalAutoencoder]; add [VariationalAutoencoder(Input = ..., Latent = ...)] or remove the attribute");
 
         public static readonly DiagnosticDescriptor NestedClass = Error("VAE011",
             "Model class must not be nested",
@@ -96,12 +96,16 @@ namespace Vae.Generator
             "Setting applies to the ELBO only",
             "{1} on '{0}' applies to the ELBO only, but the objective is {2}: the importance-weighted bound has no separate KL term to weight or floor");
 
+        public static readonly DiagnosticDescriptor ClassesInvalid = Error("VAE021",
+            "A conditional model needs at least two classes",
+            "[Conditional] on '{0}' {1}; a label must choose among at least 2 classes");
+
         private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
             HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, FreeBitsInvalid,
-            ElboOnlySetting, InternalError,
+            ElboOnlySetting, ClassesInvalid, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

@@ -26,6 +26,7 @@ namespace Vae.Generator
             public const string ModelDiagnostics = nameof(ModelDiagnostics);
             public const string OrphanEncoders = nameof(OrphanEncoders);
             public const string OrphanDecoders = nameof(OrphanDecoders);
+            public const string OrphanConditionals = nameof(OrphanConditionals);
         }
 
         public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -60,6 +61,13 @@ namespace Vae.Generator
                 .Select(static (result, _) => result.Diagnostics)
                 .WithTrackingName(TrackingNames.OrphanDecoders);
             context.RegisterSourceOutput(orphanDecoders, Report);
+
+            var orphanConditionals = context.SyntaxProvider
+                .ForAttributeWithMetadataName(ModelParser.ConditionalAttribute, static (node, _) => node is TypeDeclarationSyntax,
+                    static (ctx, ct) => SafeOrphans(ctx, "Conditional", ct))
+                .Select(static (result, _) => result.Diagnostics)
+                .WithTrackingName(TrackingNames.OrphanConditionals);
+            context.RegisterSourceOutput(orphanConditionals, Report);
         }
 
         private static ParseResult SafeParse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)

@@ -59,6 +59,10 @@ public class MalformedDeclarationTests
         { "FreeBits with the importance-weighted bound", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Objective = Objective.ImportanceWeighted, LatentSamples = 5, FreeBits = {|VAE020:0.5|})]\npublic partial class M;" }, false },
         { "Beta with DReG", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Beta = {|VAE020:0.5|}, Objective = Objective.ImportanceWeightedDReG)]\npublic partial class M;" }, false },
         { "undefined Objective", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20, Objective = {|VAE009:(Objective)9|})]\npublic partial class M;" }, false },
+        { "Conditional with one class", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20)]\n[Conditional(Classes = {|VAE021:1|})]\npublic partial class M;" }, false },
+        { "Conditional with negative classes", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20)]\n[Conditional(Classes = {|VAE021:-10|})]\npublic partial class M;" }, false },
+        { "Conditional without classes", new[] { Using + "[VariationalAutoencoder(Input = 784, Latent = 20)]\n[{|VAE021:Conditional|}]\npublic partial class M;" }, false },
+        { "Conditional without a model", new[] { Using + "[{|VAE010:Conditional(Classes = 10)|}]\npublic partial class M;" }, false },
         { "several mistakes at once", new[] { Using + "[VariationalAutoencoder(Input = {|VAE002:0|}, Latent = {|VAE003:-1|}, Beta = {|VAE007:double.NaN|}, LatentSamples = {|VAE008:0|})]\npublic partial class M;" }, false },
 
         // Layers.

@@ -13,7 +13,7 @@ namespace Vae.Generator.Tests;
 public class OpPlanTests
 {
     private static ModelSpec Spec(LikelihoodKind likelihood = LikelihoodKind.Bernoulli, int samples = 1, params LayerSpec[] encoder) =>
-        new(null, "M", "M", Input: 6, Latent: 2, likelihood, LatentKind.Gaussian, ObjectiveKind.Elbo, Beta: 1, samples, Sigma: 1, FreeBits: 0,
+        new(null, "M", "M", Input: 6, Latent: 2, likelihood, LatentKind.Gaussian, ObjectiveKind.Elbo, Beta: 1, samples, Sigma: 1, FreeBits: 0, Classes: 0,
             new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(new[] { new LayerSpec(5, ReluActivation.Instance) }));
 
     [Fact]

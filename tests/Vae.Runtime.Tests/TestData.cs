@@ -28,6 +28,10 @@ internal static class TestData
         return eps;
     }
 
+    /// <summary>A conditional model's labels, every class used; empty for an unconditional model.</summary>
+    public static int[] Labels(ModelDescriptor d, int examples, ulong seed) =>
+        d.Classes == 0 ? [] : Enumerable.Range(0, examples).Select(i => (int)(Philox.Philox4x32_10((uint)i, 11, 0, 0, (uint)seed, 0).X0 % (uint)d.Classes)).ToArray();
+
     /// <summary>Initial parameters scaled up so that activations leave their linear regions and gradients are not tiny.</summary>
     public static float[] Parameters(ModelDescriptor d, ulong seed, float scale = 1.5f)
     {

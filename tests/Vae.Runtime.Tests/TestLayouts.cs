@@ -8,7 +8,7 @@ namespace Vae.Runtime.Tests;
 public static class TestLayouts
 {
     public static ModelDescriptor Descriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples,
-        double sigma, IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, Objective objective = Objective.Elbo)
+        double sigma, IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, Objective objective = Objective.Elbo, int classes = 0)
     {
         var tensors = new List<TensorDescriptor>();
         int offset = 0;
@@ -17,7 +17,7 @@ public static class TestLayouts
             tensors.Add(new TensorDescriptor(tensor, shape, offset, TensorRole.Parameter, fanIn));
             offset += shape.Aggregate(1, (a, b) => a * b);
         }
-        int width = input;
+        int width = input + classes;
         for (int i = 0; i < encoder.Count; i++)
         {
             Add($"encoder.{i}.weight", width, encoder[i].Units, width);
@@ -28,7 +28,7 @@ public static class TestLayouts
         Add("encoder.logvar.weight", width, latent, width);
         Add("encoder.mu.bias", width, latent);
         Add("encoder.logvar.bias", width, latent);
-        width = latent;
+        width = latent + classes;
         for (int i = 0; i < decoder.Count; i++)
         {
             Add($"decoder.{i}.weight", width, decoder[i].Units, width);
@@ -40,6 +40,6 @@ public static class TestLayouts
         if (learned) Add("decoder.logvar.weight", width, input, width);
         Add("decoder.out.bias", width, input);
         if (learned) Add("decoder.logvar.bias", width, input);
-        return new ModelDescriptor(name, input, latent, likelihood, beta, latentSamples, sigma, encoder, decoder, tensors, objective);
+        return new ModelDescriptor(name, input, latent, likelihood, beta, latentSamples, sigma, encoder, decoder, tensors, objective, classes: classes);
     }
 }

@@ -25,31 +25,31 @@ namespace Vae.Generator.Emitting
                         new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new EntryPoint(
-                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed)",
+                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} labels, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
-                        new[] { "x", "eps" },
+                        new[] { "x", "labels", "eps" },
                         new Dictionary<string, string>(common) { ["gradScale"] = plan.TrainGradientScale, ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = F + ".Null" });
                 case ProgramKind.Evaluate:
                     return new EntryPoint(
-                        $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
+                        $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} labels, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
-                        new[] { "x", "eps" },
+                        new[] { "x", "labels", "eps" },
                         new Dictionary<string, string>(common) { ["exampleLoss"] = "exampleLoss" });
                 case ProgramKind.Encode:
                     return new EntryPoint(
-                        $"public void Encode({C}.CpuThreads threads, {F} parameters, {F} x, int examples, {F} workspace, {F} packed, {F} mu, {F} logVar)",
+                        $"public void Encode({C}.CpuThreads threads, {F} parameters, {F} x, {F} labels, int examples, {F} workspace, {F} packed, {F} mu, {F} logVar)",
                         new[] { "var w = new Workspace(workspace, examples);" },
-                        new[] { "x", "mu", "logVar" }, common);
+                        new[] { "x", "labels", "mu", "logVar" }, common);
                 case ProgramKind.Decode:
                     return new EntryPoint(
-                        $"public void Decode({C}.CpuThreads threads, {F} parameters, {F} z, int rows, {F} workspace, {F} packed, {F} mean)",
+                        $"public void Decode({C}.CpuThreads threads, {F} parameters, {F} z, {F} labels, int rows, {F} workspace, {F} packed, {F} mean)",
                         new[] { "var w = new Workspace(workspace, rows);" },
-                        new[] { "z", "mean" }, common);
+                        new[] { "z", "labels", "mean" }, common, samples: "1"); // each decoded row has its own label
                 case ProgramKind.DecoderNegativeLogLikelihood:
                     return new EntryPoint(
-                        $"public void DecoderNegativeLogLikelihood({C}.CpuThreads threads, {F} parameters, {F} z, {F} x, int examples, int samples, {F} workspace, {F} packed, {F} rowNll)",
+                        $"public void DecoderNegativeLogLikelihood({C}.CpuThreads threads, {F} parameters, {F} z, {F} x, {F} labels, int examples, int samples, {F} workspace, {F} packed, {F} rowNll)",
                         new[] { "int rows = examples * samples;", "var w = new Workspace(workspace, (rows + Samples - 1) / Samples);" },
-                        new[] { "z", "x", "rowNll" }, common, samples: "samples");
+                        new[] { "z", "x", "labels", "rowNll" }, common, samples: "samples");
                 default:
                     throw new InvalidOperationException("No CPU entry point for program " + kind + ".");
             }

@@ -96,7 +96,7 @@ namespace Vae.Generator.Emitting
                 case ProgramKind.Encode:
                     return new EntryPoint($"public void Encode({Q}, int examples)", new string[0], new string[0], none);
                 case ProgramKind.Decode:
-                    return new EntryPoint($"public void Decode({Q}, int rows)", new string[0], new string[0], none);
+                    return new EntryPoint($"public void Decode({Q}, int rows)", new string[0], new string[0], none, samples: "1"); // each decoded row has its own label
                 case ProgramKind.DecoderNegativeLogLikelihood:
                     return new EntryPoint($"public void DecoderNegativeLogLikelihood({Q}, int examples, int samples)", new[] { "int rows = examples * samples;" }, new string[0],
                         none, samples: "samples");
@@ -141,9 +141,9 @@ namespace Vae.Generator.Emitting
                              ("InputBuffer", LikelihoodOp.InputBuffer), ("NoiseBuffer", GaussianLatentOp.NoiseBuffer),
                              ("MuBuffer", GaussianLatentOp.MuBuffer), ("LogVarBuffer", GaussianLatentOp.LogVarBuffer),
                              ("LatentBuffer", GaussianLatentOp.LatentBuffer), ("MeanBuffer", LikelihoodOp.MeanBuffer),
-                             ("RowNllBuffer", LikelihoodOp.RowNllBuffer),
+                             ("RowNllBuffer", LikelihoodOp.RowNllBuffer), ("LabelsBuffer", LabelInputOp.LabelsBuffer),
                          })
-                    w.Line($"public int {property} => {buffer};");
+                    w.Line(table.Any(b => b.Name == buffer) ? $"public int {property} => {buffer};" : $"public int {property} => -1; // this model has none");
                 foreach (var program in plan.Programs)
                 {
                     w.Line();

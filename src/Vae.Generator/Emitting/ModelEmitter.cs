@@ -74,6 +74,7 @@ namespace Vae.Generator.Emitting
             w.Line($"sigma: {Double(m.Sigma)},");
             if (m.Objective != ObjectiveKind.Elbo) w.Line($"objective: global::Vae.Objective.{m.Objective},");
             if (m.FreeBits != 0) w.Line($"freeBits: {Double(m.FreeBits)},");
+            if (m.Classes != 0) w.Line($"classes: {Int(m.Classes)},");
             Layers(w, "encoder", m.Encoder);
             Layers(w, "decoder", m.Decoder);
             w.Line("tensors: new global::Vae.TensorDescriptor[]");

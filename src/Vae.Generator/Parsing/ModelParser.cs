@@ -22,6 +22,7 @@ namespace Vae.Generator.Parsing
         public const string ModelAttribute = "Vae.VariationalAutoencoderAttribute";
         public const string EncoderAttribute = "Vae.EncoderAttribute";
         public const string DecoderAttribute = "Vae.DecoderAttribute";
+        public const string ConditionalAttribute = "Vae.ConditionalAttribute";
         private const string VaeModelType = "Vae.VaeModel";
 
         /// <summary>The largest flat parameter buffer: its offsets are C# ints.</summary>
@@ -204,6 +205,7 @@ namespace Vae.Generator.Parsing
                 }
             }
 
+            int classes = ParseConditional(symbol, name, diagnostics, ref usable, cancellationToken);
             var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
             var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
 
@@ -231,7 +233,7 @@ namespace Vae.Generator.Parsing
                 var metadataNamespace = symbol.ContainingNamespace is { IsGlobalNamespace: false } mn ? mn.ToDisplayString().Replace("@", "") + "." : "";
                 model = new ModelSpec(ns, Escape(name), metadataNamespace + name,
                     input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, objectiveKind, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
-                    freeBits ?? 0.0,
+                    freeBits ?? 0.0, classes,
                     new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
                 // The same ops that plan the model count its parameters: one layout, computed in one place.
                 double count = Planner.ParameterCount(model);
@@ -256,6 +258,30 @@ namespace Vae.Generator.Parsing
             {
                 DiagnosticInfo.Create(DiagnosticDescriptors.LayerWithoutModel, location, symbol.Name, attributeName),
             }));
+        }
+
+        /// <summary>Classes of [Conditional], or 0 when the model has none.</summary>
+        private static int ParseConditional(INamedTypeSymbol symbol, string name, List<DiagnosticInfo> diagnostics, ref bool usable,
+            CancellationToken cancellationToken)
+        {
+            var attribute = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == ConditionalAttribute);
+            if (attribute is null) return 0;
+            var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            if (HasErrors(attribute))
+            {
+                usable = false;
+                return 0;
+            }
+            var classes = attribute.NamedArguments.FirstOrDefault(a => a.Key == "Classes");
+            int value = classes.Value.Value is int c ? c : 0;
+            if (value < 2)
+            {
+                var location = NamedArgumentLocation(syntax, "Classes") ?? syntax?.GetLocation();
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ClassesInvalid, location, name,
+                    classes.Key is null ? "does not set Classes" : "has Classes = " + Format(value)));
+                usable = false;
+            }
+            return value;
         }
 
         private static List<LayerSpec> ParseLayers(INamedTypeSymbol symbol, string attributeType, string side, string name,

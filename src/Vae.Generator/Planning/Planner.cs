@@ -36,7 +36,12 @@ namespace Vae.Generator.Planning
                 {
                     // The backward pass: the forward ops in reverse, the gradient ping-ponging between two buffers.
                     var flow = new GradientFlow(GradientA, GradientB);
-                    for (int i = fused.Count - 1; i >= 0; i--) steps.AddRange(fused[i].Backward(flow, first: i == 0).ToList());
+                    // The first op that has parameters passes no gradient on: the model's input needs none.
+                    for (int i = fused.Count - 1; i >= 0; i--)
+                    {
+                        if (fused[i].TakesNoGradient) continue;
+                        steps.AddRange(fused[i].Backward(flow, first: fused.Take(i).All(o => o.TakesNoGradient)).ToList());
+                    }
                 }
                 programs.Add(new ProgramPlan(kind, new EquatableArray<Step>(steps.ToArray()), backwardFrom));
             }
@@ -79,6 +84,18 @@ namespace Vae.Generator.Planning
             var ops = new List<Op>();
             string input = LikelihoodOp.InputBuffer, inExpression = "Input";
             int width = model.Input;
+            bool conditional = model.Classes > 0;
+            if (conditional)
+            {
+                // The label, one-hot, is appended to x for the encoder and to every z for the decoder.
+                layout.IntConstant("Classes", model.Classes, Int(model.Classes), "classes of the label");
+                layout.IntConstant("ConditionedInput", model.Input + model.Classes, "Input + Classes", "encoder input: x | one-hot label");
+                layout.IntConstant("ConditionedLatent", model.Latent + model.Classes, "Latent + Classes", "decoder input: z | one-hot label");
+                layout.Buffer(LabelInputOp.LabelsBuffer, 1, "1", RowSpace.Examples, BufferKind.Surface, "each example's class label, as a float");
+                layout.Buffer("XY", model.Input + model.Classes, "ConditionedInput", RowSpace.Examples, BufferKind.Workspace, "x | one-hot label");
+                ops.Add(new LabelInputOp(input, "XY", "Input", "ConditionedInput"));
+                (input, inExpression, width) = ("XY", "ConditionedInput", model.Input + model.Classes);
+            }
             for (int i = 0; i < model.Encoder.Count; i++)
             {
                 var layer = model.Encoder[i];
@@ -97,6 +114,12 @@ namespace Vae.Generator.Planning
             }
 
             (input, inExpression, width) = (GaussianLatentOp.LatentBuffer, "Latent", model.Latent);
+            if (conditional)
+            {
+                layout.Buffer("ZY", model.Latent + model.Classes, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | one-hot label, one row per sample");
+                ops.Add(new LabelLatentOp(input, "ZY"));
+                (input, inExpression, width) = ("ZY", "ConditionedLatent", model.Latent + model.Classes);
+            }
             for (int i = 0; i < model.Decoder.Count; i++)
             {
                 var layer = model.Decoder[i];
@@ -153,7 +176,7 @@ namespace Vae.Generator.Planning
                 .Concat(new[] { $"[{Int(m.Latent)}]" })
                 .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(new[] { Int(m.Input) });
-            return string.Join("-", parts) + ", " + m.Likelihood + " likelihood" + (m.Objective == ObjectiveKind.Elbo ? "" : ", " + m.Objective + " objective");
+            return string.Join("-", parts) + ", " + m.Likelihood + " likelihood" + (m.Classes > 0 ? ", conditional on " + Int(m.Classes) + " classes" : "") + (m.Objective == ObjectiveKind.Elbo ? "" : ", " + m.Objective + " objective");
         }
 
         private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);

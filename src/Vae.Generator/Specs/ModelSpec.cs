@@ -31,6 +31,7 @@ namespace Vae.Generator.Specs
     /// Everything the generator needs from one annotated class, as plain values (no symbols, syntax or locations),
     /// so that equal declarations give equal specs and the pipeline's later steps stay cached.
     /// </summary>
+    /// <param name="Classes">Classes of a conditional model's label, appended one-hot to the encoder input and to z; 0 when unconditional.</param>
     internal sealed record ModelSpec(
         string? Namespace,
         string ClassName,
@@ -44,6 +45,7 @@ namespace Vae.Generator.Specs
         int LatentSamples,
         double Sigma,
         double FreeBits,
+        int Classes,
         EquatableArray<LayerSpec> Encoder,
         EquatableArray<LayerSpec> Decoder);
 

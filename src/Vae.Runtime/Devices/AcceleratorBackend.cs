@@ -107,23 +107,32 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         if (!values.IsEmpty) Write(BufferById(id), values);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
+    /// <summary>A conditional model's labels go to its labels buffer; other models have none and get none.</summary>
+    private void UploadLabels(ReadOnlySpan<float> labels)
+    {
+        if (_kernels.LabelsBuffer >= 0) Upload(_kernels.LabelsBuffer, labels);
+    }
+
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
     {
         Upload(_kernels.InputBuffer, x);
+        UploadLabels(labels);
         Upload(_kernels.NoiseBuffer, eps);
         return _kernels.Train(this, examples, beta, freeBits);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
     {
         Upload(_kernels.InputBuffer, x);
+        UploadLabels(labels);
         _kernels.DrawNoise(this, seed, step, firstExample, examples);
         return _kernels.Train(this, examples, beta, freeBits);
     }
 
-    public unsafe double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
+    public unsafe double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
     {
         Upload(_kernels.InputBuffer, x);
+        UploadLabels(labels);
         Upload(_kernels.NoiseBuffer, eps);
         fixed (float* perExample = exampleLoss)
             return _kernels.Evaluate(this, examples, beta, exampleLoss.IsEmpty ? Kernels.Cpu.Floats.Null : new Floats(perExample));
@@ -166,27 +175,30 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         }
     }
 
-    public void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar)
+    public void Encode(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, Span<float> mu, Span<float> logVar)
     {
         Upload(_kernels.InputBuffer, x);
+        UploadLabels(labels);
         _kernels.Encode(this, examples);
         Read(BufferById(_kernels.MuBuffer), mu);
         Read(BufferById(_kernels.LogVarBuffer), logVar);
     }
 
-    public void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean)
+    public void Decode(ReadOnlySpan<float> z, ReadOnlySpan<float> labels, int rows, Span<float> mean)
     {
         Upload(_kernels.LatentBuffer, z);
+        UploadLabels(labels);
         _kernels.Decode(this, rows);
         Read(BufferById(_kernels.MeanBuffer), mean);
     }
 
-    public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll)
+    public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll)
     {
         if ((long)examples * samples > (long)MaxExamples * _descriptor.LatentSamples)
             throw new ArgumentOutOfRangeException(nameof(samples), "Too many rows for one accelerator call.");
         Upload(_kernels.LatentBuffer, z);
         Upload(_kernels.InputBuffer, x);
+        UploadLabels(labels);
         _kernels.DecoderNegativeLogLikelihood(this, examples, samples);
         Read(BufferById(_kernels.RowNllBuffer), rowNll);
     }

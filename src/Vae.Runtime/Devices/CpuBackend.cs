@@ -53,31 +53,33 @@ internal sealed unsafe class CpuBackend : IModelBackend
         foreach (var s in _state) s?.Span.Clear();
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
+        fixed (float* py = labels)
         fixed (float* pe = eps)
-            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer));
+            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer));
     }
 
     private NativeBuffer? _eps;
 
-    public double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
     {
         // The model's own kernels draw its noise: the backend knows no latent.
         _eps ??= new NativeBuffer(_kernels.NoiseFloats(MaxExamples));
         _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
-        return ForwardBackward(x, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits);
+        return ForwardBackward(x, labels, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits);
     }
 
-    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
+    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
+        fixed (float* py = labels)
         fixed (float* pe = eps)
         fixed (float* pl = exampleLoss)
-            return _kernels.Loss(Threads, new Floats(_parameters.Pointer), new Floats(px), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer), exampleLoss.IsEmpty ? Floats.Null : new Floats(pl));
+            return _kernels.Loss(Threads, new Floats(_parameters.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, new Floats(ws), new Floats(_packed.Pointer), exampleLoss.IsEmpty ? Floats.Null : new Floats(pl));
     }
 
     public double GradientSumOfSquares() => Optimizers.SumOfSquares(_descriptor.ParameterCount, _gradients.Pointer);
@@ -102,24 +104,26 @@ internal sealed unsafe class CpuBackend : IModelBackend
         }
     }
 
-    public void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar)
+    public void Encode(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, Span<float> mu, Span<float> logVar)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
+        fixed (float* py = labels)
         fixed (float* pm = mu)
         fixed (float* pv = logVar)
-            _kernels.Encode(Threads, new Floats(_parameters.Pointer), new Floats(px), examples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm), new Floats(pv));
+            _kernels.Encode(Threads, new Floats(_parameters.Pointer), new Floats(px), new Floats(py), examples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm), new Floats(pv));
     }
 
-    public void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean)
+    public void Decode(ReadOnlySpan<float> z, ReadOnlySpan<float> labels, int rows, Span<float> mean)
     {
         float* ws = Workspace(rows);
         fixed (float* pz = z)
+        fixed (float* py = labels)
         fixed (float* pm = mean)
-            _kernels.Decode(Threads, new Floats(_parameters.Pointer), new Floats(pz), rows, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm));
+            _kernels.Decode(Threads, new Floats(_parameters.Pointer), new Floats(pz), new Floats(py), rows, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm));
     }
 
-    public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll)
+    public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll)
     {
         // The workspace is sized in examples of the model's own L; ask for enough to hold examples * samples rows.
         if ((long)examples * samples > (long)MaxExamples * _descriptor.LatentSamples)
@@ -128,8 +132,9 @@ internal sealed unsafe class CpuBackend : IModelBackend
         float* ws = Workspace(Math.Max(needed, examples));
         fixed (float* pz = z)
         fixed (float* px = x)
+        fixed (float* py = labels)
         fixed (float* pn = rowNll)
-            _kernels.DecoderNegativeLogLikelihood(Threads, new Floats(_parameters.Pointer), new Floats(pz), new Floats(px), examples, samples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pn));
+            _kernels.DecoderNegativeLogLikelihood(Threads, new Floats(_parameters.Pointer), new Floats(pz), new Floats(px), new Floats(py), examples, samples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pn));
     }
 
     public void Dispose()

@@ -4,6 +4,10 @@ namespace Vae.Devices;
 /// A model's parameters, gradients, optimiser state and kernels on one device. The host talks to it in spans;
 /// the device keeps whatever layout and memory its kernels like.
 /// </summary>
+/// <remarks>
+/// <c>labels</c> are a conditional model's class indices as floats, one per example (for Decode, one per row); empty
+/// for other models.
+/// </remarks>
 internal interface IModelBackend : IDisposable
 {
     void SetParameters(ReadOnlySpan<float> values);
@@ -16,22 +20,22 @@ internal interface IModelBackend : IDisposable
     void ResetOptimizerState();
 
     /// <summary>Forward and backward on a batch; gradients stay on the device. Returns the mean loss.</summary>
-    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, float freeBits);
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits);
 
     /// <summary>
     /// The same with the noise of (seed, step) drawn by the device itself, Philox keyed by (firstExample + row,
     /// sample, latent index): the global example index, so a batch split across processes draws one batch's noise.
     /// </summary>
-    double ForwardBackward(ReadOnlySpan<float> x, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample);
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample);
 
-    double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
+    double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
     double GradientSumOfSquares();
     void ScaleGradients(float factor);
     void ApplyOptimizer(Optimizer optimizer, long step);
 
-    void Encode(ReadOnlySpan<float> x, int examples, Span<float> mu, Span<float> logVar);
-    void Decode(ReadOnlySpan<float> z, int rows, Span<float> mean);
-    void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, int examples, int samples, Span<float> rowNll);
+    void Encode(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, Span<float> mu, Span<float> logVar);
+    void Decode(ReadOnlySpan<float> z, ReadOnlySpan<float> labels, int rows, Span<float> mean);
+    void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll);
 
     /// <summary>Largest number of examples one call may take.</summary>
     int MaxExamples { get; }

@@ -39,8 +39,9 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 {
     public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
         IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null,
-        Objective objective = Objective.Elbo, double freeBits = 0)
+        Objective objective = Objective.Elbo, double freeBits = 0, int classes = 0)
     {
+        if (classes < 0 || classes == 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A conditional model needs at least 2 classes (0 is unconditional).");
         if (!Enum.IsDefined(objective)) throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown objective.");
         if (!(freeBits >= 0) || double.IsInfinity(freeBits)) throw new ArgumentOutOfRangeException(nameof(freeBits), freeBits, "Free bits must be a finite number >= 0.");
         if (freeBits > 0 && objective != Objective.Elbo) throw new ArgumentException("Free bits apply to the ELBO only.", nameof(freeBits));
@@ -62,6 +63,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         Encoder = encoder.ToArray();
         Objective = objective;
         FreeBits = freeBits;
+        Classes = classes;
         Decoder = decoder.ToArray();
         // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer.
         Tensors = (tensors ?? []).ToArray();
@@ -88,6 +90,11 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 
     /// <summary>The free-bits floor per latent dimension that training starts with (ELBO only; 0 is none).</summary>
     public double FreeBits { get; }
+
+    /// <summary>Classes of a conditional model's label (appended one-hot to x and to z); 0 for an unconditional model.</summary>
+    public int Classes { get; }
+
+    public bool IsConditional => Classes > 0;
     public double Sigma { get; }
     public IReadOnlyList<LayerDescriptor> Encoder { get; }
     public IReadOnlyList<LayerDescriptor> Decoder { get; }
@@ -115,6 +122,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
             w.WriteNumber("sigma", Sigma);
             w.WriteString("objective", Objective.ToString());
             w.WriteNumber("free_bits", FreeBits);
+            w.WriteNumber("classes", Classes);
             WriteLayers(w, "encoder", Encoder);
             WriteLayers(w, "decoder", Decoder);
             w.WriteStartArray("tensors");
@@ -180,7 +188,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                     : null,
                 // Files written before objectives existed are ELBO models.
                 root.TryGetProperty("objective", out var objective) ? Enum.Parse<Objective>(objective.GetString()!) : Objective.Elbo,
-                root.TryGetProperty("free_bits", out var freeBits) ? freeBits.GetDouble() : 0);
+                root.TryGetProperty("free_bits", out var freeBits) ? freeBits.GetDouble() : 0,
+                root.TryGetProperty("classes", out var classes) ? classes.GetInt32() : 0);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -202,6 +211,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (LatentSamples != 1) sb.Append(CultureInfo.InvariantCulture, $" L={LatentSamples}");
         if (Objective != Objective.Elbo) sb.Append(CultureInfo.InvariantCulture, $" {Objective}");
         if (FreeBits != 0) sb.Append(CultureInfo.InvariantCulture, $" free bits {FreeBits}");
+        if (Classes != 0) sb.Append(CultureInfo.InvariantCulture, $" conditional on {Classes} classes");
         return sb.ToString();
     }
 
@@ -217,6 +227,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (LatentSamples != other.LatentSamples) d.Add($"latent samples {LatentSamples} vs {other.LatentSamples}");
         if (Objective != other.Objective) d.Add($"objective {Objective} vs {other.Objective}");
         if (FreeBits != other.FreeBits) d.Add($"free bits {FreeBits} vs {other.FreeBits}");
+        if (Classes != other.Classes) d.Add($"label classes {Classes} vs {other.Classes}");
         CompareLayers(d, "encoder", Encoder, other.Encoder);
         CompareLayers(d, "decoder", Decoder, other.Decoder);
         if (d.Count == 0 && Tensors.Count > 0 && other.Tensors.Count > 0 && !Tensors.SequenceEqual(other.Tensors))

@@ -123,16 +123,23 @@ public abstract class VaeModel : IDisposable
 
     /// <summary>The mean negative ELBO of a batch with the given noise, and each example's value when asked.</summary>
     /// <param name="eps">[examples, LatentSamples, Latent] standard-normal noise.</param>
-    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> exampleLoss = default)
+    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> exampleLoss = default) => Loss(x, default, eps, exampleLoss);
+
+    /// <summary>
+    /// The model's loss (the negative of its bound) for a batch with the given noise, and each example's value when
+    /// asked; <paramref name="labels"/> are a conditional model's class labels, one per example (empty otherwise).
+    /// </summary>
+    public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> exampleLoss = default)
     {
         int n = Examples(x, nameof(x));
+        var y = Labels(labels, n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         if (!exampleLoss.IsEmpty) CheckLength(exampleLoss, n, nameof(exampleLoss), "[examples]");
         double total = 0;
         foreach (var (start, count) in Chunks(n))
         {
             total += count * _backend.Loss(
-                x.Slice(start * InputWidth, count * InputWidth),
+                x.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count),
                 eps.Slice(start * Architecture.LatentSamples * LatentWidth, count * Architecture.LatentSamples * LatentWidth),
                 count, KlWeight, exampleLoss.IsEmpty ? default : exampleLoss.Slice(start, count));
         }
@@ -140,13 +147,17 @@ public abstract class VaeModel : IDisposable
     }
 
     /// <summary>The gradient of <see cref="Loss"/> for one batch (no optimiser step); returns the loss.</summary>
-    public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> gradients)
+    public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> gradients) => ComputeGradients(x, default, eps, gradients);
+
+    /// <summary>The gradient of the training loss for one labelled batch (a conditional model's); returns the loss.</summary>
+    public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> gradients)
     {
         int n = Examples(x, nameof(x));
+        var y = Labels(labels, n);
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         CheckLength(gradients, Parameters, nameof(gradients), "[Parameters]");
-        double loss = _backend.ForwardBackward(x, eps, n, KlWeight, FreeBits);
+        double loss = _backend.ForwardBackward(x, y, eps, n, KlWeight, FreeBits);
         _backend.GetGradients(gradients);
         return loss;
     }
@@ -159,28 +170,38 @@ public abstract class VaeModel : IDisposable
     /// The index of x's first row in the global batch: noise is keyed by it, so a batch split across processes draws
     /// the same noise as one process would for the whole batch.
     /// </param>
-    public double TrainStep(ReadOnlySpan<float> x, Optimizer optimizer, float? clipGradientNorm = null, int firstExample = 0)
+    public double TrainStep(ReadOnlySpan<float> x, Optimizer optimizer, float? clipGradientNorm = null, int firstExample = 0) =>
+        TrainStep(x, default, optimizer, clipGradientNorm, firstExample);
+
+    /// <summary>One optimiser step on a labelled batch (a conditional model's), with noise drawn as by the unlabelled overload.</summary>
+    public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Optimizer optimizer, float? clipGradientNorm = null, int firstExample = 0)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
+        var y = Labels(labels, n);
         long step = Step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, n, KlWeight, FreeBits, Seed, (uint)step, firstExample);
+        double loss = _backend.ForwardBackward(x, y, n, KlWeight, FreeBits, Seed, (uint)step, firstExample);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
     /// <summary>One optimiser step with explicit noise. A non-finite loss or gradient throws and changes nothing.</summary>
-    public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null)
+    public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null) =>
+        TrainStep(x, default, eps, optimizer, clipGradientNorm);
+
+    /// <summary>One optimiser step on a labelled batch with explicit noise.</summary>
+    public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
+        var y = Labels(labels, n);
         long step = Step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, eps, n, KlWeight, FreeBits);
+        double loss = _backend.ForwardBackward(x, y, eps, n, KlWeight, FreeBits);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
@@ -207,56 +228,78 @@ public abstract class VaeModel : IDisposable
     }
 
     /// <summary>The encoder's mean and log variance for each example.</summary>
-    public void Encode(ReadOnlySpan<float> x, Span<float> mu, Span<float> logVar)
+    public void Encode(ReadOnlySpan<float> x, Span<float> mu, Span<float> logVar) => Encode(x, default, mu, logVar);
+
+    /// <summary>q(z|x, y) of a conditional model: the mean and log variance of each labelled example.</summary>
+    public void Encode(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Span<float> mu, Span<float> logVar)
     {
         int n = Examples(x, nameof(x));
+        var y = Labels(labels, n);
         CheckLength(mu, (long)n * LatentWidth, nameof(mu), "[examples, Latent]");
         CheckLength(logVar, (long)n * LatentWidth, nameof(logVar), "[examples, Latent]");
         foreach (var (start, count) in Chunks(n))
-            _backend.Encode(x.Slice(start * InputWidth, count * InputWidth), count,
+            _backend.Encode(x.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count), count,
                 mu.Slice(start * LatentWidth, count * LatentWidth), logVar.Slice(start * LatentWidth, count * LatentWidth));
     }
 
     /// <summary>The decoder's mean for each latent row: pixel probabilities for Bernoulli, the Gaussian mean otherwise.</summary>
-    public void Decode(ReadOnlySpan<float> z, Span<float> mean)
+    public void Decode(ReadOnlySpan<float> z, Span<float> mean) => Decode(z, default, mean);
+
+    /// <summary>The decoder's mean for each latent row of a conditional model, each row with its own label.</summary>
+    public void Decode(ReadOnlySpan<float> z, ReadOnlySpan<int> labels, Span<float> mean)
     {
         if (z.Length % LatentWidth != 0)
             throw new ArgumentException($"z has {z.Length} values, not a whole number of rows of Latent = {LatentWidth}.", nameof(z));
         int n = z.Length / LatentWidth;
         CheckLength(mean, (long)n * InputWidth, nameof(mean), "[rows, Input]");
+        var y = Labels(labels, n);
         foreach (var (start, count) in Chunks(n))
-            _backend.Decode(z.Slice(start * LatentWidth, count * LatentWidth), count, mean.Slice(start * InputWidth, count * InputWidth));
+            _backend.Decode(z.Slice(start * LatentWidth, count * LatentWidth), Slice(y, start, count), count, mean.Slice(start * InputWidth, count * InputWidth));
     }
 
     /// <summary>Decodes each example's posterior mean: the usual deterministic reconstruction.</summary>
-    public void Reconstruct(ReadOnlySpan<float> x, Span<float> mean)
+    public void Reconstruct(ReadOnlySpan<float> x, Span<float> mean) => Reconstruct(x, ReadOnlySpan<int>.Empty, mean);
+
+    /// <summary>The same for a conditional model's labelled examples (the label goes to the encoder and the decoder).</summary>
+    public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Span<float> mean)
     {
         int n = Examples(x, nameof(x));
         var mu = new float[n * LatentWidth];
-        Encode(x, mu, new float[n * LatentWidth]);
-        Decode(mu, mean);
+        Encode(x, labels, mu, new float[n * LatentWidth]);
+        Decode(mu, labels, mean);
     }
 
     /// <summary>Decodes z = mu + exp(logvar / 2) eps for each example, with explicit eps [examples, Latent].</summary>
-    public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> mean)
+    public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> mean) => Reconstruct(x, default, eps, mean);
+
+    /// <summary>The same for a conditional model's labelled examples.</summary>
+    public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> mean)
     {
         int n = Examples(x, nameof(x));
         CheckLength(eps, (long)n * LatentWidth, nameof(eps), "[examples, Latent]");
         var mu = new float[n * LatentWidth];
         var logVar = new float[n * LatentWidth];
-        Encode(x, mu, logVar);
+        Encode(x, labels, mu, logVar);
         for (int i = 0; i < mu.Length; i++) mu[i] += MathF.Exp(0.5f * logVar[i]) * eps[i];
-        Decode(mu, mean);
+        Decode(mu, labels, mean);
     }
 
     /// <summary>Decodes <paramref name="count"/> draws from the prior N(0, I); returns [count, Input] means.</summary>
-    public float[] Sample(int count, ulong seed)
+    public float[] Sample(int count, ulong seed) => Sample(count, ReadOnlySpan<int>.Empty, seed);
+
+    /// <summary>
+    /// A conditional model's samples: one draw from the prior per label, decoded with that label ("draw me a
+    /// sneaker"); returns [labels, Input] means.
+    /// </summary>
+    public float[] Sample(ReadOnlySpan<int> labels, ulong seed) => Sample(labels.Length, labels, seed);
+
+    private float[] Sample(int count, ReadOnlySpan<int> labels, ulong seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var z = new float[count * LatentWidth];
         Philox.FillNormal(seed, 0, 0, count, 1, LatentWidth, z);
         var mean = new float[count * InputWidth];
-        Decode(z, mean);
+        Decode(z, labels, mean);
         return mean;
     }
 
@@ -264,9 +307,13 @@ public abstract class VaeModel : IDisposable
     /// Mean ELBO over a data set in nats per example (the negative of the loss), with noise keyed by
     /// (seed, step 0, example index in the data set), so chunking never changes the figure.
     /// </summary>
-    public double Elbo(ReadOnlySpan<float> data, ulong seed = 0)
+    public double Elbo(ReadOnlySpan<float> data, ulong seed = 0) => Elbo(data, default, seed);
+
+    /// <summary>The same over a conditional model's labelled data set.</summary>
+    public double Elbo(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, ulong seed = 0)
     {
         int n = Examples(data, nameof(data));
+        var y = Labels(labels, n);
         int per = Architecture.LatentSamples * LatentWidth;
         double total = 0;
         var eps = new float[Math.Min(n, _backend.MaxExamples) * per];
@@ -274,7 +321,7 @@ public abstract class VaeModel : IDisposable
         {
             var e = eps.AsSpan(0, count * per);
             Philox.FillNormal(seed, 0, start, count, Architecture.LatentSamples, LatentWidth, e);
-            total += count * _backend.Loss(data.Slice(start * InputWidth, count * InputWidth), e, count, KlWeight, default);
+            total += count * _backend.Loss(data.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count), e, count, KlWeight, default);
         }
         return n == 0 ? 0 : -total / n;
     }
@@ -283,10 +330,16 @@ public abstract class VaeModel : IDisposable
     /// The importance-sampled estimate of -log p(x), mean over the data set in nats: for each example,
     /// -log mean_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)) with z_k ~ q(z|x), computed stably (log-sum-exp).
     /// </summary>
-    public double NegativeLogLikelihood(ReadOnlySpan<float> data, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public double NegativeLogLikelihood(ReadOnlySpan<float> data, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default) =>
+        NegativeLogLikelihood(data, default, importanceSamples, seed, progress, cancellationToken);
+
+    /// <summary>The same for a conditional model's labelled data set: -log p(x|y), mean over the data set.</summary>
+    public double NegativeLogLikelihood(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(importanceSamples, 1);
         int n = Examples(data, nameof(data));
+        // Copied: the labelled passes below call back into Encode, which reuses the model's label scratch.
+        var y = Labels(labels, n).ToArray();
         int j = LatentWidth;
         int perCall = Math.Max(1, Math.Min(_backend.MaxExamples * Architecture.LatentSamples / importanceSamples, 256));
         int k = Math.Min(importanceSamples, _backend.MaxExamples * Architecture.LatentSamples);
@@ -303,7 +356,8 @@ public abstract class VaeModel : IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(perCall, n - start);
             var x = data.Slice(start * InputWidth, count * InputWidth);
-            Encode(x, mu.AsSpan(0, count * j), logVar.AsSpan(0, count * j));
+            var xLabels = labels.IsEmpty ? ReadOnlySpan<int>.Empty : labels.Slice(start, count);
+            Encode(x, xLabels, mu.AsSpan(0, count * j), logVar.AsSpan(0, count * j));
             for (int k0 = 0; k0 < importanceSamples; k0 += k)
             {
                 int kc = Math.Min(k, importanceSamples - k0);
@@ -326,7 +380,7 @@ public abstract class VaeModel : IDisposable
                     }
                     logQ[b * kc + s] = lp - lq;
                 }
-                _backend.DecoderNegativeLogLikelihood(z.AsSpan(0, count * kc * j), x, count, kc, nll.AsSpan(0, count * kc));
+                _backend.DecoderNegativeLogLikelihood(z.AsSpan(0, count * kc * j), x, Slice(y, start, count), count, kc, nll.AsSpan(0, count * kc));
                 for (int b = 0; b < count; b++)
                 for (int s = 0; s < kc; s++)
                     logWeights[b * importanceSamples + k0 + s] = logQ[b * kc + s] - nll[b * kc + s];
@@ -348,6 +402,38 @@ public abstract class VaeModel : IDisposable
         foreach (var v in values) sum += Math.Exp(v - max);
         return max + Math.Log(sum / values.Length);
     }
+
+    private float[] _labels = [];
+
+    /// <summary>
+    /// A conditional model's labels, checked (one per example, each in 0 .. Classes - 1) and held as floats for the
+    /// kernels in a buffer the model reuses; empty for an unconditional model, which must be given none.
+    /// </summary>
+    private ReadOnlySpan<float> Labels(ReadOnlySpan<int> labels, int n)
+    {
+        int classes = Architecture.Classes;
+        if (classes == 0)
+        {
+            if (!labels.IsEmpty)
+                throw new ArgumentException($"{Architecture.Name} is not conditional: it takes no labels (declare [Conditional(Classes = C)] for one that does).", nameof(labels));
+            return default;
+        }
+        if (labels.Length != n)
+            throw new ArgumentException(labels.IsEmpty
+                ? $"{Architecture.Name} is conditional on {classes} classes: pass each example's label (the overloads that take labels)."
+                : $"labels has {labels.Length} values for {n} examples.", nameof(labels));
+        if (_labels.Length < n) _labels = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            if ((uint)labels[i] >= (uint)classes)
+                throw new ArgumentOutOfRangeException(nameof(labels), labels[i], $"Label {i} is {labels[i]}; {Architecture.Name} has classes 0 to {classes - 1}.");
+            _labels[i] = labels[i];
+        }
+        return _labels.AsSpan(0, n);
+    }
+
+    private static ReadOnlySpan<float> Slice(ReadOnlySpan<float> labels, int start, int count) =>
+        labels.IsEmpty ? default : labels.Slice(start, count);
 
     private int Examples(ReadOnlySpan<float> x, string name)
     {

@@ -30,9 +30,11 @@ public sealed class ReferenceVae
     /// With <paramref name="freeBits"/> &gt; 0 (ELBO only) the KL of each dimension, averaged over the batch, is floored
     /// there, as training computes it; <paramref name="exampleLoss"/> gets each example's unfloored value.
     /// </summary>
+    /// <remarks>A conditional model takes each example's label in <paramref name="labels"/>; it is appended one-hot to the encoder's input and to every z.</remarks>
     public double Loss(ReadOnlySpan<double> parameters, ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, double beta,
-        double[]? gradient, double[]? exampleLoss = null, double freeBits = 0)
+        double[]? gradient, double[]? exampleLoss = null, double freeBits = 0, ReadOnlySpan<int> labels = default)
     {
+        if (_d.Classes > 0 && labels.Length != examples) throw new ArgumentException($"A conditional model needs {examples} labels, got {labels.Length}.", nameof(labels));
         var p = parameters.ToArray();
         if (gradient is not null) Array.Clear(gradient);
         int input = _d.Input, latent = _d.Latent, samples = _d.LatentSamples;
@@ -41,11 +43,15 @@ public sealed class ReferenceVae
 
         // The encoder of every example first: free bits need the batch's KL per dimension before any gradient.
         var encoders = new Encoded[examples];
+        var inputs = new double[examples][];
+        var classes = new int[examples];
         for (int b = 0; b < examples; b++)
         {
             var xb = new double[input];
             for (int i = 0; i < input; i++) xb[i] = x[b * input + i];
-            encoders[b] = Encode(p, xb);
+            inputs[b] = xb;
+            classes[b] = _d.Classes > 0 ? labels[b] : -1;
+            encoders[b] = Encode(p, Conditioned(xb, classes[b]));
         }
         var mask = new double[latent];
         Array.Fill(mask, 1.0);
@@ -64,7 +70,8 @@ public sealed class ReferenceVae
         double total = 0, reconstructionTotal = 0;
         for (int b = 0; b < examples; b++)
         {
-            var (xb, encIn, encPre, mu, logVar) = encoders[b];
+            var (_, encIn, encPre, mu, logVar) = encoders[b];
+            var xb = inputs[b];
             var h = encIn[^1];
 
             // Every sample forward, kept for the backward pass (the importance weights need all K first).
@@ -73,7 +80,7 @@ public sealed class ReferenceVae
             {
                 var e = new double[latent];
                 for (int j = 0; j < latent; j++) e[j] = eps[(b * samples + s) * latent + j];
-                decoded[s] = Decode(p, xb, ReferenceGaussianLatent.Sample(mu, logVar, e), e);
+                decoded[s] = Decode(p, xb, ReferenceGaussianLatent.Sample(mu, logVar, e), e, classes[b]);
                 if (importance) decoded[s].LogRatio = ReferenceGaussianLatent.LogRatio(mu, logVar, e);
             }
 
@@ -172,9 +179,19 @@ public sealed class ReferenceVae
         return new Encoded(xb, encIn, encPre, Affine(p, "encoder.mu", h), Affine(p, "encoder.logvar", h));
     }
 
-    private Decoded Decode(double[] p, double[] xb, double[] z, double[] e)
+    /// <summary>A conditional model's input: <paramref name="values"/> with the label appended one-hot; the values alone otherwise.</summary>
+    private double[] Conditioned(double[] values, int label)
     {
-        var decIn = new List<double[]> { z };
+        if (_d.Classes == 0) return values;
+        var joined = new double[values.Length + _d.Classes];
+        values.CopyTo(joined, 0);
+        joined[values.Length + label] = 1;
+        return joined;
+    }
+
+    private Decoded Decode(double[] p, double[] xb, double[] z, double[] e, int label)
+    {
+        var decIn = new List<double[]> { Conditioned(z, label) };
         var decPre = new List<double[]>();
         for (int l = 0; l < _d.Decoder.Count; l++)
         {
@@ -213,7 +230,8 @@ public sealed class ReferenceVae
             var dPre = ReferenceActivations.Backward(_d.Decoder[l].Activation, sample.Pre[l], dTop);
             dTop = AffineBackward(p, gradient, $"decoder.{l}", sample.Inputs[l], dPre);
         }
-        return dTop;
+        // A conditional decoder read [z | label]: the label's columns carry no gradient further.
+        return dTop.AsSpan(0, _d.Latent).ToArray();
     }
 
     private double[] Affine(double[] p, string layer, double[] input)

@@ -12,6 +12,7 @@ public sealed class Trainer
 {
     private readonly VaeModel _model;
     private float[] _batch = [];
+    private int[] _batchLabels = [];
     private int[] _order = [];
 
     public Trainer(VaeModel model, Optimizer optimizer, int batchSize = 128, ulong shuffleSeed = 0)
@@ -42,25 +43,35 @@ public sealed class Trainer
     public int ReportEvery { get; set; } = 20;
 
     /// <summary>Trains for <paramref name="epochs"/> epochs over <paramref name="data"/> ([examples, Input]).</summary>
-    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Fit(data, ReadOnlyMemory<int>.Empty, epochs, progress, cancellationToken);
+
+    /// <summary>Trains a conditional model for <paramref name="epochs"/> epochs over labelled data (one label per example, shuffled with it).</summary>
+    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var results = new List<EpochResult>();
         for (int e = 0; e < epochs; e++)
         {
-            results.Add(TrainEpoch(data, e + 1, epochs, progress, cancellationToken));
+            results.Add(TrainEpoch(data, labels, e + 1, epochs, progress, cancellationToken));
         }
         return results;
     }
 
     /// <summary>One pass over the data; <paramref name="epochInCall"/> and <paramref name="epochsInCall"/> only label progress.</summary>
-    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        TrainEpoch(data, ReadOnlyMemory<int>.Empty, epochInCall, epochsInCall, progress, cancellationToken);
+
+    /// <summary>One pass over labelled data (a conditional model's); the labels follow their examples through the shuffle.</summary>
+    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         int input = _model.Architecture.Input;
         if (data.Length % input != 0)
             throw new ArgumentException($"The data has {data.Length} values, not a whole number of examples of Input = {input}.", nameof(data));
         int n = data.Length / input;
         if (n == 0) throw new ArgumentException("The data set is empty.", nameof(data));
+        if (!labels.IsEmpty && labels.Length != n) throw new ArgumentException($"labels has {labels.Length} values for {n} examples.", nameof(labels));
+        if (_batchLabels.Length < BatchSize) _batchLabels = new int[BatchSize];
         int epoch = EpochsCompleted + 1;
         Shuffle(n, epoch);
         if (_batch.Length < BatchSize * input) _batch = new float[BatchSize * input];
@@ -69,14 +80,18 @@ public sealed class Trainer
         double lossSum = 0;
         int done = 0, steps = 0;
         var source = data.Span;
+        var sourceLabels = labels.Span;
         for (int start = 0; start < n; start += BatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(BatchSize, n - start);
             for (int b = 0; b < count; b++)
                 source.Slice(_order[start + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
+            if (!sourceLabels.IsEmpty)
+                for (int b = 0; b < count; b++) _batchLabels[b] = sourceLabels[_order[start + b]];
             if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
-            double loss = _model.TrainStep(_batch.AsSpan(0, count * input), Optimizer, ClipGradientNorm);
+            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, count);
+            double loss = _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm);
             lossSum += loss * count;
             done += count;
             steps++;

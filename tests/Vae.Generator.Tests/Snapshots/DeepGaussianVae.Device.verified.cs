@@ -698,6 +698,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public int LatentBuffer => Z;
             public int MeanBuffer => Mean;
             public int RowNllBuffer => RowNll;
+            public int LabelsBuffer => -1; // this model has none
 
             public void DrawNoise(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples)
             {

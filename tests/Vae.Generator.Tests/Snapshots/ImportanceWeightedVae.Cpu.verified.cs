@@ -95,7 +95,7 @@ namespace Samples.Iwae
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -129,7 +129,7 @@ namespace Samples.Iwae
             }
 
             /// <summary>Forward pass and loss only; each example's loss goes to exampleLoss unless it is null.</summary>
-            public double Loss(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats exampleLoss)
+            public double Loss(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats exampleLoss)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -149,7 +149,7 @@ namespace Samples.Iwae
             }
 
             /// <summary>The encoder and the latent's parameters: mu and logvar, [examples, Latent] each.</summary>
-            public void Encode(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats x, int examples, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats mu, global::Vae.Kernels.Cpu.Floats logVar)
+            public void Encode(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, int examples, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats mu, global::Vae.Kernels.Cpu.Floats logVar)
             {
                 var w = new Workspace(workspace, examples);
                 // encoder.0: [rows, 784] -> [rows, 200], Relu
@@ -161,7 +161,7 @@ namespace Samples.Iwae
             }
 
             /// <summary>The decoder from given latent rows to the mean of p(x|z), [rows, Input].</summary>
-            public void Decode(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats z, int rows, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats mean)
+            public void Decode(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats z, global::Vae.Kernels.Cpu.Floats labels, int rows, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats mean)
             {
                 var w = new Workspace(workspace, rows);
                 // decoder.0: [rows, 10] -> [rows, 200], Relu
@@ -173,7 +173,7 @@ namespace Samples.Iwae
             }
 
             /// <summary>-log p(x|z) for given latent rows, samples adjacent rows per example of x.</summary>
-            public void DecoderNegativeLogLikelihood(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats z, global::Vae.Kernels.Cpu.Floats x, int examples, int samples, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats rowNll)
+            public void DecoderNegativeLogLikelihood(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats z, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, int examples, int samples, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.Floats rowNll)
             {
                 int rows = examples * samples;
                 var w = new Workspace(workspace, (rows + Samples - 1) / Samples);

@@ -36,7 +36,7 @@ public static class GlobalExampleIndex
 
     private static float[] Gradient(VaeModel model, float[] x, int examples, int firstExample)
     {
-        model.Backend.ForwardBackward(x, examples, model.KlWeight, freeBits: 0, seed: 17, step: 3, firstExample);
+        model.Backend.ForwardBackward(x, default, examples, model.KlWeight, freeBits: 0, seed: 17, step: 3, firstExample);
         var g = new float[model.Architecture.ParameterCount];
         model.Backend.GetGradients(g);
         return g;

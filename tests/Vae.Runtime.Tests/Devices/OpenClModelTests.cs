@@ -40,11 +40,13 @@ public sealed class OpenClModelTests(ITestOutputHelper output)
         model.SetParameters(p);
         var x = TestData.Inputs(d, batch, 6);
         var eps = TestData.Noise(d, batch, 7);
+        var labels = TestData.Labels(d, batch, 8);
         var gradients = new float[d.ParameterCount];
-        double loss = model.ComputeGradients(x, eps, gradients);
+        double loss = model.ComputeGradients(x, labels, eps, gradients);
 
         var expected = new double[d.ParameterCount];
-        double expectedLoss = new ReferenceVae(d).Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, expected);
+        double expectedLoss = new ReferenceVae(d).Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, expected,
+            freeBits: model.FreeBits, labels: labels);
         CpuParityTests.AssertClose(expectedLoss, loss, 1e-4, "loss");
         foreach (var t in d.Tensors) CpuParityTests.AssertTensorClose(expected.AsSpan(t.Offset, t.Length), gradients.AsSpan(t.Offset, t.Length), t.Name);
     }

@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae)];
         foreach (var model in models)
         foreach (var batch in new[] { 1, 7, 128 })
         {
@@ -34,6 +34,8 @@ public class CpuParityTests : IDisposable
         nameof(IwaeVae) => new IwaeVae(device, seed),
         nameof(DregVae) => new DregVae(device, seed),
         nameof(FreeBitsVae) => new FreeBitsVae(device, seed),
+        nameof(ConditionalVae) => new ConditionalVae(device, seed),
+        nameof(ConditionalLinearVae) => new ConditionalLinearVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 
@@ -47,23 +49,24 @@ public class CpuParityTests : IDisposable
         model.SetParameters(p);
         var x = TestData.Inputs(d, batch, 6);
         var eps = TestData.Noise(d, batch, 7);
+        var labels = TestData.Labels(d, batch, 8);
 
         var gradients = new float[d.ParameterCount];
-        double loss = model.ComputeGradients(x, eps, gradients);
+        double loss = model.ComputeGradients(x, labels, eps, gradients);
 
         var oracle = new ReferenceVae(d);
         var expected = new double[d.ParameterCount];
         // Training floors the KL at the model's free bits; evaluation (Loss) reports the unfloored bound.
-        double expectedLoss = oracle.Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, expected, freeBits: model.FreeBits);
+        double expectedLoss = oracle.Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, expected, freeBits: model.FreeBits, labels: labels);
 
         AssertClose(expectedLoss, loss, 1e-4, "loss");
         foreach (var t in d.Tensors) AssertTensorClose(expected.AsSpan(t.Offset, t.Length), gradients.AsSpan(t.Offset, t.Length), t.Name);
 
         // The forward-only entry point gives the same loss and per-example values.
         var perExample = new float[batch];
-        double forwardLoss = model.Loss(x, eps, perExample);
+        double forwardLoss = model.Loss(x, labels, eps, perExample);
         var expectedPerExample = new double[batch];
-        double expectedForwardLoss = oracle.Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, null, expectedPerExample);
+        double expectedForwardLoss = oracle.Loss(p.Select(v => (double)v).ToArray(), x, eps, batch, d.Beta, null, expectedPerExample, labels: labels);
         AssertClose(expectedForwardLoss, forwardLoss, 1e-4, "forward loss");
         for (int b = 0; b < batch; b++) AssertClose(expectedPerExample[b], perExample[b], 1e-4, $"example {b} loss");
     }

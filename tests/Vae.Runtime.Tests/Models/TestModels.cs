@@ -79,3 +79,15 @@ public partial class DregVae;
 [Encoder(12, Activation.LeakyRelu)]
 [Decoder(12, Activation.Tanh)]
 public partial class FreeBitsVae;
+
+/// <summary>A conditional model: four classes appended to x and to each of two latent samples.</summary>
+[VariationalAutoencoder(Input = 9, Latent = 3, LatentSamples = 2)]
+[Conditional(Classes = 4)]
+[Encoder(11, Activation.Tanh)]
+[Decoder(10, Activation.Gelu)]
+public partial class ConditionalVae;
+
+/// <summary>Conditional with no hidden layers: the heads read [x | y] and the output layer reads [z | y]; the importance-weighted bound.</summary>
+[VariationalAutoencoder(Input = 6, Latent = 2, Likelihood = Likelihood.GaussianLearnedVariance, LatentSamples = 3, Objective = Objective.ImportanceWeighted)]
+[Conditional(Classes = 3)]
+public partial class ConditionalLinearVae;

@@ -135,3 +135,39 @@ public class ReferenceObjectiveTests
 
     private static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 }
+
+/// <summary>The conditional model's oracle against central differences, with and without hidden layers.</summary>
+public class ReferenceConditionalTests
+{
+    [Theory]
+    [InlineData(true, Objective.Elbo)]
+    [InlineData(false, Objective.Elbo)]
+    [InlineData(true, Objective.ImportanceWeighted)]
+    public void Conditional_gradient_matches_central_differences(bool hidden, Objective objective)
+    {
+        var d = TestLayouts.Descriptor("Conditional", input: 4, latent: 2, Likelihood.Bernoulli, beta: 1, latentSamples: 2, sigma: 1,
+            encoder: hidden ? [new LayerDescriptor(3, Activation.Tanh)] : [], decoder: hidden ? [new LayerDescriptor(3, Activation.Softplus)] : [],
+            objective, classes: 3);
+        const int examples = 3;
+        var x = TestData.Inputs(d, examples, 11);
+        var eps = TestData.Noise(d, examples, 12);
+        int[] labels = [2, 0, 1];
+        var p = TestData.Parameters(d, 13).Select(v => (double)v).ToArray();
+        var oracle = new ReferenceVae(d);
+        var gradient = new double[p.Length];
+        oracle.Loss(p, x, eps, examples, 1, gradient, labels: labels);
+        const double h = 1e-6;
+        for (int i = 0; i < p.Length; i++)
+        {
+            var plus = (double[])p.Clone();
+            var minus = (double[])p.Clone();
+            plus[i] += h;
+            minus[i] -= h;
+            double numeric = (oracle.Loss(plus, x, eps, examples, 1, null, labels: labels) - oracle.Loss(minus, x, eps, examples, 1, null, labels: labels)) / (2 * h);
+            double error = Math.Abs(numeric - gradient[i]) / Math.Max(1e-3, Math.Abs(numeric) + Math.Abs(gradient[i]));
+            Assert.True(error < 1e-5, $"parameter {i}: analytic {gradient[i]:R}, numeric {numeric:R}");
+        }
+        // The label matters: another labelling gives another loss.
+        Assert.NotEqual(oracle.Loss(p, x, eps, examples, 1, null, labels: labels), oracle.Loss(p, x, eps, examples, 1, null, labels: new[] { 0, 0, 0 }));
+    }
+}

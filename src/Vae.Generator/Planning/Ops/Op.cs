@@ -40,6 +40,9 @@ namespace Vae.Generator.Planning.Ops
         protected static DeviceKernel LibraryKernel(string name, params KernelParameter[] parameters) =>
             new DeviceKernel(name, "in the device library", new EquatableArray<KernelParameter>(parameters), null);
 
+        /// <summary>Whether the op needs no gradient of its input (it has no parameters and nothing before it does).</summary>
+        public virtual bool TakesNoGradient => false;
+
         /// <summary>The op's steps in <paramref name="program"/>; none when the program does not run it.</summary>
         public abstract IEnumerable<Step> Forward(ProgramKind program);
 

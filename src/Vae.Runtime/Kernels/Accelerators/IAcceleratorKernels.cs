@@ -84,6 +84,9 @@ public interface IAcceleratorKernels
     /// <summary>-log p(x|z) per row [examples * samples], written by <see cref="DecoderNegativeLogLikelihood"/>.</summary>
     int RowNllBuffer { get; }
 
+    /// <summary>Each example's class label as a float [examples], for a conditional model; -1 when the model has none.</summary>
+    int LabelsBuffer { get; }
+
     /// <summary>Fills the noise buffer with Philox normals keyed by (seed, step, firstExample + example, sample, latent index).</summary>
     void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples);
 

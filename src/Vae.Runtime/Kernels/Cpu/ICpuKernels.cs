@@ -3,6 +3,7 @@ namespace Vae.Kernels.Cpu;
 /// <summary>
 /// The CPU kernels the generator emits for one architecture. All pointers are to float buffers laid out as the
 /// descriptor says (parameters, gradients) or row-major by example (data, noise, outputs).
+/// <c>labels</c> holds each example's class index as a float for a conditional model and is ignored otherwise.
 /// <c>workspace</c> holds at least <see cref="WorkspaceFloats"/> floats for the batch size used, and
 /// <c>packed</c> at least <see cref="PackedFloats"/>.
 /// </summary>
@@ -25,19 +26,19 @@ public unsafe interface ICpuKernels
     /// the negative ELBO averaged over the batch. <paramref name="eps"/> is [examples, L, Latent].
     /// </summary>
     /// <remarks><paramref name="freeBits"/> floors each latent dimension's batch-mean KL (ELBO models; 0 is none).</remarks>
-    double ForwardBackward(CpuThreads threads, Floats parameters, Floats gradients, Floats x, Floats eps, int examples, float beta, float freeBits, Floats workspace, Floats packed);
+    double ForwardBackward(CpuThreads threads, Floats parameters, Floats gradients, Floats x, Floats labels, Floats eps, int examples, float beta, float freeBits, Floats workspace, Floats packed);
 
     /// <summary>Forward pass only: the mean loss, and each example's negative ELBO in <paramref name="exampleLoss"/> (may be null).</summary>
-    double Loss(CpuThreads threads, Floats parameters, Floats x, Floats eps, int examples, float beta, Floats workspace, Floats packed, Floats exampleLoss);
+    double Loss(CpuThreads threads, Floats parameters, Floats x, Floats labels, Floats eps, int examples, float beta, Floats workspace, Floats packed, Floats exampleLoss);
 
     /// <summary>q(z|x): mu and logvar, each [examples, Latent].</summary>
-    void Encode(CpuThreads threads, Floats parameters, Floats x, int examples, Floats workspace, Floats packed, Floats mu, Floats logVar);
+    void Encode(CpuThreads threads, Floats parameters, Floats x, Floats labels, int examples, Floats workspace, Floats packed, Floats mu, Floats logVar);
 
     /// <summary>The decoder's mean for each latent row: sigmoid of the logits for Bernoulli, the mean head for Gaussians. [rows, Input].</summary>
-    void Decode(CpuThreads threads, Floats parameters, Floats z, int rows, Floats workspace, Floats packed, Floats mean);
+    void Decode(CpuThreads threads, Floats parameters, Floats z, Floats labels, int rows, Floats workspace, Floats packed, Floats mean);
 
     /// <summary>
     /// -log p(x|z) for every latent row (rows = examples * samples, the rows of one example adjacent), [rows].
     /// </summary>
-    void DecoderNegativeLogLikelihood(CpuThreads threads, Floats parameters, Floats z, Floats x, int examples, int samples, Floats workspace, Floats packed, Floats rowNll);
+    void DecoderNegativeLogLikelihood(CpuThreads threads, Floats parameters, Floats z, Floats x, Floats labels, int examples, int samples, Floats workspace, Floats packed, Floats rowNll);
 }

@@ -1,0 +1,14 @@
+namespace Vae;
+
+/// <summary>
+/// Makes the model conditional on a class label (a conditional VAE): the label, one-hot over <see cref="Classes"/>,
+/// is appended to the encoder's input and to every latent sample the decoder reads, so q(z|x, y) and p(x|z, y).
+/// The first encoder and decoder layers take Input + Classes and Latent + Classes inputs (PyTorch's shapes for the
+/// same concatenation); every entry point takes the labels beside the data.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
+public sealed class ConditionalAttribute : Attribute
+{
+    /// <summary>Number of classes; labels are 0 .. Classes - 1. Required, at least 2.</summary>
+    public int Classes { get; set; }
+}
