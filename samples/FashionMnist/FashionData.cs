@@ -3,9 +3,9 @@ using Vae.Data;
 namespace Vae.Samples.Fashion;
 
 /// <summary>
-/// Training and test images as [examples, 784] floats in [0, 1], and where they came from.
+/// Training and test images as [examples, 784] floats in [0, 1], their class labels (0 to 9), and where they came from.
 /// </summary>
-internal sealed record FashionData(float[] Train, float[] Test, string Source)
+internal sealed record FashionData(float[] Train, float[] Test, string Source, int[] TrainLabels, int[] TestLabels)
 {
     /// <summary>The test split of the shipped copy is cut here: the first part trains, the rest tests.</summary>
     public const int ShippedTrainCount = 8000;
@@ -32,23 +32,25 @@ internal sealed record FashionData(float[] Train, float[] Test, string Source)
         if (HasSplit(dir, "train") || !HasSplit(dir, "t10k"))
         {
             // When neither split is there, loading the training split produces the runtime's message naming every file tried.
-            data = new FashionData(needTrain ? Images(dir, train: true) : [], Images(dir, train: false), dir);
+            var (train, trainLabels) = needTrain ? Images(dir, train: true) : ([], []);
+            var (test, testLabels) = Images(dir, train: false);
+            data = new FashionData(train, test, dir, trainLabels, testLabels);
         }
         else
         {
-            var all = Images(dir, train: false);
+            var (all, labels) = Images(dir, train: false);
             int cut = ShippedTrainCount * Models.ImagePixels;
             if (all.Length <= cut)
                 throw new InvalidDataException($"'{dir}' holds only the t10k split with {all.Length / Models.ImagePixels} images; splitting it needs more than {ShippedTrainCount}.");
             notes.WriteLine($"data: '{dir}' holds only the {all.Length / Models.ImagePixels:N0}-image test split; " +
                 $"{(needTrain ? "training on" : "reserving")} its first {ShippedTrainCount:N0} images and testing on the last {(all.Length - cut) / Models.ImagePixels:N0}.");
-            data = new FashionData(all[..cut], all[cut..], dir);
+            data = new FashionData(all[..cut], all[cut..], dir, labels[..ShippedTrainCount], labels[ShippedTrainCount..]);
         }
 
         if (limit is int n && n < data.TrainCount)
         {
             notes.WriteLine($"data: using the first {n:N0} of {data.TrainCount:N0} training images (--limit).");
-            data = data with { Train = data.Train[..(n * Models.ImagePixels)] };
+            data = data with { Train = data.Train[..(n * Models.ImagePixels)], TrainLabels = data.TrainLabels[..n] };
         }
         return data;
     }
@@ -79,11 +81,14 @@ internal sealed record FashionData(float[] Train, float[] Test, string Source)
     private static bool HasSplit(string directory, string prefix) =>
         Directory.Exists(directory) && Directory.EnumerateFiles(directory, prefix + "-images*").Any();
 
-    private static float[] Images(string directory, bool train)
+    private static (float[] Images, int[] Labels) Images(string directory, bool train)
     {
-        var (images, _) = FashionMnist.Load(directory, train);
+        var (images, labels) = FashionMnist.Load(directory, train);
         if (images.PixelsPerImage != Models.ImagePixels)
             throw new InvalidDataException($"{images.Path}: images are {images.Rows}x{images.Columns}; Fashion-MNIST's are {Models.ImageSide}x{Models.ImageSide}.");
-        return images.ToFloats();
+        var classes = labels.Select(l => (int)l).ToArray();
+        if (classes.Any(c => c >= Models.Classes))
+            throw new InvalidDataException($"'{directory}': a label is {classes.Max()}; Fashion-MNIST's classes are 0 to {Models.Classes - 1}.");
+        return (images.ToFloats(), classes);
     }
 }

@@ -61,6 +61,13 @@ public partial class FashionIwae50;
 [Decoder(400, Activation.Relu)]
 public partial class FashionDreg50;
 
+/// <summary>The conditional model: the label (one of the ten classes) goes one-hot to the encoder and with every z to the decoder.</summary>
+[VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = Likelihood.Bernoulli)]
+[Conditional(Classes = 10)]
+[Encoder(400, Activation.Relu)]
+[Decoder(400, Activation.Relu)]
+public partial class FashionCvae;
+
 /// <summary>Picks the compiled model for a latent size and objective, for new runs and for checkpoints.</summary>
 internal static class Models
 {
@@ -69,7 +76,10 @@ internal static class Models
 
     public const int ImageSide = 28;
 
-    private sealed record Entry(int Latent, Objective Objective, int Samples, Func<Device, ulong, VaeModel> Create, Func<Device, string, Optimizer?, VaeModel> Load);
+    /// <summary>Fashion-MNIST's classes (t-shirt/top ... ankle boot).</summary>
+    public const int Classes = 10;
+
+    private sealed record Entry(int Latent, Objective Objective, int Samples, Func<Device, ulong, VaeModel> Create, Func<Device, string, Optimizer?, VaeModel> Load, bool Conditional = false);
 
     // Ordered by size so the list in error messages reads naturally.
     private static readonly Entry[] Entries =
@@ -84,6 +94,7 @@ internal static class Models
         new(FashionDreg5.LatentSize, Objective.ImportanceWeightedDReG, 5, (d, s) => new FashionDreg5(d, s), FashionDreg5.Load),
         new(FashionIwae50.LatentSize, Objective.ImportanceWeighted, 50, (d, s) => new FashionIwae50(d, s), FashionIwae50.Load),
         new(FashionDreg50.LatentSize, Objective.ImportanceWeightedDReG, 50, (d, s) => new FashionDreg50(d, s), FashionDreg50.Load),
+        new(FashionCvae.LatentSize, Objective.Elbo, 1, (d, s) => new FashionCvae(d, s), FashionCvae.Load, Conditional: true),
     ];
 
     /// <summary>The command-line names of the objectives: elbo, iwae, dreg.</summary>
@@ -102,21 +113,23 @@ internal static class Models
     public static IReadOnlyList<int> SamplesFor(Objective objective) =>
         Entries.Where(e => e.Objective == objective && e.Latent == Commands.TrainCommand.DefaultLatent).Select(e => e.Samples).Distinct().ToArray();
 
-    public static bool IsCompiled(int latent, Objective objective, int samples) =>
-        Entries.Any(e => e.Latent == latent && e.Objective == objective && e.Samples == samples);
+    public static bool IsCompiled(int latent, Objective objective, int samples, bool conditional = false) =>
+        Entries.Any(e => e.Latent == latent && e.Objective == objective && e.Samples == samples && e.Conditional == conditional);
 
-    public static string NotCompiledMessage(int latent, Objective objective, int samples) =>
-        objective == Objective.Elbo
+    public static string NotCompiledMessage(int latent, Objective objective, int samples, bool conditional = false) =>
+        conditional
+            ? "The conditional model is compiled for --latent 20 with the ELBO only (FashionCvae in samples/FashionMnist/Models.cs)."
+            : objective == Objective.Elbo
             ? NotCompiledMessage(latent)
             : $"No {NameOf(objective)} model with --latent {latent} and --importance-samples {samples} is compiled into this sample; compiled: " +
               string.Join(", ", Entries.Where(e => e.Objective == objective).Select(e => $"--latent {e.Latent} --importance-samples {e.Samples}")) +
               ". The architecture is fixed at build time: declare another in samples/FashionMnist/Models.cs.";
 
     /// <summary>A fresh model of that shape and objective, with weights initialised from <paramref name="seed"/>.</summary>
-    public static VaeModel Create(int latent, Objective objective, int samples, Device device, ulong seed) =>
-        Find(latent, objective, samples).Create(device, seed);
+    public static VaeModel Create(int latent, Objective objective, int samples, Device device, ulong seed, bool conditional = false) =>
+        Find(latent, objective, samples, conditional).Create(device, seed);
 
-    public static IReadOnlyList<int> LatentSizes { get; } = Entries.Where(e => e.Objective == Objective.Elbo).Select(e => e.Latent).ToArray();
+    public static IReadOnlyList<int> LatentSizes { get; } = Entries.Where(e => e.Objective == Objective.Elbo && !e.Conditional).Select(e => e.Latent).ToArray();
 
     public static bool IsCompiled(int latent) => LatentSizes.Contains(latent);
 
@@ -135,7 +148,7 @@ internal static class Models
     {
         int latent = LatentOf(path);
         var architecture = Checkpoint.ReadArchitecture(path)!;
-        return Find(latent, architecture.Objective, architecture.LatentSamples).Load(device, path, optimizer);
+        return Find(latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional).Load(device, path, optimizer);
     }
 
     /// <summary>The latent size recorded in a checkpoint's architecture.</summary>
@@ -145,13 +158,13 @@ internal static class Models
             ?? throw new InvalidDataException($"Checkpoint '{path}' carries no architecture in its metadata, so no compiled model can be chosen for it.");
         if (architecture.Input != ImagePixels)
             throw new InvalidDataException($"Checkpoint '{path}' holds a model of {architecture.Input} inputs ({architecture}); this sample's models take {ImagePixels} pixels.");
-        if (!IsCompiled(architecture.Latent, architecture.Objective, architecture.LatentSamples))
+        if (!IsCompiled(architecture.Latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional))
             throw new InvalidDataException($"Checkpoint '{path}' holds a model ({architecture}) that is not compiled into this sample: " +
-                NotCompiledMessage(architecture.Latent, architecture.Objective, architecture.LatentSamples));
+                NotCompiledMessage(architecture.Latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional));
         return architecture.Latent;
     }
 
-    private static Entry Find(int latent, Objective objective, int samples) =>
-        Entries.FirstOrDefault(e => e.Latent == latent && e.Objective == objective && e.Samples == samples)
-        ?? throw new UsageException(NotCompiledMessage(latent, objective, samples));
+    private static Entry Find(int latent, Objective objective, int samples, bool conditional = false) =>
+        Entries.FirstOrDefault(e => e.Latent == latent && e.Objective == objective && e.Samples == samples && e.Conditional == conditional)
+        ?? throw new UsageException(NotCompiledMessage(latent, objective, samples, conditional));
 }

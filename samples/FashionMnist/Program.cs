@@ -60,18 +60,19 @@ public static class App
         var importanceSamples = AtLeast(new Option<int>("--importance-samples") { Description = "K, the samples per image of the iwae and dreg bounds (compiled: 5, 50)", HelpName = "K" }, 1);
         var freeBits = new Option<float>("--free-bits") { Description = "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", HelpName = "NATS" };
         freeBits.Validators.Add(r => { if (!(r.GetValueOrDefault<float>() is >= 0 and < float.PositiveInfinity)) r.AddError("--free-bits must be a number >= 0."); });
+        var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (ELBO, --latent 20)" };
         var klWarmup = new Option<long>("--kl-warmup") { Description = "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", HelpName = "STEPS" };
         klWarmup.Validators.Add(r => { if (r.GetValueOrDefault<long>() < 0) r.AddError("--kl-warmup must be a number of steps >= 0."); });
 
         var command = new Command("train", "Train a model, evaluating the test split and saving a checkpoint after each epoch, then draw pictures")
         {
-            epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup,
+            epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup, conditional,
         };
         SetAction(command, console, (p, ct) => TrainCommand.Run(new TrainSettings(
             p.GetValue(epochs), Given(p, batch), Given(p, lr), Given(p, latent), Given(p, beta), p.GetValue(device)!, p.GetValue(threads),
             p.GetValue(data), p.GetValue(output), Given(p, seed), p.GetValue(resume), Given(p, limit),
             p.GetResult(objective) is { Implicit: false } ? Models.ObjectiveNamed(p.GetValue(objective)!) : null,
-            Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup)), console, ct));
+            Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup), p.GetValue(conditional)), console, ct));
         return command;
     }
 
@@ -95,7 +96,7 @@ public static class App
     {
         var (name, description) = kind switch
         {
-            PictureKind.Sample => ("sample", "Draw 64 decoded samples from the prior, 8 x 8"),
+            PictureKind.Sample => ("sample", "Draw 64 decoded samples from the prior, 8 x 8 (a conditional model: 10 of each class, a row per class)"),
             PictureKind.Reconstruct => ("reconstruct", "Draw 16 test images above their reconstructions"),
             PictureKind.Interpolate => ("interpolate", "Draw rows of 10 steps on straight lines between pairs of test images in latent space"),
             PictureKind.Traverse => ("traverse", "Draw each of the first 10 latent dimensions swept over -3..3 from a test image's posterior mean"),
@@ -114,8 +115,16 @@ public static class App
             });
         Option<string>? data = null;
         if (PictureCommands.NeedsData(kind)) command.Options.Add(data = DataOption());
+        Option<int>? classOption = null;
+        if (kind == PictureKind.Sample)
+            command.Options.Add(classOption = AtLeast(new Option<int>("--class")
+            {
+                Description = "A conditional model's class to draw (0 t-shirt/top ... 9 ankle boot); without it, one row per class",
+                HelpName = "N",
+            }, 0));
         SetAction(command, console, (p, _) => PictureCommands.Run(new PictureSettings(
-            kind, p.GetValue(checkpoint)!, p.GetValue(output), seed is null ? 0 : p.GetValue(seed), data is null ? null : p.GetValue(data)), console));
+            kind, p.GetValue(checkpoint)!, p.GetValue(output), seed is null ? 0 : p.GetValue(seed), data is null ? null : p.GetValue(data),
+            classOption is null ? null : Given(p, classOption)), console));
         return command;
     }
 

@@ -59,3 +59,28 @@ public class ObjectiveTests
         Assert.Empty(result.StdoutLines);
     }
 }
+
+/// <summary>The conditional model in the sample: trains with the labels, draws a row per class or one class, and refuses --class elsewhere.</summary>
+public class ConditionalSampleTests
+{
+    [Fact]
+    public void The_conditional_model_trains_and_draws_each_class()
+    {
+        string dir = AppRunner.TempFolder("conditional");
+        var train = AppRunner.Run("train", "--conditional", "--epochs", "1", "--limit", "1000", "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("conditional on the 10 classes", train.Stderr);
+        string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
+        Assert.Equal(10, Vae.Files.Checkpoint.ReadArchitecture(checkpoint)!.Classes);
+
+        string rows = Path.Combine(dir, "rows.png"), seven = Path.Combine(dir, "seven.png");
+        Assert.Equal(0, AppRunner.Run("sample", "--checkpoint", checkpoint, "--out", rows).ExitCode);
+        Assert.Equal(0, AppRunner.Run("sample", "--checkpoint", checkpoint, "--class", "7", "--out", seven).ExitCode);
+        Assert.True(File.Exists(rows) && File.Exists(seven));
+        Assert.NotEqual(File.ReadAllBytes(rows), File.ReadAllBytes(seven));
+
+        var bad = AppRunner.Run("sample", "--checkpoint", checkpoint, "--class", "10", "--out", Path.Combine(dir, "bad.png"));
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("classes are 0 to 9", bad.Stderr);
+    }
+}

@@ -18,19 +18,20 @@ internal static class EvaluateCommand
         using var model = Models.Load(device, settings.Checkpoint);
         var data = FashionData.Load(settings.Data, null, console.Error, needTrain: false);
         var test = settings.Limit is int n && n < data.TestCount ? data.Test[..(n * Models.ImagePixels)] : data.Test;
+        var labels = Evaluation.LabelsFor(model, data.TestLabels[..(test.Length / Models.ImagePixels)]);
         int count = test.Length / Models.ImagePixels;
         console.Note($"evaluating {model.Architecture} on {count:N0} test images from '{data.Source}' ({device.Name})");
 
-        double elbo = -Evaluation.TestNegativeElbo(model, test);
+        double elbo = -Evaluation.TestNegativeElbo(model, test, data.TestLabels[..(test.Length / Models.ImagePixels)]);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_elbo {elbo:F2}"));
-        var (active, _) = Vae.Evaluation.Metrics.ActiveUnits(model, test);
+        var (active, _) = Vae.Evaluation.Metrics.ActiveUnits(model, test, labels);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"active_units {active} of {model.Architecture.Latent}"));
         console.Out.Flush();
 
         // K decoder passes per image: minutes on a CPU at the default K, so show how far it has got.
         var progress = new PercentProgress(console.Error, count, $"log-likelihood ({settings.ImportanceSamples} importance samples)");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        double nll = model.NegativeLogLikelihood(test, settings.ImportanceSamples, seed: 0, progress, cancellationToken);
+        double nll = model.NegativeLogLikelihood(test, labels, settings.ImportanceSamples, seed: 0, progress, cancellationToken);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_log_likelihood {-nll:F2}"));
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"importance_seconds {clock.Elapsed.TotalSeconds:F1}"));
         console.Note(string.Create(CultureInfo.InvariantCulture,

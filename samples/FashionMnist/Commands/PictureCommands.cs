@@ -12,7 +12,7 @@ internal enum PictureKind
     Manifold,
 }
 
-internal sealed record PictureSettings(PictureKind Kind, string Checkpoint, string? Out, ulong Seed, string? Data);
+internal sealed record PictureSettings(PictureKind Kind, string Checkpoint, string? Out, ulong Seed, string? Data, int? Class = null);
 
 /// <summary>
 /// <c>sample</c>, <c>reconstruct</c>, <c>interpolate</c>, <c>traverse</c> and <c>manifold</c>: load a checkpoint
@@ -39,15 +39,21 @@ internal static class PictureCommands
         // Refuse before reading any data: the manifold only exists for a 2-D latent space.
         if (settings.Kind == PictureKind.Manifold && model.Architecture.Latent != 2)
             throw new UsageException($"manifold draws a 2-D latent space, but '{settings.Checkpoint}' holds a model with Latent = {model.Architecture.Latent}; train one with --latent 2.");
-        float[] test = NeedsData(settings.Kind) ? FashionData.Load(settings.Data, null, console.Error, needTrain: false).Test : [];
+        if (settings.Class is int only && (!model.Architecture.IsConditional || only >= model.Architecture.Classes))
+            throw new UsageException(model.Architecture.IsConditional
+                ? $"--class {only}: the model's classes are 0 to {model.Architecture.Classes - 1}."
+                : $"--class needs a conditional model (train with --conditional); '{settings.Checkpoint}' holds {model.Architecture}.");
+        var data = NeedsData(settings.Kind) ? FashionData.Load(settings.Data, null, console.Error, needTrain: false) : null;
+        float[] test = data?.Test ?? [];
+        int[] testLabels = data?.TestLabels ?? [];
         string path = settings.Out ?? DefaultOut(settings.Kind);
 
         switch (settings.Kind)
         {
-            case PictureKind.Sample: Figures.Samples(model, settings.Seed, path); break;
-            case PictureKind.Reconstruct: Figures.Reconstructions(model, test, settings.Seed, path); break;
-            case PictureKind.Interpolate: Figures.Interpolation(model, test, settings.Seed, path); break;
-            case PictureKind.Traverse: Figures.Traversal(model, test, settings.Seed, path); break;
+            case PictureKind.Sample: Figures.Samples(model, settings.Seed, path, settings.Class); break;
+            case PictureKind.Reconstruct: Figures.Reconstructions(model, test, testLabels, settings.Seed, path); break;
+            case PictureKind.Interpolate: Figures.Interpolation(model, test, testLabels, settings.Seed, path); break;
+            case PictureKind.Traverse: Figures.Traversal(model, test, testLabels, settings.Seed, path); break;
             case PictureKind.Manifold: Figures.Manifold(model, path); break;
         }
         console.Note($"wrote '{Path.GetFullPath(path)}'");

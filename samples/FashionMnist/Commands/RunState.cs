@@ -24,12 +24,13 @@ internal sealed class RunState
     private readonly List<double> _train = [];
     private readonly List<double> _test = [];
 
-    private RunState(int latent, Objective objective, int samples, float freeBits, long klWarmup,
+    private RunState(int latent, Objective objective, int samples, bool conditional, float freeBits, long klWarmup,
         ulong seed, ulong shuffleSeed, int batch, float learningRate, float beta, int epochsCompleted)
     {
         Latent = latent;
         Objective = objective;
         Samples = samples;
+        Conditional = conditional;
         FreeBits = freeBits;
         KlWarmup = klWarmup;
         Seed = seed;
@@ -45,6 +46,9 @@ internal sealed class RunState
     /// <summary>The bound trained, and its K (1 for the ELBO): compiled into the model, so a checkpoint carries them.</summary>
     public Objective Objective { get; }
     public int Samples { get; }
+
+    /// <summary>Whether the model is conditional on the class label (compiled in, so a checkpoint carries it too).</summary>
+    public bool Conditional { get; }
 
     /// <summary>Free bits per latent dimension (ELBO only) and the KL warm-up's length in steps; 0 is none.</summary>
     public float FreeBits { get; }
@@ -77,9 +81,10 @@ internal sealed class RunState
         if (objective != Objective.Elbo && s.KlWarmup is > 0)
             throw new UsageException($"--kl-warmup applies to the ELBO only; --objective {Models.NameOf(objective)} has no KL weight.");
         int samples = objective == Objective.Elbo ? 1 : s.ImportanceSamples ?? TrainCommand.DefaultImportanceSamples;
-        if (!Models.IsCompiled(latent, objective, samples)) throw new UsageException(Models.NotCompiledMessage(latent, objective, samples));
+        if (!Models.IsCompiled(latent, objective, samples, s.Conditional))
+            throw new UsageException(Models.NotCompiledMessage(latent, objective, samples, s.Conditional));
         ulong seed = s.Seed ?? TrainCommand.DefaultSeed;
-        return new RunState(latent, objective, samples, s.FreeBits ?? 0, s.KlWarmup ?? 0, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
+        return new RunState(latent, objective, samples, s.Conditional, s.FreeBits ?? 0, s.KlWarmup ?? 0, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
             s.LearningRate ?? TrainCommand.DefaultLearningRate, s.Beta ?? TrainCommand.DefaultBeta, 0);
     }
 
@@ -96,7 +101,7 @@ internal sealed class RunState
         var architecture = Checkpoint.ReadArchitecture(path)!;
         if (s.Objective is { } askedObjective && askedObjective != architecture.Objective)
             throw new UsageException($"--objective {Models.NameOf(askedObjective)} does not match the checkpoint '{path}', which trains {Models.NameOf(architecture.Objective)}.");
-        var state = new RunState(latent, architecture.Objective, architecture.LatentSamples,
+        var state = new RunState(latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional,
             s.FreeBits ?? Read(m, path, FreeBitsKey, float.Parse, 0f),
             s.KlWarmup ?? Read(m, path, KlWarmupKey, long.Parse, 0L),
             seed,

@@ -11,7 +11,7 @@ namespace Vae.Samples.Fashion.Commands;
 internal sealed record TrainSettings(
     int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
     string? Data, string? Out, ulong? Seed, string? Resume, int? Limit,
-    Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null);
+    Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null, bool Conditional = false);
 
 /// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
 internal static class TrainCommand
@@ -38,7 +38,7 @@ internal static class TrainCommand
         console.Note($"data: {data.TrainCount:N0} training and {data.TestCount:N0} test images from '{data.Source}'");
 
         var optimizer = new Adam(run.LearningRate);
-        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed);
+        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed, run.Conditional);
         model.KlWeight = run.Beta;
         model.FreeBits = run.FreeBits;
         var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted };
@@ -52,6 +52,7 @@ internal static class TrainCommand
         string objective = run.Objective == Objective.Elbo
             ? $"KL weight {run.Beta}" + (run.FreeBits > 0 ? $", free bits {run.FreeBits}" : "") + (run.KlWarmup > 0 ? $", warm-up {run.KlWarmup} steps" : "")
             : $"{Models.NameOf(run.Objective)} bound over K = {run.Samples}";
+        if (run.Conditional) objective += ", conditional on the 10 classes";
         console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, {objective}; " +
                      $"Adam lr {run.LearningRate}, batch {run.Batch}; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
                      $"writing to '{Path.GetFullPath(outDir)}'");
@@ -63,8 +64,8 @@ internal static class TrainCommand
             for (int e = 0; e < settings.Epochs; e++)
             {
                 var result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
-                    progress => trainer.TrainEpoch(data.Train, e + 1, settings.Epochs, progress, cancellationToken));
-                double test = Evaluation.TestNegativeElbo(model, data.Test);
+                    progress => trainer.TrainEpoch(data.Train, Evaluation.LabelsFor(model, data.TrainLabels), e + 1, settings.Epochs, progress, cancellationToken));
+                double test = Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels);
                 run.Record(result.TrainLoss, test);
                 Checkpoint.Save(model, checkpointPath, optimizer, run.Metadata(trainer.EpochsCompleted));
                 reporter.Completed(result, test);
@@ -86,10 +87,10 @@ internal static class TrainCommand
 
     private static void WritePictures(VaeModel model, FashionData data, RunState run, string outDir)
     {
-        Figures.Reconstructions(model, data.Test, run.Seed, Path.Combine(outDir, "reconstructions.png"));
+        Figures.Reconstructions(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "reconstructions.png"));
         Figures.Samples(model, run.Seed, Path.Combine(outDir, "samples.png"));
-        Figures.Interpolation(model, data.Test, run.Seed, Path.Combine(outDir, "interpolation.png"));
-        Figures.Traversal(model, data.Test, run.Seed, Path.Combine(outDir, "traversal.png"));
+        Figures.Interpolation(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "interpolation.png"));
+        Figures.Traversal(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "traversal.png"));
         if (run.TrainHistory.Count > 0) Figures.Curves(run.TrainHistory, run.TestHistory, Path.Combine(outDir, "curves.png"));
         if (model.Architecture.Latent == 2) Figures.Manifold(model, Path.Combine(outDir, "manifold.png"));
     }

@@ -22,24 +22,41 @@ internal static class Figures
     public const int ManifoldSide = 20;
 
     /// <summary>Originals (top row) above their reconstructions from the posterior mean (bottom row).</summary>
-    public static void Reconstructions(VaeModel model, float[] test, ulong seed, string path)
+    public static void Reconstructions(VaeModel model, float[] test, int[] testLabels, ulong seed, string path)
     {
-        var x = Gather(test, Pick(test, ReconstructionCount, seed));
+        var picked = Pick(test, ReconstructionCount, seed);
+        var x = Gather(test, picked);
         var tiles = new float[2 * x.Length];
         x.CopyTo(tiles, 0);
-        model.Reconstruct(x, tiles.AsSpan(x.Length));
+        model.Reconstruct(x, Labels(model, testLabels, picked), tiles.AsSpan(x.Length));
         Save(path, tiles, 2 * ReconstructionCount, ReconstructionCount);
     }
 
-    /// <summary>Decoder means of 64 draws from the prior, 8 x 8.</summary>
-    public static void Samples(VaeModel model, ulong seed, string path) =>
-        Save(path, model.Sample(SampleColumns * SampleColumns, seed), SampleColumns * SampleColumns, SampleColumns);
+    /// <summary>
+    /// Decoder means of 64 draws from the prior, 8 x 8. A conditional model draws one row per class instead (ten
+    /// draws of each of the ten classes), or only <paramref name="onlyClass"/> when given.
+    /// </summary>
+    public static void Samples(VaeModel model, ulong seed, string path, int? onlyClass = null)
+    {
+        if (!model.Architecture.IsConditional)
+        {
+            Save(path, model.Sample(SampleColumns * SampleColumns, seed), SampleColumns * SampleColumns, SampleColumns);
+            return;
+        }
+        int classes = model.Architecture.Classes;
+        var labels = onlyClass is int only
+            ? Enumerable.Repeat(only, classes * classes).ToArray()
+            : Enumerable.Range(0, classes * classes).Select(i => i / classes).ToArray();
+        Save(path, model.Sample(labels, seed), labels.Length, classes);
+    }
 
     /// <summary>Each row walks in a straight line from one test image's posterior mean to another's, in 10 steps.</summary>
-    public static void Interpolation(VaeModel model, float[] test, ulong seed, string path)
+    /// <remarks>A conditional model keeps the first image's label along its row.</remarks>
+    public static void Interpolation(VaeModel model, float[] test, int[] testLabels, ulong seed, string path)
     {
         int j = model.Architecture.Latent;
-        var mu = Means(model, Gather(test, Pick(test, 2 * InterpolationRows, seed)));
+        var picked = Pick(test, 2 * InterpolationRows, seed);
+        var mu = Means(model, Gather(test, picked), Labels(model, testLabels, picked));
         var z = new float[InterpolationRows * InterpolationSteps * j];
         for (int row = 0; row < InterpolationRows; row++)
         for (int step = 0; step < InterpolationSteps; step++)
@@ -48,15 +65,17 @@ internal static class Figures
             for (int i = 0; i < j; i++)
                 z[(row * InterpolationSteps + step) * j + i] = (1 - t) * mu[2 * row * j + i] + t * mu[(2 * row + 1) * j + i];
         }
-        Save(path, Decode(model, z), InterpolationRows * InterpolationSteps, InterpolationSteps);
+        var rowLabels = Labels(model, testLabels, Enumerable.Range(0, InterpolationRows * InterpolationSteps).Select(t => picked[2 * (t / InterpolationSteps)]).ToArray());
+        Save(path, Decode(model, z, rowLabels), InterpolationRows * InterpolationSteps, InterpolationSteps);
     }
 
     /// <summary>Row d sets latent dimension d to -3 .. 3 and keeps the others at one test image's posterior mean.</summary>
-    public static void Traversal(VaeModel model, float[] test, ulong seed, string path)
+    public static void Traversal(VaeModel model, float[] test, int[] testLabels, ulong seed, string path)
     {
         int j = model.Architecture.Latent;
         int rows = Math.Min(TraversalDimensions, j);
-        var mu = Means(model, Gather(test, Pick(test, 1, seed)));
+        var picked = Pick(test, 1, seed);
+        var mu = Means(model, Gather(test, picked), Labels(model, testLabels, picked));
         var z = new float[rows * TraversalSteps * j];
         for (int d = 0; d < rows; d++)
         for (int step = 0; step < TraversalSteps; step++)
@@ -65,7 +84,7 @@ internal static class Figures
             mu.CopyTo(row);
             row[d] = (float)(-TraversalRange + 2 * TraversalRange * step / (TraversalSteps - 1));
         }
-        Save(path, Decode(model, z), rows * TraversalSteps, TraversalSteps);
+        Save(path, Decode(model, z, Labels(model, testLabels, Enumerable.Repeat(picked[0], rows * TraversalSteps).ToArray())), rows * TraversalSteps, TraversalSteps);
     }
 
     /// <summary>
@@ -85,7 +104,7 @@ internal static class Figures
             z[2 * k + 1] = (float)NormalQuantile.Of(1 - (row + 0.5) / ManifoldSide);
         }
         // 400 tiles at twice their size would make a picture wider than most screens: draw them at 1:1.
-        ImageGrid.Save(path, Decode(model, z), ManifoldSide * ManifoldSide, Side, Side, ManifoldSide, scale: 1, padding: 1);
+        ImageGrid.Save(path, Decode(model, z, []), ManifoldSide * ManifoldSide, Side, Side, ManifoldSide, scale: 1, padding: 1);
     }
 
     /// <summary>Train and test negative ELBO per epoch, epoch e at x = e.</summary>
@@ -125,18 +144,22 @@ internal static class Figures
         return x;
     }
 
-    private static float[] Means(VaeModel model, float[] x)
+    /// <summary>The labels of the picked test images for a conditional model; none for any other.</summary>
+    private static int[] Labels(VaeModel model, int[] testLabels, int[] picked) =>
+        model.Architecture.IsConditional ? picked.Select(i => testLabels[i]).ToArray() : [];
+
+    private static float[] Means(VaeModel model, float[] x, int[] labels)
     {
         int n = x.Length / Pixels, j = model.Architecture.Latent;
         var mu = new float[n * j];
-        model.Encode(x, mu, new float[n * j]);
+        model.Encode(x, labels, mu, new float[n * j]);
         return mu;
     }
 
-    private static float[] Decode(VaeModel model, float[] z)
+    private static float[] Decode(VaeModel model, float[] z, int[] labels)
     {
         var mean = new float[z.Length / model.Architecture.Latent * Pixels];
-        model.Decode(z, mean);
+        model.Decode(z, labels, mean);
         return mean;
     }
 
