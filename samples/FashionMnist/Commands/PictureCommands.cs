@@ -34,13 +34,16 @@ internal static class PictureCommands
 
     public static int Run(PictureSettings settings, AppConsole console)
     {
+        PathChecks.InputFile(settings.Checkpoint, "--checkpoint");
+        PathChecks.DataFolder(settings.Data);
+        string path = settings.Out ?? DefaultOut(settings.Kind);
+        PathChecks.OutputFile(path, "--out");
         using var device = Device.Cpu();
         using var model = Models.Load(device, settings.Checkpoint);
         // Refuse before reading any data: the manifold only exists for a 2-D latent space.
         if (settings.Kind == PictureKind.Manifold && model.Architecture.Latent != 2)
             throw new UsageException($"manifold draws a 2-D latent space, but '{settings.Checkpoint}' holds a model with Latent = {model.Architecture.Latent}; train one with --latent 2.");
         float[] test = NeedsData(settings.Kind) ? FashionData.Load(settings.Data, null, console.Error, needTrain: false).Test : [];
-        string path = settings.Out ?? DefaultOut(settings.Kind);
 
         switch (settings.Kind)
         {
