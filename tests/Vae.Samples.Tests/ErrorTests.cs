@@ -95,7 +95,11 @@ public sealed class ErrorTests(ProbeFixture fixture) : IClassFixture<ProbeFixtur
             string Fill(string a) => a.Replace("{data}", AppRunner.ShippedData).Replace("{ckpt}", fixture.Checkpoint).Replace("{tmp}", tmp).Replace("{file}", file);
             var result = AppRunner.Run(args.Select(Fill).ToArray());
             AssertOneErrorLine(result, exitCode, Fill(fragment), probe);
-            if (exitCode == Usage && !args.Contains("{data}")) Assert.True(result.Stderr.TrimEnd().Split('\n').Length == 1, $"{probe}: a usage error is the only line.\n{result}");
+            if (exitCode == Usage)
+            {
+                Assert.True(result.Stderr.TrimEnd().Split('\n').Length == 1, $"{probe}: a usage error is the only line.\n{result}");
+                Assert.True(Directory.EnumerateFileSystemEntries(tmp).Count() == 1, $"{probe}: a usage error creates nothing."); // the garbage file
+            }
             Assert.False(Directory.Exists(Path.Combine(tmp, "run")) && Directory.EnumerateFiles(Path.Combine(tmp, "run"), "checkpoint*").Any(), $"{probe}: nothing is trained");
         }
         finally

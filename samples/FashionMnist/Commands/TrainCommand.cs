@@ -32,16 +32,16 @@ internal static class TrainCommand
         var run = settings.Resume is { } resume ? RunState.FromCheckpoint(resume, settings, console) : RunState.New(settings);
         if ((long)run.EpochsCompleted + settings.Epochs > int.MaxValue)
             throw new UsageException($"--epochs {settings.Epochs} after the {run.EpochsCompleted} epochs already run would count past {int.MaxValue}.");
+        using var device = Vae.Device.FromName(settings.Device, settings.Threads);
+        CheckBatch(run, settings, device);
+        // Usage errors first: only a valid command creates the output folder.
         string outDir = settings.Out is { } given
             ? PathChecks.OutputFolder(given, "the output folder (--out)")
             : settings.Resume is { } r
                 ? PathChecks.OutputFolder(Path.GetDirectoryName(Path.GetFullPath(r))!, "the resumed checkpoint's folder")
                 : PathChecks.OutputFolder(DefaultOut, "the output folder (--out)");
         string checkpointPath = Path.Combine(outDir, CheckpointName);
-
-        using var device = Vae.Device.FromName(settings.Device, settings.Threads);
         console.Note($"device: {device.Name}");
-        CheckBatch(run, settings, device);
         var data = FashionData.Load(settings.Data, settings.Limit, console.Error);
         console.Note($"data: {data.TrainCount:N0} training and {data.TestCount:N0} test images from '{data.Source}'");
         cancellationToken.ThrowIfCancellationRequested();
