@@ -43,7 +43,7 @@ public sealed class ResumeTests : IDisposable
         string run = Path.Combine(_folder, "first");
         Succeeds(AppRunner.Run("train", "--epochs", "1", "--limit", "500", "--out", run, "--data", AppRunner.ShippedData));
         var result = AppRunner.Run("train", "--epochs", "1", "--latent", "10", "--resume", Path.Combine(run, "checkpoint.safetensors"), "--data", AppRunner.ShippedData);
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(2, result.ExitCode); // options that contradict the checkpoint: a usage error
         Assert.Contains("Latent = 20", result.Stderr);
     }
 

@@ -76,7 +76,7 @@ public sealed partial class TrainTests(TrainedRun run) : IClassFixture<TrainedRu
     {
         string png = Path.Combine(run.Folder, "manifold-cmd.png");
         var result = AppRunner.Run("manifold", "--checkpoint", run.Checkpoint, "--out", png);
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(2, result.ExitCode); // the wrong command for this checkpoint: a usage error
         Assert.Contains("Latent = 20", result.Stderr);
         Assert.Contains("--latent 2", result.Stderr);
         Assert.DoesNotContain("   at ", result.Stderr);

@@ -14,6 +14,8 @@ internal static class EvaluateCommand
 
     public static int Run(EvaluateSettings settings, AppConsole console, CancellationToken cancellationToken)
     {
+        PathChecks.InputFile(settings.Checkpoint, "--checkpoint");
+        PathChecks.DataFolder(settings.Data);
         using var device = Vae.Device.FromName(settings.Device, settings.Threads);
         using var model = Models.Load(device, settings.Checkpoint);
         var data = FashionData.Load(settings.Data, null, console.Error, needTrain: false);

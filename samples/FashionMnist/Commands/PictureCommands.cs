@@ -34,6 +34,10 @@ internal static class PictureCommands
 
     public static int Run(PictureSettings settings, AppConsole console)
     {
+        PathChecks.InputFile(settings.Checkpoint, "--checkpoint");
+        PathChecks.DataFolder(settings.Data);
+        string path = settings.Out ?? DefaultOut(settings.Kind);
+        PathChecks.OutputFile(path, "--out");
         using var device = Device.Cpu();
         using var model = Models.Load(device, settings.Checkpoint);
         // Refuse before reading any data: the manifold only exists for a 2-D latent space.
@@ -46,7 +50,6 @@ internal static class PictureCommands
         var data = NeedsData(settings.Kind) ? FashionData.Load(settings.Data, null, console.Error, needTrain: false) : null;
         float[] test = data?.Test ?? [];
         int[] testLabels = data?.TestLabels ?? [];
-        string path = settings.Out ?? DefaultOut(settings.Kind);
 
         switch (settings.Kind)
         {

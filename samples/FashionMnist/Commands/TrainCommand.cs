@@ -28,14 +28,25 @@ internal static class TrainCommand
 
     public static int Run(TrainSettings settings, AppConsole console, CancellationToken cancellationToken)
     {
+        // Everything a mistake on the command line or in the file system can fail is checked before training.
+        if (settings.Resume is { } resumePath) PathChecks.InputFile(resumePath, "--resume");
+        PathChecks.DataFolder(settings.Data);
         var run = settings.Resume is { } resume ? RunState.FromCheckpoint(resume, settings, console) : RunState.New(settings);
-        string outDir = settings.Out ?? (settings.Resume is { } r ? Path.GetDirectoryName(Path.GetFullPath(r))! : DefaultOut);
-        string checkpointPath = Path.Combine(outDir, CheckpointName);
-
+        if ((long)run.EpochsCompleted + settings.Epochs > int.MaxValue)
+            throw new UsageException($"--epochs {settings.Epochs} after the {run.EpochsCompleted} epochs already run would count past {int.MaxValue}.");
         using var device = Vae.Device.FromName(settings.Device, settings.Threads);
+        CheckBatch(run, settings, device);
+        // Usage errors first: only a valid command creates the output folder.
+        string outDir = settings.Out is { } given
+            ? PathChecks.OutputFolder(given, "the output folder (--out)")
+            : settings.Resume is { } r
+                ? PathChecks.OutputFolder(Path.GetDirectoryName(Path.GetFullPath(r))!, "the resumed checkpoint's folder")
+                : PathChecks.OutputFolder(DefaultOut, "the output folder (--out)");
+        string checkpointPath = Path.Combine(outDir, CheckpointName);
         console.Note($"device: {device.Name}");
         var data = FashionData.Load(settings.Data, settings.Limit, console.Error);
         console.Note($"data: {data.TrainCount:N0} training and {data.TestCount:N0} test images from '{data.Source}'");
+        cancellationToken.ThrowIfCancellationRequested();
 
         var optimizer = new Adam(run.LearningRate);
         using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed, run.Conditional);
@@ -55,34 +66,61 @@ internal static class TrainCommand
         if (run.Conditional) objective += ", conditional on the 10 classes";
         console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, {objective}; " +
                      $"Adam lr {run.LearningRate}, batch {run.Batch}; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
-                     $"writing to '{Path.GetFullPath(outDir)}'");
-        Directory.CreateDirectory(outDir);
+                     $"writing to '{outDir}'");
 
         var reporter = EpochReporter.Create(console);
-        try
+        for (int e = 0; e < settings.Epochs; e++)
         {
-            for (int e = 0; e < settings.Epochs; e++)
+            EpochResult result;
+            double test;
+            try
             {
-                var result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
+                result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
                     progress => trainer.TrainEpoch(data.Train, Evaluation.LabelsFor(model, data.TrainLabels), e + 1, settings.Epochs, progress, cancellationToken));
-                double test = Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels);
-                run.Record(result.TrainLoss, test);
-                Checkpoint.Save(model, checkpointPath, optimizer, run.Metadata(trainer.EpochsCompleted));
-                reporter.Completed(result, test);
+                cancellationToken.ThrowIfCancellationRequested();
+                test = Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels);
             }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or NonFiniteLossException)
-        {
-            console.Note(ex is OperationCanceledException ? "stopped." : "error: " + ex.Message);
-            console.Note(File.Exists(checkpointPath)
-                ? $"The checkpoint of the last completed epoch is '{checkpointPath}'; continue with --resume."
-                : "No epoch completed, so no checkpoint was written.");
-            return ex is OperationCanceledException ? 130 : 1;
+            catch (OperationCanceledException)
+            {
+                console.Note($"stopped. {LastCheckpoint(checkpointPath)}");
+                return App.Interrupted;
+            }
+            catch (NonFiniteLossException ex)
+            {
+                return App.Fail(console, $"{ex.Message} {LastCheckpoint(checkpointPath)}", App.Failure);
+            }
+            run.Record(result.TrainLoss, test);
+            try
+            {
+                Checkpoint.Save(model, checkpointPath, optimizer, run.Metadata(trainer.EpochsCompleted));
+            }
+            // .NET reports a file over the process's size limit (EFBIG, ulimit -f) as ArgumentOutOfRangeException("value").
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException { ParamName: "value" })
+            {
+                return App.Fail(console, $"writing the checkpoint of epoch {trainer.EpochsCompleted} to '{checkpointPath}' failed: {App.OneLine(ex.Message)} {LastCheckpoint(checkpointPath)}", App.Failure);
+            }
+            reporter.Completed(result, test);
         }
 
         WritePictures(model, data, run, outDir);
-        console.Note($"wrote {CheckpointName} and the pictures to '{Path.GetFullPath(outDir)}'");
+        console.Note($"wrote {CheckpointName} and the pictures to '{outDir}'");
         return 0;
+    }
+
+    /// <summary>Where a stopped or failed run can continue from, in a sentence.</summary>
+    private static string LastCheckpoint(string checkpointPath) =>
+        File.Exists(checkpointPath)
+            ? $"The last checkpoint written, '{checkpointPath}', is intact; continue from it with --resume."
+            : "No checkpoint has been written.";
+
+    /// <summary>The batch size against the device's limit on one call, before any data is read.</summary>
+    private static void CheckBatch(RunState run, TrainSettings settings, Device device)
+    {
+        int max = device.MaxBatchSize;
+        if (run.Batch <= max) return;
+        throw new UsageException(settings.Batch is null
+            ? $"the resumed run's batch size, {run.Batch}, is above the {max} examples per step {device.Name} takes; pass --batch {max} or less to continue on it."
+            : $"--batch {run.Batch} is above the {max} examples per step {device.Name} takes; use --batch {max} or less.");
     }
 
     private static void WritePictures(VaeModel model, FashionData data, RunState run, string outDir)

@@ -126,7 +126,7 @@ internal static class Figures
     public static int[] Pick(float[] test, int count, ulong seed)
     {
         int n = test.Length / Pixels;
-        if (n < count) throw new UsageException($"The picture needs {count} test images, but the test set has {n}.");
+        if (n < count) throw new InvalidDataException($"The picture needs {count} test images, but the test set has {n}.");
         var order = Enumerable.Range(0, n).ToArray();
         for (int i = 0; i < count; i++)
         {

@@ -26,19 +26,27 @@ internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : cl
         if (kernels.Accelerator is null || kernels.DeviceSource is null)
             throw new NotSupportedException($"Model '{descriptor.Name}' was generated without {Kind} kernels.");
         var source = SourceOf(kernels.DeviceSource);
-        if (!_programs.TryGetValue(source, out var program))
+        TProgram? program;
+        // Models may be created on one device from several threads; the cache is shared.
+        lock (_programs)
         {
-            program = Compile(source);
-            _programs[source] = program;
+            if (!_programs.TryGetValue(source, out program))
+            {
+                program = Compile(source);
+                _programs[source] = program;
+            }
         }
         return CreateBackend(descriptor, kernels.Accelerator, program);
     }
 
-    public override void Dispose()
+    /// <summary>Runs once the models' buffers are freed: the programs, then the context.</summary>
+    private protected override void ReleaseResources()
     {
-        foreach (var p in _programs.Values) p.Dispose();
-        _programs.Clear();
+        lock (_programs)
+        {
+            foreach (var p in _programs.Values) p.Dispose();
+            _programs.Clear();
+        }
         DisposeContext();
-        base.Dispose();
     }
 }

@@ -5,6 +5,9 @@ namespace Vae.Devices;
 /// <summary>The CPU target: generated C# kernels run by one team of threads shared by the device's models.</summary>
 internal sealed class CpuDevice : Device
 {
+    /// <summary>The examples one call takes: <see cref="CpuBackend.MaxExamples"/> (a test holds the two equal).</summary>
+    public const int MaxExamplesPerCall = 4096;
+
     public CpuDevice(int threads) => Threads = new CpuThreads(threads);
 
     public CpuThreads Threads { get; }
@@ -13,12 +16,10 @@ internal sealed class CpuDevice : Device
 
     public override string Kind => "cpu";
 
+    public override int MaxBatchSize => MaxExamplesPerCall;
+
     internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels) =>
         new CpuBackend(this, descriptor, kernels.Cpu);
 
-    public override void Dispose()
-    {
-        Threads.Dispose();
-        base.Dispose();
-    }
+    private protected override void ReleaseResources() => Threads.Dispose();
 }

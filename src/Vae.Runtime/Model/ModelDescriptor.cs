@@ -20,7 +20,8 @@ public enum TensorRole
 public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, TensorRole Role = TensorRole.Parameter, int FanIn = 0)
 {
     /// <summary>Number of floats.</summary>
-    public int Length => Shape.Aggregate(1, (a, b) => a * b);
+    /// <exception cref="OverflowException">The shape holds more than int.MaxValue values.</exception>
+    public int Length => Shape.Aggregate(1, (a, b) => checked(a * b));
 
     /// <summary>Shape as PyTorch prints it, e.g. [400, 784].</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
@@ -72,7 +73,11 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         {
             if (t.Offset != offset || t.Shape.Length == 0 || t.Shape.Any(d => d <= 0))
                 throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' does not continue the flat layout at offset {offset} with a positive shape.", nameof(tensors));
-            offset = checked(offset + t.Length);
+            long length = 1;
+            foreach (int d in t.Shape) length = Math.Min(length * d, (long)int.MaxValue + 1);
+            if (offset + length > int.MaxValue)
+                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' ends past {int.MaxValue} floats: the flat layout does not fit one buffer.", nameof(tensors));
+            offset += (int)length;
         }
         ParameterCount = offset;
     }

@@ -8,11 +8,37 @@ namespace Vae;
 /// encoding, decoding, sampling and evaluation; the generated subclass supplies the architecture and its kernels.
 /// Inputs and outputs are row-major spans: x is [examples, Input], z, mu and logvar are [examples, Latent].
 /// </summary>
+/// <remarks>
+/// <para>
+/// Threads: a model is not thread-safe, and it says so rather than corrupting itself. A call that starts while
+/// another call on the same model is running (on another thread, or from a callback of the running call) throws
+/// <see cref="InvalidOperationException"/> at once; calls are never queued. Use one model per thread (several
+/// models may share a device), or a lock around the calls. Reading <see cref="Step"/>, <see cref="Seed"/> or
+/// <see cref="KlWeight"/> is a plain field read and is allowed during a call.
+/// </para>
+/// <para>
+/// Lifetime: once the model or its <see cref="Device"/> is disposed, every method and property throws
+/// <see cref="ObjectDisposedException"/>, except <see cref="Device"/> and <see cref="Architecture"/>, which only
+/// describe the model. Disposing during a call (from another thread) is safe: the buffers are freed when that call returns.
+/// </para>
+/// </remarks>
 public abstract class VaeModel : IDisposable
 {
+    // _state bit 0: disposed; bit 1: a call is running. The backend is released once, by Dispose when no call is
+    // running, or else by the running call as it ends.
+    private const int DisposedBit = 1;
+    private const int BusyBit = 2;
+    private int _state;
+    private int _released;
+    private int _owner;
+
     private readonly IModelBackend _backend;
     private Type? _optimizerType;
-    private bool _disposed;
+    private float _klWeight;
+    private float _freeBits;
+    private ulong _seed;
+    private long _step;
+    private bool _hasGradients;
 
     protected VaeModel(Device device, ModelDescriptor architecture, ModelKernels kernels, ulong seed)
     {
@@ -21,43 +47,90 @@ public abstract class VaeModel : IDisposable
         ArgumentNullException.ThrowIfNull(kernels);
         Device = device;
         Architecture = architecture;
-        Seed = seed;
-        KlWeight = (float)architecture.Beta;
-        FreeBits = (float)architecture.FreeBits;
-        _backend = device.CreateBackend(architecture, kernels);
-        _backend.SetParameters(InitialParameters(architecture, seed));
+        _seed = seed;
+        _klWeight = (float)architecture.Beta;
+        _freeBits = (float)architecture.FreeBits;
+        _backend = device.Attach(architecture, kernels);
+        try
+        {
+            device.EnterCall();
+            try { _backend.SetParameters(InitialParameters(architecture, seed)); }
+            finally { device.ExitCall(); }
+        }
+        catch
+        {
+            device.Detach(_backend);
+            throw;
+        }
     }
 
+    /// <summary>The device the model runs on (readable after disposal).</summary>
     public Device Device { get; }
+
+    /// <summary>The architecture and flat layout (readable after disposal).</summary>
     public ModelDescriptor Architecture { get; }
 
     /// <summary>Seed of the initial weights and of the training noise; a loaded checkpoint restores it, so resumed training draws the same noise.</summary>
-    public ulong Seed { get; internal set; }
+    public ulong Seed
+    {
+        get { ThrowIfDisposed(); return _seed; }
+        internal set { ThrowIfDisposed(); _seed = value; }
+    }
 
     /// <summary>Optimiser steps taken so far; the noise of step s is keyed by s.</summary>
-    public long Step { get; internal set; }
+    public long Step
+    {
+        get { ThrowIfDisposed(); return _step; }
+        internal set
+        {
+            ThrowIfDisposed();
+            ArgumentOutOfRangeException.ThrowIfNegative(value, nameof(Step));
+            _step = value;
+        }
+    }
 
-    /// <summary>Weight of the KL term used by training and evaluation; starts at the attribute's Beta (a schedule may change it).</summary>
-    public float KlWeight { get; set; }
-
-    private float _freeBits;
+    /// <summary>
+    /// Weight of the KL term used by training and evaluation, a finite number &gt;= 0; starts at the attribute's Beta
+    /// (a schedule may change it between steps).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative, infinite or NaN.</exception>
+    public float KlWeight
+    {
+        get { ThrowIfDisposed(); return _klWeight; }
+        set
+        {
+            ThrowIfDisposed();
+            if (!(value >= 0 && float.IsFinite(value)))
+                throw new ArgumentOutOfRangeException(nameof(KlWeight), value, "The KL weight must be a finite number >= 0.");
+            _klWeight = value;
+        }
+    }
 
     /// <summary>
     /// Free bits used by training: each latent dimension's KL, averaged over the batch, is floored at this many nats
     /// and gets no gradient below it (Kingma et al. 2016). Starts at the attribute's FreeBits; ELBO models only; 0 is none.
-    /// Evaluation (<see cref="Loss"/>, <see cref="Elbo"/>) reports the unfloored bound.
+    /// Evaluation (<see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>, <see cref="Elbo(ReadOnlySpan{float}, ulong)"/>) reports the unfloored bound.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException">A positive value for a model whose objective is not the ELBO.</exception>
     public float FreeBits
     {
-        get => _freeBits;
+        get { ThrowIfDisposed(); return _freeBits; }
         set
         {
+            ThrowIfDisposed();
             if (!(value >= 0) || float.IsInfinity(value))
                 throw new ArgumentOutOfRangeException(nameof(FreeBits), value, "Free bits must be a finite number >= 0.");
             if (value > 0 && Architecture.Objective != Objective.Elbo)
                 throw new ArgumentException($"Free bits apply to the ELBO only; {Architecture.Name} trains the {Architecture.Objective} objective.", nameof(FreeBits));
             _freeBits = value;
         }
+    }
+
+    /// <summary>The most examples one training step takes on this model's device (<see cref="Vae.Device.MaxBatchSize"/>).</summary>
+    public int MaxBatchSize
+    {
+        get { ThrowIfDisposed(); return _backend.MaxExamples; }
     }
 
     // Private names: the generated subclass declares public constants InputSize, LatentSize and ParameterCount.
@@ -90,39 +163,118 @@ public abstract class VaeModel : IDisposable
         return values;
     }
 
+    /// <summary>All parameters in the flat layout of <see cref="ModelDescriptor.Tensors"/>.</summary>
     public float[] GetParameters()
     {
+        using var call = Enter();
         var values = new float[Parameters];
         _backend.GetParameters(values);
         return values;
     }
 
+    /// <summary>Replaces all parameters; <paramref name="values"/> is in the flat layout of <see cref="ModelDescriptor.Tensors"/>.</summary>
     public void SetParameters(ReadOnlySpan<float> values)
     {
+        using var call = Enter();
         if (values.Length != Parameters)
             throw new ArgumentException($"Expected {Parameters} parameters for {Architecture.Name}, got {values.Length}.", nameof(values));
         _backend.SetParameters(values);
     }
 
-    /// <summary>One tensor in PyTorch's layout, e.g. "encoder.0.weight" as [out, in].</summary>
+    /// <summary>One tensor in PyTorch's layout, by its name in the descriptor, e.g. "encoder.0.weight" as [out, in].</summary>
+    /// <exception cref="ArgumentException">The model has no tensor of that name; the message lists the names.</exception>
     public float[] GetTensor(string name)
     {
-        var t = Architecture.Tensor(name);
-        return GetParameters().AsSpan(t.Offset, t.Length).ToArray();
+        using var call = Enter();
+        var t = TensorNamed(name);
+        var values = new float[Parameters];
+        _backend.GetParameters(values);
+        return values.AsSpan(t.Offset, t.Length).ToArray();
+    }
+
+    /// <summary>
+    /// Replaces one tensor, by its name in the descriptor (e.g. "encoder.0.weight", [out, in] row-major, as PyTorch
+    /// holds it); the other tensors, the optimiser state and the step are unchanged.
+    /// </summary>
+    /// <exception cref="ArgumentException">No tensor of that name, or <paramref name="values"/> is not its size.</exception>
+    public void SetTensor(string name, ReadOnlySpan<float> values)
+    {
+        using var call = Enter();
+        var t = TensorNamed(name);
+        if (values.Length != t.Length)
+            throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} has shape {t.ShapeText}, {t.Length} values; got {values.Length}.", nameof(values));
+        WriteTensor(t, values);
+    }
+
+    /// <summary>
+    /// Replaces one tensor, checking the shape the values come in as well as their number (so a transposed
+    /// [in, out] weight is refused even though it has the right size).
+    /// </summary>
+    /// <exception cref="ArgumentException">No tensor of that name, or <paramref name="shape"/> or the values' size is not its own.</exception>
+    public void SetTensor(string name, ReadOnlySpan<int> shape, ReadOnlySpan<float> values)
+    {
+        using var call = Enter();
+        var t = TensorNamed(name);
+        if (!shape.SequenceEqual(t.Shape))
+            throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} has shape {t.ShapeText}; got [{string.Join(", ", shape.ToArray())}].", nameof(shape));
+        if (values.Length != t.Length)
+            throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} has shape {t.ShapeText}, {t.Length} values; got {values.Length}.", nameof(values));
+        WriteTensor(t, values);
+    }
+
+    private void WriteTensor(TensorDescriptor t, ReadOnlySpan<float> values)
+    {
+        var all = new float[Parameters];
+        _backend.GetParameters(all);
+        values.CopyTo(all.AsSpan(t.Offset, t.Length));
+        _backend.SetParameters(all);
+    }
+
+    /// <summary>
+    /// The gradient of the loss (the batch's mean negative ELBO) with respect to one tensor, in the tensor's shape,
+    /// from the last <see cref="ComputeGradients"/> or <see cref="TrainStep(ReadOnlySpan{float}, Optimizer, float?, int)"/>
+    /// (after clipping, when that step clipped).
+    /// </summary>
+    /// <exception cref="ArgumentException">The model has no tensor of that name.</exception>
+    /// <exception cref="InvalidOperationException">No gradient has been computed yet.</exception>
+    public float[] GetGradient(string name)
+    {
+        using var call = Enter();
+        var t = TensorNamed(name);
+        if (!_hasGradients)
+            throw new InvalidOperationException($"No gradient of {Architecture.Name} has been computed yet: call ComputeGradients or TrainStep first.");
+        var all = new float[Parameters];
+        _backend.GetGradients(all);
+        return all.AsSpan(t.Offset, t.Length).ToArray();
+    }
+
+    private TensorDescriptor TensorNamed(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var t in Architecture.Tensors)
+            if (t.Name == name) return t;
+        throw new ArgumentException($"Model '{Architecture.Name}' has no tensor '{name}'. It has: {string.Join(", ", Architecture.Tensors.Select(t => t.Name))}.", nameof(name));
     }
 
     internal IModelBackend Backend => _backend;
 
-    internal void GetOptimizerState(int slot, Span<float> values) => _backend.GetOptimizerState(slot, values);
+    internal void GetOptimizerState(int slot, Span<float> values)
+    {
+        using var call = Enter();
+        _backend.GetOptimizerState(slot, values);
+    }
 
     internal void SetOptimizerState(Optimizer optimizer, int slot, ReadOnlySpan<float> values)
     {
+        using var call = Enter();
         _optimizerType = optimizer.GetType();
         _backend.SetOptimizerState(slot, values);
     }
 
     /// <summary>The mean negative ELBO of a batch with the given noise, and each example's value when asked.</summary>
+    /// <param name="x">[examples, Input].</param>
     /// <param name="eps">[examples, LatentSamples, Latent] standard-normal noise.</param>
+    /// <param name="exampleLoss">Empty, or [examples] to receive each example's negative ELBO.</param>
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> exampleLoss = default) => Loss(x, default, eps, exampleLoss);
 
     /// <summary>
@@ -131,33 +283,40 @@ public abstract class VaeModel : IDisposable
     /// </summary>
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> exampleLoss = default)
     {
+        using var call = Enter();
         int n = Examples(x, nameof(x));
         var y = Labels(labels, n);
-        CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
+        int per = Architecture.LatentSamples * LatentWidth;
+        CheckLength(eps, (long)n * per, nameof(eps), "[examples, LatentSamples, Latent]");
         if (!exampleLoss.IsEmpty) CheckLength(exampleLoss, n, nameof(exampleLoss), "[examples]");
         double total = 0;
         foreach (var (start, count) in Chunks(n))
         {
             total += count * _backend.Loss(
                 x.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count),
-                eps.Slice(start * Architecture.LatentSamples * LatentWidth, count * Architecture.LatentSamples * LatentWidth),
-                count, KlWeight, exampleLoss.IsEmpty ? default : exampleLoss.Slice(start, count));
+                eps.Slice(start * per, count * per),
+                count, _klWeight, exampleLoss.IsEmpty ? default : exampleLoss.Slice(start, count));
         }
         return n == 0 ? 0 : total / n;
     }
 
-    /// <summary>The gradient of <see cref="Loss"/> for one batch (no optimiser step); returns the loss.</summary>
+    /// <summary>
+    /// The gradient of <see cref="Loss"/> for one batch (no optimiser step) into <paramref name="gradients"/>, in the
+    /// flat layout; returns the loss. <see cref="GetGradient"/> reads it back by tensor name.
+    /// </summary>
     public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> gradients) => ComputeGradients(x, default, eps, gradients);
 
     /// <summary>The gradient of the training loss for one labelled batch (a conditional model's); returns the loss.</summary>
     public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> gradients)
     {
+        using var call = Enter();
         int n = Examples(x, nameof(x));
-        var y = Labels(labels, n);
         CheckBatch(n);
+        var y = Labels(labels, n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         CheckLength(gradients, Parameters, nameof(gradients), "[Parameters]");
-        double loss = _backend.ForwardBackward(x, y, eps, n, KlWeight, FreeBits);
+        _hasGradients = true;
+        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
         _backend.GetGradients(gradients);
         return loss;
     }
@@ -166,6 +325,7 @@ public abstract class VaeModel : IDisposable
     /// One optimiser step on a batch, with noise drawn from Philox keyed by (Seed, Step + 1, row, sample) on the
     /// device that runs the model.
     /// </summary>
+    /// <param name="clipGradientNorm">When given, a finite number &gt; 0: gradients whose L2 norm exceeds it are scaled down to it.</param>
     /// <param name="firstExample">
     /// The index of x's first row in the global batch: noise is keyed by it, so a batch split across processes draws
     /// the same noise as one process would for the whole batch.
@@ -176,14 +336,19 @@ public abstract class VaeModel : IDisposable
     /// <summary>One optimiser step on a labelled batch (a conditional model's), with noise drawn as by the unlabelled overload.</summary>
     public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Optimizer optimizer, float? clipGradientNorm = null, int firstExample = 0)
     {
+        using var call = Enter();
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
+        CheckClip(clipGradientNorm);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
+        if ((long)firstExample + n - 1 > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(firstExample), firstExample, $"Rows {firstExample}.. of a batch of {n} run past the largest example index, {int.MaxValue}.");
         var y = Labels(labels, n);
-        long step = Step + 1;
+        long step = _step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, y, n, KlWeight, FreeBits, Seed, (uint)step, firstExample);
+        _hasGradients = true;
+        double loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
@@ -194,15 +359,24 @@ public abstract class VaeModel : IDisposable
     /// <summary>One optimiser step on a labelled batch with explicit noise.</summary>
     public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null)
     {
+        using var call = Enter();
         ArgumentNullException.ThrowIfNull(optimizer);
+        CheckClip(clipGradientNorm);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         var y = Labels(labels, n);
-        long step = Step + 1;
+        long step = _step + 1;
         PrepareOptimizer(optimizer);
-        double loss = _backend.ForwardBackward(x, y, eps, n, KlWeight, FreeBits);
+        _hasGradients = true;
+        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
         return FinishStep(optimizer, step, loss, clipGradientNorm);
+    }
+
+    private static void CheckClip(float? clipGradientNorm)
+    {
+        if (clipGradientNorm is float clip && !(clip > 0 && float.IsFinite(clip)))
+            throw new ArgumentOutOfRangeException(nameof(clipGradientNorm), clip, "The gradient norm to clip to must be a finite number > 0.");
     }
 
     /// <summary>Optimiser state belongs to one kind of optimiser: switching kinds starts it afresh.</summary>
@@ -223,7 +397,7 @@ public abstract class VaeModel : IDisposable
             if (norm > clip) _backend.ScaleGradients((float)(clip / norm));
         }
         _backend.ApplyOptimizer(optimizer, step);
-        Step = step;
+        _step = step;
         return loss;
     }
 
@@ -233,12 +407,17 @@ public abstract class VaeModel : IDisposable
     /// <summary>q(z|x, y) of a conditional model: the mean and log variance of each labelled example.</summary>
     public void Encode(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Span<float> mu, Span<float> logVar)
     {
+        using var call = Enter();
+        EncodeCore(x, Labels(labels, Examples(x, nameof(x))), mu, logVar);
+    }
+
+    private void EncodeCore(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, Span<float> mu, Span<float> logVar)
+    {
         int n = Examples(x, nameof(x));
-        var y = Labels(labels, n);
         CheckLength(mu, (long)n * LatentWidth, nameof(mu), "[examples, Latent]");
         CheckLength(logVar, (long)n * LatentWidth, nameof(logVar), "[examples, Latent]");
         foreach (var (start, count) in Chunks(n))
-            _backend.Encode(x.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count), count,
+            _backend.Encode(x.Slice(start * InputWidth, count * InputWidth), Slice(labels, start, count), count,
                 mu.Slice(start * LatentWidth, count * LatentWidth), logVar.Slice(start * LatentWidth, count * LatentWidth));
     }
 
@@ -248,13 +427,20 @@ public abstract class VaeModel : IDisposable
     /// <summary>The decoder's mean for each latent row of a conditional model, each row with its own label.</summary>
     public void Decode(ReadOnlySpan<float> z, ReadOnlySpan<int> labels, Span<float> mean)
     {
+        using var call = Enter();
+        if (z.Length % LatentWidth != 0)
+            throw new ArgumentException($"z has {z.Length} values, not a whole number of rows of Latent = {LatentWidth}.", nameof(z));
+        DecodeCore(z, Labels(labels, z.Length / LatentWidth), mean);
+    }
+
+    private void DecodeCore(ReadOnlySpan<float> z, ReadOnlySpan<float> labels, Span<float> mean)
+    {
         if (z.Length % LatentWidth != 0)
             throw new ArgumentException($"z has {z.Length} values, not a whole number of rows of Latent = {LatentWidth}.", nameof(z));
         int n = z.Length / LatentWidth;
         CheckLength(mean, (long)n * InputWidth, nameof(mean), "[rows, Input]");
-        var y = Labels(labels, n);
         foreach (var (start, count) in Chunks(n))
-            _backend.Decode(z.Slice(start * LatentWidth, count * LatentWidth), Slice(y, start, count), count, mean.Slice(start * InputWidth, count * InputWidth));
+            _backend.Decode(z.Slice(start * LatentWidth, count * LatentWidth), Slice(labels, start, count), count, mean.Slice(start * InputWidth, count * InputWidth));
     }
 
     /// <summary>Decodes each example's posterior mean: the usual deterministic reconstruction.</summary>
@@ -263,10 +449,13 @@ public abstract class VaeModel : IDisposable
     /// <summary>The same for a conditional model's labelled examples (the label goes to the encoder and the decoder).</summary>
     public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Span<float> mean)
     {
+        using var call = Enter();
         int n = Examples(x, nameof(x));
-        var mu = new float[n * LatentWidth];
-        Encode(x, labels, mu, new float[n * LatentWidth]);
-        Decode(mu, labels, mean);
+        var y = Labels(labels, n);
+        int latentFloats = ArrayLength((long)n * LatentWidth, nameof(x), "examples of latent values");
+        var mu = new float[latentFloats];
+        EncodeCore(x, y, mu, new float[latentFloats]);
+        DecodeCore(mu, y, mean);
     }
 
     /// <summary>Decodes z = mu + exp(logvar / 2) eps for each example, with explicit eps [examples, Latent].</summary>
@@ -275,16 +464,19 @@ public abstract class VaeModel : IDisposable
     /// <summary>The same for a conditional model's labelled examples.</summary>
     public void Reconstruct(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, ReadOnlySpan<float> eps, Span<float> mean)
     {
+        using var call = Enter();
         int n = Examples(x, nameof(x));
+        var y = Labels(labels, n);
         CheckLength(eps, (long)n * LatentWidth, nameof(eps), "[examples, Latent]");
-        var mu = new float[n * LatentWidth];
-        var logVar = new float[n * LatentWidth];
-        Encode(x, labels, mu, logVar);
+        var mu = new float[eps.Length];
+        var logVar = new float[eps.Length];
+        EncodeCore(x, y, mu, logVar);
         for (int i = 0; i < mu.Length; i++) mu[i] += MathF.Exp(0.5f * logVar[i]) * eps[i];
-        Decode(mu, labels, mean);
+        DecodeCore(mu, y, mean);
     }
 
     /// <summary>Decodes <paramref name="count"/> draws from the prior N(0, I); returns [count, Input] means.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative, or its values would not fit in one array.</exception>
     public float[] Sample(int count, ulong seed) => Sample(count, ReadOnlySpan<int>.Empty, seed);
 
     /// <summary>
@@ -295,11 +487,13 @@ public abstract class VaeModel : IDisposable
 
     private float[] Sample(int count, ReadOnlySpan<int> labels, ulong seed)
     {
+        using var call = Enter();
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var z = new float[count * LatentWidth];
+        var y = Labels(labels, count);
+        var z = new float[ArrayLength((long)count * LatentWidth, nameof(count), "latent values")];
+        var mean = new float[ArrayLength((long)count * InputWidth, nameof(count), "decoded values")];
         Philox.FillNormal(seed, 0, 0, count, 1, LatentWidth, z);
-        var mean = new float[count * InputWidth];
-        Decode(z, labels, mean);
+        DecodeCore(z, y, mean);
         return mean;
     }
 
@@ -312,6 +506,7 @@ public abstract class VaeModel : IDisposable
     /// <summary>The same over a conditional model's labelled data set.</summary>
     public double Elbo(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, ulong seed = 0)
     {
+        using var call = Enter();
         int n = Examples(data, nameof(data));
         var y = Labels(labels, n);
         int per = Architecture.LatentSamples * LatentWidth;
@@ -321,14 +516,15 @@ public abstract class VaeModel : IDisposable
         {
             var e = eps.AsSpan(0, count * per);
             Philox.FillNormal(seed, 0, start, count, Architecture.LatentSamples, LatentWidth, e);
-            total += count * _backend.Loss(data.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count), e, count, KlWeight, default);
+            total += count * _backend.Loss(data.Slice(start * InputWidth, count * InputWidth), Slice(y, start, count), e, count, _klWeight, default);
         }
         return n == 0 ? 0 : -total / n;
     }
 
     /// <summary>
     /// The importance-sampled estimate of -log p(x), mean over the data set in nats: for each example,
-    /// -log mean_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)) with z_k ~ q(z|x), computed stably (log-sum-exp).
+    /// -log mean_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)) with z_k ~ q(z|x), computed stably (log-sum-exp,
+    /// streamed over chunks of samples, so memory does not grow with <paramref name="importanceSamples"/>).
     /// </summary>
     public double NegativeLogLikelihood(ReadOnlySpan<float> data, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default) =>
         NegativeLogLikelihood(data, default, importanceSamples, seed, progress, cancellationToken);
@@ -336,10 +532,10 @@ public abstract class VaeModel : IDisposable
     /// <summary>The same for a conditional model's labelled data set: -log p(x|y), mean over the data set.</summary>
     public double NegativeLogLikelihood(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
+        using var call = Enter();
         ArgumentOutOfRangeException.ThrowIfLessThan(importanceSamples, 1);
         int n = Examples(data, nameof(data));
-        // Copied: the labelled passes below call back into Encode, which reuses the model's label scratch.
-        var y = Labels(labels, n).ToArray();
+        var y = Labels(labels, n);
         int j = LatentWidth;
         int perCall = Math.Max(1, Math.Min(_backend.MaxExamples * Architecture.LatentSamples / importanceSamples, 256));
         int k = Math.Min(importanceSamples, _backend.MaxExamples * Architecture.LatentSamples);
@@ -348,23 +544,26 @@ public abstract class VaeModel : IDisposable
         var eps = new float[perCall * k * j];
         var z = new float[perCall * k * j];
         var nll = new float[perCall * k];
-        var logWeights = new double[perCall * importanceSamples];
-        var logWeightsScratch = new double[perCall * k];
+        var logWeights = new double[perCall * k];
+        // Per example, the running maximum log weight and the sum of exp(log weight - maximum).
+        var runningMax = new double[perCall];
+        var runningSum = new double[perCall];
         double total = 0;
         for (int start = 0; start < n; start += perCall)
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(perCall, n - start);
             var x = data.Slice(start * InputWidth, count * InputWidth);
-            var xLabels = labels.IsEmpty ? ReadOnlySpan<int>.Empty : labels.Slice(start, count);
-            Encode(x, xLabels, mu.AsSpan(0, count * j), logVar.AsSpan(0, count * j));
+            var xLabels = Slice(y, start, count);
+            EncodeCore(x, xLabels, mu.AsSpan(0, count * j), logVar.AsSpan(0, count * j));
             for (int k0 = 0; k0 < importanceSamples; k0 += k)
             {
+                if (k0 > 0) cancellationToken.ThrowIfCancellationRequested();
                 int kc = Math.Min(k, importanceSamples - k0);
                 // Importance-sampling noise has its own steps counted down from 2^32 - 1 (training counts up from 1,
                 // the ELBO uses 0), one per chunk of K, keyed by (example, sample) within it.
                 Philox.FillNormal(seed, uint.MaxValue - (uint)(k0 / k), start, count, kc, j, eps.AsSpan(0, count * kc * j));
-                var logQ = logWeightsScratch.AsSpan(0, count * kc);
+                var logQ = logWeights.AsSpan(0, count * kc);
                 for (int b = 0; b < count; b++)
                 for (int s = 0; s < kc; s++)
                 {
@@ -380,16 +579,49 @@ public abstract class VaeModel : IDisposable
                     }
                     logQ[b * kc + s] = lp - lq;
                 }
-                _backend.DecoderNegativeLogLikelihood(z.AsSpan(0, count * kc * j), x, Slice(y, start, count), count, kc, nll.AsSpan(0, count * kc));
+                _backend.DecoderNegativeLogLikelihood(z.AsSpan(0, count * kc * j), x, xLabels, count, kc, nll.AsSpan(0, count * kc));
                 for (int b = 0; b < count; b++)
-                for (int s = 0; s < kc; s++)
-                    logWeights[b * importanceSamples + k0 + s] = logQ[b * kc + s] - nll[b * kc + s];
+                {
+                    var w = logWeights.AsSpan(b * kc, kc);
+                    for (int s = 0; s < kc; s++) w[s] -= nll[b * kc + s];
+                    Accumulate(w, k0 == 0, ref runningMax[b], ref runningSum[b]);
+                }
             }
             for (int b = 0; b < count; b++)
-                total -= LogMeanExp(logWeights.AsSpan(b * importanceSamples, importanceSamples));
+            {
+                double max = runningMax[b];
+                total -= double.IsNegativeInfinity(max) || double.IsNaN(max) ? max : max + Math.Log(runningSum[b] / importanceSamples);
+            }
             progress?.Report(start + count);
         }
         return n == 0 ? 0 : total / n;
+    }
+
+    /// <summary>
+    /// Adds a chunk of log weights to a running log-sum-exp: (max, sum of exp(v - max)). With one chunk this is
+    /// exactly <see cref="LogMeanExp"/>'s arithmetic, so K up to a device call's rows gives the same bits as before.
+    /// </summary>
+    private static void Accumulate(ReadOnlySpan<double> values, bool first, ref double max, ref double sum)
+    {
+        double chunkMax = double.NegativeInfinity;
+        foreach (var v in values) chunkMax = Math.Max(chunkMax, v);
+        if (first)
+        {
+            max = chunkMax;
+            sum = 0;
+        }
+        else if (double.IsNaN(max) || double.IsNaN(chunkMax))
+        {
+            max = double.NaN;
+            return;
+        }
+        else if (chunkMax > max)
+        {
+            sum *= Math.Exp(max - chunkMax);
+            max = chunkMax;
+        }
+        if (double.IsNegativeInfinity(max) || double.IsNaN(max)) return;
+        foreach (var v in values) sum += Math.Exp(v - max);
     }
 
     /// <summary>log(mean(exp(v))) without overflow: the maximum is taken out before exponentiating.</summary>
@@ -437,7 +669,6 @@ public abstract class VaeModel : IDisposable
 
     private int Examples(ReadOnlySpan<float> x, string name)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         if (x.Length % InputWidth != 0)
             throw new ArgumentException($"{name} has {x.Length} values, not a whole number of examples of Input = {InputWidth}.", name);
         return x.Length / InputWidth;
@@ -455,17 +686,92 @@ public abstract class VaeModel : IDisposable
             throw new ArgumentException($"{name} must have {expected} values ({shape}), got {span.Length}.", name);
     }
 
+    /// <summary>A length for a new array, or an argument error naming the parameter that asked for too much.</summary>
+    private static int ArrayLength(long length, string parameter, string what)
+    {
+        if (length > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(parameter, $"{length} {what} do not fit in one array (at most {Array.MaxLength}); split the work.");
+        return (int)length;
+    }
+
     private IEnumerable<(int Start, int Count)> Chunks(int n)
     {
         int size = _backend.MaxExamples;
         for (int start = 0; start < n; start += size) yield return (start, Math.Min(size, n - start));
     }
 
+    /// <summary>Starts a call: refuses a disposed model or device, and a call overlapping another on this model.</summary>
+    private Call Enter()
+    {
+        while (true)
+        {
+            int state = Volatile.Read(ref _state);
+            if ((state & DisposedBit) != 0) throw ModelDisposed();
+            if ((state & BusyBit) != 0) throw Overlapping();
+            if (Interlocked.CompareExchange(ref _state, state | BusyBit, state) == state) break;
+        }
+        Volatile.Write(ref _owner, Environment.CurrentManagedThreadId);
+        try
+        {
+            Device.EnterCall();
+        }
+        catch
+        {
+            Leave();
+            throw;
+        }
+        return new Call(this);
+    }
+
+    private void Exit()
+    {
+        Device.ExitCall();
+        Leave();
+    }
+
+    private void Leave()
+    {
+        Volatile.Write(ref _owner, 0);
+        int before = Interlocked.And(ref _state, ~BusyBit);
+        if ((before & DisposedBit) != 0) Release();
+    }
+
+    /// <summary>Ends a call when it goes out of scope, however the call ends.</summary>
+    private readonly ref struct Call(VaeModel model)
+    {
+        public void Dispose() => model.Exit();
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if ((Volatile.Read(ref _state) & DisposedBit) != 0) throw ModelDisposed();
+        if (Device.IsDisposed)
+            throw new ObjectDisposedException(Device.GetType().Name, $"The device {Device.Name} of this {Architecture.Name} model has been disposed; create a new device and model.");
+    }
+
+    private ObjectDisposedException ModelDisposed() =>
+        new(GetType().Name, $"This {Architecture.Name} model has been disposed.");
+
+    private InvalidOperationException Overlapping() =>
+        Volatile.Read(ref _owner) == Environment.CurrentManagedThreadId
+            ? new($"A call on this {Architecture.Name} model is already running on this thread: a callback (such as a progress report) must not call the model it reports on.")
+            : new($"Another thread is using this {Architecture.Name} model: a model is not thread-safe, so calls on it must not overlap. " +
+                  "Use one model per thread (models may share a device) or a lock around the calls.");
+
+    /// <summary>
+    /// Frees the model's buffers. During a call running on another thread it only marks the model disposed, and the
+    /// buffers are freed when that call returns. Safe to call more than once, and after the device is disposed.
+    /// </summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _backend.Dispose();
+        int before = Interlocked.Or(ref _state, DisposedBit);
+        if ((before & DisposedBit) != 0) return;
+        if ((before & BusyBit) == 0) Release();
         GC.SuppressFinalize(this);
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) Device.Detach(_backend);
     }
 }

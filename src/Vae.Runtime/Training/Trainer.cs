@@ -14,12 +14,23 @@ public sealed class Trainer
     private float[] _batch = [];
     private int[] _batchLabels = [];
     private int[] _order = [];
+    private int _epochsCompleted;
+    private float? _clipGradientNorm;
+    private int _reportEvery = 20;
 
+    /// <param name="model">The model to train.</param>
+    /// <param name="optimizer">Its optimiser.</param>
+    /// <param name="batchSize">Examples per step: 1 to the model's <see cref="VaeModel.MaxBatchSize"/> (4,096 on the CPU, 1,024 on OpenCL).</param>
+    /// <param name="shuffleSeed">Seed of the epoch order.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1 or above what the model's device takes in one step.</exception>
     public Trainer(VaeModel model, Optimizer optimizer, int batchSize = 128, ulong shuffleSeed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (batchSize > model.MaxBatchSize)
+            throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize,
+                $"A training batch holds at most {model.MaxBatchSize} examples on {model.Device.Name}.");
         _model = model;
         Optimizer = optimizer;
         BatchSize = batchSize;
@@ -30,17 +41,31 @@ public sealed class Trainer
     public int BatchSize { get; }
     public ulong ShuffleSeed { get; }
 
-    /// <summary>Epochs completed by this trainer (set it when resuming, so the shuffles continue where they were).</summary>
-    public int EpochsCompleted { get; set; }
+    /// <summary>Epochs completed by this trainer, &gt;= 0 (set it when resuming, so the shuffles continue where they were).</summary>
+    public int EpochsCompleted
+    {
+        get => _epochsCompleted;
+        set => _epochsCompleted = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(EpochsCompleted), value, "Epochs completed must be >= 0.");
+    }
 
-    /// <summary>When set, gradients whose L2 norm exceeds it are scaled down to it.</summary>
-    public float? ClipGradientNorm { get; set; }
+    /// <summary>When set, a finite number &gt; 0: gradients whose L2 norm exceeds it are scaled down to it.</summary>
+    public float? ClipGradientNorm
+    {
+        get => _clipGradientNorm;
+        set => _clipGradientNorm = value is not float v || (v > 0 && float.IsFinite(v))
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(ClipGradientNorm), value, "The gradient norm to clip to must be a finite number > 0.");
+    }
 
     /// <summary>When set, the KL weight for a step: e.g. a linear warm-up <c>step =&gt; Math.Min(1f, step / 5000f)</c>.</summary>
     public Func<long, float>? KlWeightSchedule { get; set; }
 
-    /// <summary>Steps between progress reports (a report also ends each epoch).</summary>
-    public int ReportEvery { get; set; } = 20;
+    /// <summary>Steps between progress reports, &gt;= 1 (a report also ends each epoch).</summary>
+    public int ReportEvery
+    {
+        get => _reportEvery;
+        set => _reportEvery = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(ReportEvery), value, "Steps between reports must be >= 1.");
+    }
 
     /// <summary>Trains for <paramref name="epochs"/> epochs over <paramref name="data"/> ([examples, Input]).</summary>
     public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -70,6 +95,7 @@ public sealed class Trainer
             throw new ArgumentException($"The data has {data.Length} values, not a whole number of examples of Input = {input}.", nameof(data));
         int n = data.Length / input;
         if (n == 0) throw new ArgumentException("The data set is empty.", nameof(data));
+        if (EpochsCompleted == int.MaxValue) throw new InvalidOperationException($"This trainer has completed {int.MaxValue} epochs, the most it counts.");
         if (!labels.IsEmpty && labels.Length != n) throw new ArgumentException($"labels has {labels.Length} values for {n} examples.", nameof(labels));
         if (_batchLabels.Length < BatchSize) _batchLabels = new int[BatchSize];
         int epoch = EpochsCompleted + 1;

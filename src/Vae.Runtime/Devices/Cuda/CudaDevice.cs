@@ -9,6 +9,9 @@ namespace Vae.Devices.Cuda;
 /// </summary>
 internal sealed class CudaDevice : AcceleratorDevice<CudaModule>
 {
+    /// <summary>The examples one call takes: the buffers are allocated for this many rows.</summary>
+    public const int MaxExamplesPerCall = 4096;
+
     private CudaDevice(CudaContext context) => Context = context;
 
     public CudaContext Context { get; }
@@ -30,6 +33,8 @@ internal sealed class CudaDevice : AcceleratorDevice<CudaModule>
 
     public override string Kind => "cuda";
 
+    public override int MaxBatchSize => MaxExamplesPerCall;
+
     protected override string SourceOf(string modelSource) => DeviceSources.Cuda(modelSource);
 
     protected override CudaModule Compile(string source) => Context.LoadPtx(Context.CompileToPtx(source));
@@ -49,7 +54,7 @@ internal sealed class CudaBackend : AcceleratorBackend<CudaBuffer>
     private readonly Dictionary<string, CudaFunction> _functions = new(StringComparer.Ordinal);
 
     public CudaBackend(CudaDevice device, ModelDescriptor descriptor, IAcceleratorKernels kernels, CudaModule module)
-        : base(descriptor, kernels, maxExamples: 4096)
+        : base(descriptor, kernels, maxExamples: CudaDevice.MaxExamplesPerCall)
     {
         _context = device.Context;
         _module = module;

@@ -5,6 +5,9 @@ namespace Vae.Devices.OpenCl;
 /// <summary>The OpenCL target: one context and queue, and one built program per model source.</summary>
 internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
 {
+    /// <summary>The examples one call takes: the buffers are allocated for this many rows.</summary>
+    public const int MaxExamplesPerCall = 1024;
+
     private OpenClDevice(OpenClContext context) => Context = context;
 
     public OpenClContext Context { get; }
@@ -16,6 +19,8 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
     public override string Name => $"OpenCL ({Context.Device.DeviceName}, {Context.Device.PlatformName})";
 
     public override string Kind => "opencl";
+
+    public override int MaxBatchSize => MaxExamplesPerCall;
 
     protected override string SourceOf(string modelSource) => DeviceSources.OpenCl(modelSource);
 
@@ -45,7 +50,7 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
         Environment.GetEnvironmentVariable("VAE_OPENCL_PROFILE") == "1" ? new(StringComparer.Ordinal) : null;
 
     public OpenClBackend(OpenClDevice device, ModelDescriptor descriptor, IAcceleratorKernels kernels, OpenClProgram program)
-        : base(descriptor, kernels, maxExamples: 1024)
+        : base(descriptor, kernels, maxExamples: OpenClDevice.MaxExamplesPerCall)
     {
         _context = device.Context;
         _program = program;
