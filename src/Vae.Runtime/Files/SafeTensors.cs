@@ -33,7 +33,10 @@ public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 }
 
 /// <summary>One tensor's entry in a safetensors header, as <see cref="SafeTensors.ReadHeader(string)"/> reports it.</summary>
-/// <param name="Dtype">As the file names it: F32, F16, BF16 or F64 (the only dtypes a header may hold to be read).</param>
+/// <param name="Dtype">
+/// As the file names it: any dtype of the format (I64, BOOL...), though <see cref="SafeTensors.Read"/> reads only F32,
+/// F16, BF16 and F64.
+/// </param>
 /// <param name="Begin">Start of its bytes, relative to the data buffer (which follows the header).</param>
 /// <param name="End">One past its last byte, relative to the data buffer.</param>
 public sealed record SafeTensorInfo(string Name, string Dtype, int[] Shape, long Begin, long End);
@@ -165,32 +168,33 @@ public static class SafeTensors
         F64,
     }
 
-    private sealed record Dtype(int Size, string Description, Storage? Storage);
+    private sealed record Dtype(int Bits, string Description, Storage? Storage);
 
-    // Every dtype the format defines, so that a valid-but-unreadable file gets a different message from garbage.
-    // F4 and F6 pack several values per byte; their size is irrelevant because they are refused before it is used.
+    // Every dtype the format defines, so that the header of any valid file can be read and a valid-but-unreadable
+    // tensor gets a different message from garbage. F4 and F6 pack values across bytes, as the format allows when a
+    // tensor's bits fill whole bytes.
     private static readonly Dictionary<string, Dtype> Dtypes = new(StringComparer.Ordinal)
     {
-        [F32] = new(4, "32-bit float", Storage.F32),
-        ["F16"] = new(2, "16-bit IEEE half-precision float", Storage.F16),
-        ["BF16"] = new(2, "bfloat16", Storage.BF16),
-        ["F64"] = new(8, "64-bit float", Storage.F64),
-        ["BOOL"] = new(1, "boolean", null),
-        ["U8"] = new(1, "8-bit unsigned integer", null),
-        ["I8"] = new(1, "8-bit signed integer", null),
-        ["I16"] = new(2, "16-bit signed integer", null),
-        ["U16"] = new(2, "16-bit unsigned integer", null),
-        ["I32"] = new(4, "32-bit signed integer", null),
-        ["U32"] = new(4, "32-bit unsigned integer", null),
-        ["I64"] = new(8, "64-bit signed integer", null),
-        ["U64"] = new(8, "64-bit unsigned integer", null),
-        ["F8_E5M2"] = new(1, "8-bit float E5M2", null),
-        ["F8_E4M3"] = new(1, "8-bit float E4M3", null),
-        ["F8_E8M0"] = new(1, "8-bit exponent-only scale E8M0", null),
-        ["F6_E2M3"] = new(1, "6-bit float E2M3", null),
-        ["F6_E3M2"] = new(1, "6-bit float E3M2", null),
-        ["F4"] = new(1, "4-bit float", null),
-        ["C64"] = new(8, "64-bit complex", null),
+        [F32] = new(32, "32-bit float", Storage.F32),
+        ["F16"] = new(16, "16-bit IEEE half-precision float", Storage.F16),
+        ["BF16"] = new(16, "bfloat16", Storage.BF16),
+        ["F64"] = new(64, "64-bit float", Storage.F64),
+        ["BOOL"] = new(8, "boolean", null),
+        ["U8"] = new(8, "8-bit unsigned integer", null),
+        ["I8"] = new(8, "8-bit signed integer", null),
+        ["I16"] = new(16, "16-bit signed integer", null),
+        ["U16"] = new(16, "16-bit unsigned integer", null),
+        ["I32"] = new(32, "32-bit signed integer", null),
+        ["U32"] = new(32, "32-bit unsigned integer", null),
+        ["I64"] = new(64, "64-bit signed integer", null),
+        ["U64"] = new(64, "64-bit unsigned integer", null),
+        ["F8_E5M2"] = new(8, "8-bit float E5M2", null),
+        ["F8_E4M3"] = new(8, "8-bit float E4M3", null),
+        ["F8_E8M0"] = new(8, "8-bit exponent-only scale E8M0", null),
+        ["F6_E2M3"] = new(6, "6-bit float E2M3", null),
+        ["F6_E3M2"] = new(6, "6-bit float E3M2", null),
+        ["F4"] = new(4, "4-bit float", null),
+        ["C64"] = new(64, "64-bit complex", null),
     };
 
     /// <summary>
@@ -414,6 +418,14 @@ public static class SafeTensors
     {
         var header = ReadHeaderCore(input, nameForErrors);
         string name = nameForErrors;
+        foreach (var e in header.Entries)
+        {
+            if (e.Storage is null)
+            {
+                throw Bad(name, $"tensor '{e.Name}' has dtype {e.Dtype} ({Dtypes[e.Dtype].Description}), which cannot be read as " +
+                                "float32; only F32, F16, BF16 and F64 tensors can be read");
+            }
+        }
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long largest = header.Entries.Count == 0 ? 0 : header.Entries.Max(e => e.End - e.Begin);
@@ -627,7 +639,7 @@ public static class SafeTensors
         }
     }
 
-    private sealed record Entry(string Name, string Dtype, Storage Storage, int ElementSize, int[] Shape, long Count, long Begin, long End, int HeaderIndex);
+    private sealed record Entry(string Name, string Dtype, Storage? Storage, int ElementSize, int[] Shape, long Count, long Begin, long End, int HeaderIndex);
 
     private static (IReadOnlyDictionary<string, string> Metadata, List<Entry> Entries) ParseHeader(byte[] header, string file)
     {
@@ -778,11 +790,6 @@ public static class SafeTensors
         {
             throw Bad(file, $"tensor '{name}': unknown dtype \"{dtype}\"");
         }
-        if (info.Storage is not Storage storage)
-        {
-            throw Bad(file, $"tensor '{name}' has dtype {dtype} ({info.Description}), which cannot be read as float32; " +
-                            "only F32, F16, BF16 and F64 tensors can be read");
-        }
 
         if (count > Array.MaxLength)
         {
@@ -793,12 +800,18 @@ public static class SafeTensors
         {
             throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] end before they begin");
         }
-        if (end - begin != info.Size * count)
+        long bits = info.Bits * count;
+        if (bits % 8 != 0)
         {
-            throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes, but shape " +
-                            $"[{string.Join(", ", shape)}] of {dtype} needs {count} x {info.Size} = {info.Size * count} bytes");
+            throw Bad(file, $"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} is {bits} bits, not a whole number of bytes");
         }
-        return new Entry(name, dtype, storage, info.Size, shape, count, begin, end, index);
+        if (end - begin != bits / 8)
+        {
+            string need = info.Bits % 8 == 0 ? $"{count} x {info.Bits / 8} = {bits / 8}" : $"{count} x {info.Bits} bits = {bits / 8}";
+            throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes, but shape " +
+                            $"[{string.Join(", ", shape)}] of {dtype} needs {need} bytes");
+        }
+        return new Entry(name, dtype, info.Storage, info.Bits / 8, shape, count, begin, end, index);
     }
 
     private static long ParseOffset(JsonElement element, string name, string which, string file)
@@ -885,7 +898,7 @@ public static class SafeTensors
             {
                 Array.Resize(ref data, (int)Math.Min(count, Math.Max(2L * data.Length, done + take)));
             }
-            ToSingle(e.Storage, bytes, data.AsSpan(done, take));
+            ToSingle(e.Storage!.Value, bytes, data.AsSpan(done, take));
             done += take;
         }
         return data;
