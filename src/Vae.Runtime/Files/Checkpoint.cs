@@ -214,6 +214,21 @@ public static class Checkpoint
                                   string.Join("; ", differences.Select(d => "model vs file: " + d)));
         }
 
+        // Resuming needs the optimiser's kind and the step before anything else matters.
+        if (optimizer is not null)
+        {
+            string type = optimizer.GetType().Name;
+            if (metadata.OptimizerType is not string savedType)
+                throw Bad(source, $"it carries no optimiser state (metadata '{OptimizerTypeKey}' is missing), so training cannot resume " +
+                                  $"with the {type} given; load without an optimiser to start {type} afresh from these weights");
+            if (savedType != type)
+                throw Bad(source, $"it holds {savedType} state (metadata '{OptimizerTypeKey}'), but the optimiser given is {type}; " +
+                                  $"load without an optimiser to start {type} afresh from these weights");
+            if (metadata.Step is null)
+                throw Bad(source, $"metadata '{StepKey}' is missing: resuming needs the step, which keys the training noise " +
+                                  "(starting again from step 0 would repeat the noise of the first steps)");
+        }
+
         var parameterNames = new HashSet<string>(architecture.Tensors.Select(t => t.Name), StringComparer.Ordinal);
         if (options.Strict)
         {
@@ -254,15 +269,6 @@ public static class Checkpoint
         if (optimizer is not null)
         {
             string type = optimizer.GetType().Name;
-            if (metadata.OptimizerType is not string savedType)
-                throw Bad(source, $"it carries no optimiser state (metadata '{OptimizerTypeKey}' is missing), so training cannot resume " +
-                                  $"with the {type} given; load without an optimiser to start {type} afresh from these weights");
-            if (savedType != type)
-                throw Bad(source, $"it holds {savedType} state (metadata '{OptimizerTypeKey}'), but the optimiser given is {type}; " +
-                                  $"load without an optimiser to start {type} afresh from these weights");
-            if (metadata.Step is null)
-                throw Bad(source, $"metadata '{StepKey}' is missing: resuming needs the step, which keys the training noise " +
-                                  "(starting again from step 0 would repeat the noise of the first steps)");
             state = new float[optimizer.StateNames.Count][];
             for (int slot = 0; slot < state.Length; slot++)
             {

@@ -178,6 +178,7 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
 
     private ModelDescriptor ParseArchitecture(string json)
     {
+        CheckArchitectureSchema(json);
         ModelDescriptor d;
         try
         {
@@ -212,6 +213,116 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
         }
         return d;
     }
+
+    /// <summary>
+    /// Checks every field of the architecture's JSON for presence and type before <see cref="ModelDescriptor.FromJson"/>
+    /// reads it, so that a message can name the field at fault; enum fields must be a member's exact name (FromJson
+    /// would also take numbers and comma-separated combinations).
+    /// </summary>
+    private void CheckArchitectureSchema(string json)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(json);
+        }
+        catch (JsonException e)
+        {
+            throw Bad($"metadata '{Checkpoint.ArchitectureKey}' is not a valid architecture description: it is not valid JSON: {e.Message}", e);
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            Expect(root, "", JsonValueKind.Object);
+            Field(root, "", "name", JsonValueKind.String);
+            Integer(root, "", "input");
+            Integer(root, "", "latent");
+            EnumName<Likelihood>(root, "", "likelihood");
+            Field(root, "", "beta", JsonValueKind.Number);
+            Integer(root, "", "latent_samples");
+            Field(root, "", "sigma", JsonValueKind.Number);
+            foreach (string side in new[] { "encoder", "decoder" })
+            {
+                int i = 0;
+                foreach (var layer in Field(root, "", side, JsonValueKind.Array).EnumerateArray())
+                {
+                    string at = $"{side}[{i++}].";
+                    Expect(layer, at.TrimEnd('.'), JsonValueKind.Object);
+                    Integer(layer, at, "units");
+                    EnumName<Activation>(layer, at, "activation");
+                }
+            }
+            if (root.TryGetProperty("tensors", out _))
+            {
+                int i = 0;
+                foreach (var tensor in Field(root, "", "tensors", JsonValueKind.Array).EnumerateArray())
+                {
+                    string at = $"tensors[{i++}].";
+                    Expect(tensor, at.TrimEnd('.'), JsonValueKind.Object);
+                    Field(tensor, at, "name", JsonValueKind.String);
+                    int d = 0;
+                    long length = 1;
+                    foreach (var dim in Field(tensor, at, "shape", JsonValueKind.Array).EnumerateArray())
+                    {
+                        if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int size))
+                            throw SchemaError($"field '{at}shape[{d}]' must be an integer, found {dim.GetRawText()}");
+                        // The descriptor multiplies in 32 bits; a product past that would wrap around unnoticed.
+                        length = Math.Min(length * Math.Max(size, 0), 1L << 40);
+                        if (length > int.MaxValue)
+                            throw SchemaError($"field '{at}shape' has more elements than a tensor can hold");
+                        d++;
+                    }
+                    Integer(tensor, at, "offset");
+                    EnumName<TensorRole>(tensor, at, "role");
+                    Integer(tensor, at, "fan_in");
+                }
+            }
+        }
+    }
+
+    private JsonElement Field(JsonElement parent, string at, string name, JsonValueKind kind)
+    {
+        if (!parent.TryGetProperty(name, out var value))
+            throw SchemaError($"field '{at}{name}' is missing");
+        Expect(value, at + name, kind);
+        return value;
+    }
+
+    private void Expect(JsonElement value, string field, JsonValueKind kind)
+    {
+        if (value.ValueKind != kind)
+            throw SchemaError(field.Length == 0
+                ? $"it must be a JSON object, found {Describe(value.ValueKind)}"
+                : $"field '{field}' must be {Describe(kind)}, found {Describe(value.ValueKind)}");
+    }
+
+    private void Integer(JsonElement parent, string at, string name)
+    {
+        var value = Field(parent, at, name, JsonValueKind.Number);
+        if (!value.TryGetInt32(out _))
+            throw SchemaError($"field '{at}{name}' must be a 32-bit integer, found {value.GetRawText()}");
+    }
+
+    private void EnumName<T>(JsonElement parent, string at, string name) where T : struct, Enum
+    {
+        string text = Field(parent, at, name, JsonValueKind.String).GetString()!;
+        if (!Enum.GetNames<T>().Contains(text, StringComparer.Ordinal))
+            throw SchemaError($"field '{at}{name}' is '{Shorten(text)}', not one of {string.Join(", ", Enum.GetNames<T>())}");
+    }
+
+    private InvalidDataException SchemaError(string message) =>
+        Bad($"metadata '{Checkpoint.ArchitectureKey}' is not a valid architecture description: {message}");
+
+    private static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
 
     private void CheckLayers(string where, string side, IReadOnlyList<LayerDescriptor> layers)
     {
