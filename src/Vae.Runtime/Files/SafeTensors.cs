@@ -313,8 +313,7 @@ public static class SafeTensors
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stream?.Dispose();
-            stream = null;
+            DisposeQuietly(ref stream);
             bool removed = TryDelete(temp);
             string message = WriteFailure(path, fullPath, e.Message, removed ? null : temp);
             if (e is UnauthorizedAccessException)
@@ -326,8 +325,7 @@ public static class SafeTensors
         catch
         {
             // A bad tensor or a failing producer: the caller's exception, unchanged, after the clean-up.
-            stream?.Dispose();
-            stream = null;
+            DisposeQuietly(ref stream);
             TryDelete(temp);
             throw;
         }
@@ -335,6 +333,22 @@ public static class SafeTensors
         {
             stream?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Closes a temporary file after a failure. Closing flushes what is still buffered, which fails again on a full
+    /// disk; that second error says nothing new, and the handle is closed regardless.
+    /// </summary>
+    private static void DisposeQuietly(ref FileStream? stream)
+    {
+        try
+        {
+            stream?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        stream = null;
     }
 
     private static string TemporaryPrefix(string fullPath) => fullPath + ".tmp-";
