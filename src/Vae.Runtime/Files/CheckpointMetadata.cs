@@ -232,50 +232,62 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
         }
         using (doc)
         {
-            var root = doc.RootElement;
-            Expect(root, "", JsonValueKind.Object);
-            Field(root, "", "name", JsonValueKind.String);
-            Integer(root, "", "input");
-            Integer(root, "", "latent");
-            EnumName<Likelihood>(root, "", "likelihood");
-            Field(root, "", "beta", JsonValueKind.Number);
-            Integer(root, "", "latent_samples");
-            Field(root, "", "sigma", JsonValueKind.Number);
-            foreach (string side in new[] { "encoder", "decoder" })
+            try
             {
-                int i = 0;
-                foreach (var layer in Field(root, "", side, JsonValueKind.Array).EnumerateArray())
-                {
-                    string at = $"{side}[{i++}].";
-                    Expect(layer, at.TrimEnd('.'), JsonValueKind.Object);
-                    Integer(layer, at, "units");
-                    EnumName<Activation>(layer, at, "activation");
-                }
+                CheckArchitectureFields(doc.RootElement);
             }
-            if (root.TryGetProperty("tensors", out _))
+            catch (InvalidOperationException e)
             {
-                int i = 0;
-                foreach (var tensor in Field(root, "", "tensors", JsonValueKind.Array).EnumerateArray())
+                // Valid JSON escapes that are not text, such as a lone surrogate (\ud800) in a name.
+                throw SchemaError($"it holds a string that is not valid Unicode text ({e.Message})");
+            }
+        }
+    }
+
+    private void CheckArchitectureFields(JsonElement root)
+    {
+        Expect(root, "", JsonValueKind.Object);
+        Field(root, "", "name", JsonValueKind.String);
+        Integer(root, "", "input");
+        Integer(root, "", "latent");
+        EnumName<Likelihood>(root, "", "likelihood");
+        Field(root, "", "beta", JsonValueKind.Number);
+        Integer(root, "", "latent_samples");
+        Field(root, "", "sigma", JsonValueKind.Number);
+        foreach (string side in new[] { "encoder", "decoder" })
+        {
+            int i = 0;
+            foreach (var layer in Field(root, "", side, JsonValueKind.Array).EnumerateArray())
+            {
+                string at = $"{side}[{i++}].";
+                Expect(layer, at.TrimEnd('.'), JsonValueKind.Object);
+                Integer(layer, at, "units");
+                EnumName<Activation>(layer, at, "activation");
+            }
+        }
+        if (root.TryGetProperty("tensors", out _))
+        {
+            int i = 0;
+            foreach (var tensor in Field(root, "", "tensors", JsonValueKind.Array).EnumerateArray())
+            {
+                string at = $"tensors[{i++}].";
+                Expect(tensor, at.TrimEnd('.'), JsonValueKind.Object);
+                Field(tensor, at, "name", JsonValueKind.String);
+                int d = 0;
+                long length = 1;
+                foreach (var dim in Field(tensor, at, "shape", JsonValueKind.Array).EnumerateArray())
                 {
-                    string at = $"tensors[{i++}].";
-                    Expect(tensor, at.TrimEnd('.'), JsonValueKind.Object);
-                    Field(tensor, at, "name", JsonValueKind.String);
-                    int d = 0;
-                    long length = 1;
-                    foreach (var dim in Field(tensor, at, "shape", JsonValueKind.Array).EnumerateArray())
-                    {
-                        if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int size))
-                            throw SchemaError($"field '{at}shape[{d}]' must be an integer, found {dim.GetRawText()}");
-                        // The descriptor multiplies in 32 bits; a product past that would wrap around unnoticed.
-                        length = Math.Min(length * Math.Max(size, 0), 1L << 40);
-                        if (length > int.MaxValue)
-                            throw SchemaError($"field '{at}shape' has more elements than a tensor can hold");
-                        d++;
-                    }
-                    Integer(tensor, at, "offset");
-                    EnumName<TensorRole>(tensor, at, "role");
-                    Integer(tensor, at, "fan_in");
+                    if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt32(out int size))
+                        throw SchemaError($"field '{at}shape[{d}]' must be an integer, found {dim.GetRawText()}");
+                    // The descriptor multiplies in 32 bits; a product past that would wrap around unnoticed.
+                    length = Math.Min(length * Math.Max(size, 0), 1L << 40);
+                    if (length > int.MaxValue)
+                        throw SchemaError($"field '{at}shape' has more elements than a tensor can hold");
+                    d++;
                 }
+                Integer(tensor, at, "offset");
+                EnumName<TensorRole>(tensor, at, "role");
+                Integer(tensor, at, "fan_in");
             }
         }
     }
