@@ -65,13 +65,14 @@ internal sealed class FuzzTally(string name, int seed)
         if (_failures.Count < Shown) _failures.Add($"{operation} after [{mutation}]: {what}");
     }
 
-    // The first words of a message after the source, as a rough histogram of which checks fired.
+    // The start of a message after the source, numbers and quoted names blanked, as a rough histogram of which
+    // checks fired.
     private static string Kind(string message, string source)
     {
         string rest = message[source.Length..].TrimStart(':', ' ');
-        int quote = rest.IndexOfAny(['\'', '(', '[', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-        string head = quote > 0 ? rest[..quote] : rest;
-        return head.Length > 48 ? head[..48] : head.TrimEnd();
+        rest = System.Text.RegularExpressions.Regex.Replace(rest, "'[^']*'", "'_'");
+        rest = System.Text.RegularExpressions.Regex.Replace(rest, "[0-9]+", "N");
+        return rest.Length > 60 ? rest[..60] : rest;
     }
 
     public void Report(ITestOutputHelper output, TimeSpan elapsed)
@@ -79,7 +80,7 @@ internal sealed class FuzzTally(string name, int seed)
         var sb = new StringBuilder();
         sb.AppendLine($"{name}: seed {seed}, {Tries} mutated inputs, {Loads} loads in {elapsed.TotalSeconds:F1} s: " +
                       $"{CleanErrors} clean errors, {Successes} successes, {Other} anything else (must be 0)");
-        foreach (var (kind, count) in _errorKinds.OrderByDescending(k => k.Value).Take(25))
+        foreach (var (kind, count) in _errorKinds.OrderByDescending(k => k.Value).Take(20))
             sb.AppendLine($"  {count,6}  {kind}");
         output.WriteLine(sb.ToString());
         Console.WriteLine(sb.ToString());
