@@ -28,11 +28,15 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
     private readonly IReadOnlyDictionary<string, string> _entries;
 
     /// <summary>Checks and parses <paramref name="entries"/>, the "__metadata__" of the file <paramref name="source"/>.</summary>
+    /// <exception cref="ArgumentException">A key or value is null.</exception>
     /// <exception cref="InvalidDataException">One of the checkpoint's own entries is malformed or missing.</exception>
     public CheckpointMetadata(string source, IReadOnlyDictionary<string, string> entries)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(entries);
+        foreach (var (key, value) in entries)
+            if (key is null || value is null)
+                throw new ArgumentException("Metadata keys and values must not be null.", nameof(entries));
         Source = source;
         _entries = entries;
 
