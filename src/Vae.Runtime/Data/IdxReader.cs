@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Vae.Files;
 
 namespace Vae.Data;
 
@@ -54,8 +55,14 @@ public static class IdxReader
     private const int ChunkSize = 1 << 20;
 
     /// <summary>Reads an images file (magic 0x00000803), raw or gzip.</summary>
+    /// <exception cref="ArgumentException">The path is empty or contains a NUL character.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The content is not a well-formed IDX images file.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The content is not a well-formed IDX images file (the message names the file and what is wrong), or the path is
+    /// not a regular file (a directory, FIFO, device or socket).
+    /// </exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="IOException">Reading the file failed.</exception>
     public static IdxImages ReadImages(string path)
     {
         using var stream = OpenFile(path);
@@ -63,8 +70,13 @@ public static class IdxReader
     }
 
     /// <summary>Reads a labels file (magic 0x00000801), raw or gzip.</summary>
+    /// <exception cref="ArgumentException">The path is empty or contains a NUL character.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The content is not a well-formed IDX labels file.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The content is not a well-formed IDX labels file, or the path is not a regular file.
+    /// </exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="IOException">Reading the file failed.</exception>
     public static byte[] ReadLabels(string path)
     {
         using var stream = OpenFile(path);
@@ -73,6 +85,9 @@ public static class IdxReader
 
     /// <summary>Reads an images file from <paramref name="s"/> (raw or gzip, from its current position to its end).</summary>
     /// <param name="nameForErrors">Names the source in exception messages and becomes <see cref="IdxImages.Path"/>.</param>
+    /// <exception cref="ArgumentException">The stream cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The content (or its gzip compression) is malformed.</exception>
+    /// <exception cref="IOException">The stream failed.</exception>
     public static IdxImages ReadImages(Stream s, string nameForErrors)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -104,6 +119,9 @@ public static class IdxReader
 
     /// <summary>Reads a labels file from <paramref name="s"/> (raw or gzip, from its current position to its end).</summary>
     /// <param name="nameForErrors">Names the source in exception messages.</param>
+    /// <exception cref="ArgumentException">The stream cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The content (or its gzip compression) is malformed.</exception>
+    /// <exception cref="IOException">The stream failed.</exception>
     public static byte[] ReadLabels(Stream s, string nameForErrors)
     {
         ArgumentNullException.ThrowIfNull(s);
@@ -121,15 +139,8 @@ public static class IdxReader
         }
     }
 
-    private static FileStream OpenFile(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"IDX file not found: '{path}'.", path);
-        }
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
-    }
+    // A FIFO would block the open forever and a device would never end: only regular files are read.
+    private static FileStream OpenFile(string path) => RegularFile.OpenRead(path, "IDX file");
 
     /// <summary>Reads and checks the magic number and dimensions; returns the dimensions.</summary>
     private static uint[] ReadHeader(Source source, bool expectImages)
@@ -465,7 +476,9 @@ public static class FashionMnist
     /// files raw or gzip-compressed, and checks that images and labels agree.
     /// </summary>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists every name tried.</exception>
-    /// <exception cref="InvalidDataException">The files are malformed or disagree.</exception>
+    /// <exception cref="InvalidDataException">The files are malformed, disagree, or are not regular files.</exception>
+    /// <exception cref="UnauthorizedAccessException">A file may not be read.</exception>
+    /// <exception cref="IOException">Reading a file failed.</exception>
     public static (IdxImages Images, byte[] Labels) Load(string directory, bool train)
     {
         ArgumentNullException.ThrowIfNull(directory);

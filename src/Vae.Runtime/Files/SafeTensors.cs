@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -9,6 +11,12 @@ namespace Vae.Files;
 /// <param name="Shape">Dimensions; empty for a scalar (one element). A zero dimension makes an empty tensor.</param>
 public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 {
+    /// <summary>
+    /// The dtype the values had in the file they were read from (F32, F16, BF16 or F64), "F32" for a tensor made in
+    /// memory. <see cref="Data"/> is float32 whatever this says; the writer always writes F32.
+    /// </summary>
+    public string SourceDtype { get; init; } = "F32";
+
     /// <summary>The product of <see cref="Shape"/> (1 for a scalar).</summary>
     public long ElementCount
     {
@@ -24,16 +32,46 @@ public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
     }
 }
 
+/// <summary>One tensor's entry in a safetensors header, as <see cref="SafeTensors.ReadHeader(string)"/> reports it.</summary>
+/// <param name="Dtype">
+/// As the file names it: any dtype of the format (I64, BOOL...), though <see cref="SafeTensors.Read"/> reads only F32,
+/// F16, BF16 and F64.
+/// </param>
+/// <param name="Begin">Start of its bytes, relative to the data buffer (which follows the header).</param>
+/// <param name="End">One past its last byte, relative to the data buffer.</param>
+public sealed record SafeTensorInfo(string Name, string Dtype, int[] Shape, long Begin, long End);
+
+/// <summary>The header of a safetensors file: its metadata and its tensors' entries in buffer order, without the data.</summary>
+public sealed class SafeTensorsHeader
+{
+    internal SafeTensorsHeader(string source, IReadOnlyDictionary<string, string> metadata, IReadOnlyList<SafeTensorInfo> tensors)
+    {
+        Source = source;
+        Metadata = metadata;
+        Tensors = tensors;
+    }
+
+    /// <summary>The path or name the header was read from.</summary>
+    public string Source { get; }
+
+    /// <summary>The "__metadata__" string map; empty when the file has none.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Every tensor's entry, in the order their data appears in the file.</summary>
+    public IReadOnlyList<SafeTensorInfo> Tensors { get; }
+}
+
 /// <summary>The content of a safetensors file: its metadata and its tensors in buffer order.</summary>
 public sealed class SafeTensorsFile
 {
     private readonly Dictionary<string, SafeTensor> _byName;
 
-    internal SafeTensorsFile(string source, IReadOnlyDictionary<string, string> metadata, IReadOnlyList<SafeTensor> tensors)
+    internal SafeTensorsFile(string source, IReadOnlyDictionary<string, string> metadata, IReadOnlyList<SafeTensor> tensors, string dataSha256)
     {
         Source = source;
         Metadata = metadata;
         Tensors = tensors;
+        DataSha256 = dataSha256;
         _byName = new Dictionary<string, SafeTensor>(tensors.Count, StringComparer.Ordinal);
         foreach (var t in tensors)
         {
@@ -49,6 +87,12 @@ public sealed class SafeTensorsFile
 
     /// <summary>All tensors, in the order their data appears in the file.</summary>
     public IReadOnlyList<SafeTensor> Tensors { get; }
+
+    /// <summary>
+    /// The SHA-256 of the file's data buffer (every byte after the header, as stored), in lowercase hex; compare it
+    /// with <see cref="SafeTensors.DataSha256"/> of what was written to detect corruption.
+    /// </summary>
+    public string DataSha256 { get; }
 
     /// <summary>The tensor called <paramref name="name"/> (ordinal, case-sensitive).</summary>
     /// <exception cref="KeyNotFoundException">No such tensor; the message lists the ones the file has.</exception>
@@ -85,8 +129,18 @@ public sealed class SafeTensorsFile
 /// <summary>
 /// Reads and writes the safetensors format: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 /// describing each tensor (dtype, shape, byte range relative to the data buffer) plus an optional
-/// "__metadata__" string map, then the data buffer with the tensors packed back to back. Only F32 is handled.
+/// "__metadata__" string map, then the data buffer with the tensors packed back to back. The writer writes F32;
+/// the reader reads F32, F16, BF16 and F64 tensors, converting them to float32 as PyTorch's
+/// <c>tensor.to(torch.float32)</c> does (F64 rounds to nearest, ties to even; magnitudes past float32's range become
+/// infinities), and refuses the other dtypes (integers, booleans, 8-bit and smaller floats, complex) by name.
 /// </summary>
+/// <remarks>
+/// The readers throw only what each method lists. Whatever is wrong with the content (truncation, a header that is not
+/// JSON or not the format's, inconsistent offsets, an unreadable dtype, a path that is not a regular file) is an
+/// <see cref="InvalidDataException"/> whose message starts with the file's path (or the name given for a stream) and
+/// names the byte range, tensor or metadata entry at fault. The reader does not judge values: NaN, infinities and
+/// huge numbers come back as stored (<see cref="Checkpoint"/> checks them when loading a model).
+/// </remarks>
 public static class SafeTensors
 {
     // Far beyond any real header (the reference implementation caps it at 100 MB too); a bigger claim means
@@ -95,15 +149,52 @@ public static class SafeTensors
 
     private const string MetadataKey = "__metadata__";
     private const string F32 = "F32";
+    private const string WhatFile = "safetensors file";
 
     // Reading in pieces where the size is unknown means memory follows the data present, not a header's claim.
     private const int ChunkFloats = 1 << 18;
 
-    // Every dtype the format defines, so that a valid-but-unsupported file gets a different message from garbage.
-    private static readonly HashSet<string> KnownDtypes = new(StringComparer.Ordinal)
+    // Raw bytes go through a buffer of at most this size on their way to float32.
+    private const int RawChunkBytes = 1 << 20;
+
+    // The part of a temporary file's name after "<target>.tmp-": a GUID in "N" form.
+    private const int TemporarySuffixLength = 32;
+
+    private enum Storage
     {
-        "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2",
-        "I16", "U16", "F16", "BF16", "I32", "U32", F32, "F64", "I64", "U64", "C64",
+        F32,
+        F16,
+        BF16,
+        F64,
+    }
+
+    private sealed record Dtype(int Bits, string Description, Storage? Storage);
+
+    // Every dtype the format defines, so that the header of any valid file can be read and a valid-but-unreadable
+    // tensor gets a different message from garbage. F4 and F6 pack values across bytes, as the format allows when a
+    // tensor's bits fill whole bytes.
+    private static readonly Dictionary<string, Dtype> Dtypes = new(StringComparer.Ordinal)
+    {
+        [F32] = new(32, "32-bit float", Storage.F32),
+        ["F16"] = new(16, "16-bit IEEE half-precision float", Storage.F16),
+        ["BF16"] = new(16, "bfloat16", Storage.BF16),
+        ["F64"] = new(64, "64-bit float", Storage.F64),
+        ["BOOL"] = new(8, "boolean", null),
+        ["U8"] = new(8, "8-bit unsigned integer", null),
+        ["I8"] = new(8, "8-bit signed integer", null),
+        ["I16"] = new(16, "16-bit signed integer", null),
+        ["U16"] = new(16, "16-bit unsigned integer", null),
+        ["I32"] = new(32, "32-bit signed integer", null),
+        ["U32"] = new(32, "32-bit unsigned integer", null),
+        ["I64"] = new(64, "64-bit signed integer", null),
+        ["U64"] = new(64, "64-bit unsigned integer", null),
+        ["F8_E5M2"] = new(8, "8-bit float E5M2", null),
+        ["F8_E4M3"] = new(8, "8-bit float E4M3", null),
+        ["F8_E8M0"] = new(8, "8-bit exponent-only scale E8M0", null),
+        ["F6_E2M3"] = new(6, "6-bit float E2M3", null),
+        ["F6_E3M2"] = new(6, "6-bit float E3M2", null),
+        ["F4"] = new(4, "4-bit float", null),
+        ["C64"] = new(64, "64-bit complex", null),
     };
 
     /// <summary>
@@ -138,52 +229,193 @@ public static class SafeTensors
     }
 
     /// <summary>
-    /// Writes a file atomically: the data goes to a temporary file next to <paramref name="path"/>, is flushed to
-    /// disk and then renamed over <paramref name="path"/>. On failure the temporary file is deleted and any
-    /// existing file at <paramref name="path"/> is left as it was.
+    /// The SHA-256 of the data buffer <see cref="Write"/> writes for <paramref name="tensors"/> (their float32 values,
+    /// little-endian, in order), in lowercase hex: what <see cref="SafeTensorsFile.DataSha256"/> gives when the file
+    /// is read back intact. Checkpoints record it in their metadata.
     /// </summary>
-    public static void WriteFile(string path, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <exception cref="ArgumentException">A tensor is null or has null data.</exception>
+    public static string ComputeDataSha256(IEnumerable<SafeTensor> tensors)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var sink = new HashingStream(hash);
+        foreach (var t in tensors)
+        {
+            if (t?.Data is null)
+            {
+                throw new ArgumentException("The tensor list contains null or a tensor without data.", nameof(tensors));
+            }
+            WriteFloats(sink, t.Data);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Writes a file atomically: the data goes to a temporary file next to <paramref name="path"/>
+    /// (<c>&lt;name&gt;.tmp-&lt;guid&gt;</c>), is flushed to disk and then renamed over <paramref name="path"/>.
+    /// Temporary files of the same target left by earlier saves that were killed are removed first (a save in progress
+    /// holds its temporary file locked, so it is left alone). On failure the temporary file is deleted and any
+    /// existing file at <paramref name="path"/> is left as it was, which the exception's message says.
+    /// </summary>
+    /// <exception cref="ArgumentException">The path is empty or invalid, or a tensor is inconsistent (see <see cref="Write"/>).</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder or the file may not be written.</exception>
+    /// <exception cref="IOException">
+    /// Writing or renaming failed (a full disk, an I/O error, a directory at <paramref name="path"/>); the message says
+    /// that the previous file is intact, or that none was created.
+    /// </exception>
+    public static void WriteFile(string path, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        WriteFile(path, tensors, metadata, wrapForTests: null);
+
+    /// <param name="wrapForTests">Wraps the temporary file's stream, so tests can make a write fail part-way.</param>
+    internal static void WriteFile(string path, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? wrapForTests)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentException.ThrowIfNullOrEmpty(path);
         string fullPath = Path.GetFullPath(path);
         string? directory = Path.GetDirectoryName(fullPath);
-        if (directory is not null && !Directory.Exists(directory))
+        if (directory is null || Path.GetFileName(fullPath).Length == 0)
+        {
+            throw new ArgumentException($"Cannot write '{path}': the path names a folder, not a file.", nameof(path));
+        }
+        if (!Directory.Exists(directory))
         {
             throw new DirectoryNotFoundException($"Cannot write '{path}': the folder '{directory}' does not exist.");
         }
+        if (Directory.Exists(fullPath))
+        {
+            throw new IOException($"Cannot write '{path}': it is a directory. Nothing was written.");
+        }
+
+        RemoveStaleTemporaries(fullPath);
 
         // Same folder as the target, so the final rename stays within one file system and is atomic.
-        string temp = $"{fullPath}.tmp-{Guid.NewGuid():N}";
+        string temp = TemporaryPrefix(fullPath) + Guid.NewGuid().ToString("N");
+        FileStream? stream = null;
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16))
+            // FileShare.None takes an exclusive lock (flock on Unix) that tells a concurrent save's clean-up that
+            // this temporary file is in use.
+            stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1 << 16);
+            Stream target = wrapForTests?.Invoke(stream) ?? stream;
+            Write(target, tensors, metadata);
+            target.Flush();
+            // Without this, a crash after the rename could leave a renamed but empty or partial file.
+            stream.Flush(flushToDisk: true);
+            if (OperatingSystem.IsWindows())
             {
-                Write(stream, tensors, metadata);
-                // Without this, a crash after the rename could leave a renamed but empty or partial file.
-                stream.Flush(flushToDisk: true);
+                // Windows cannot rename a file that is open; elsewhere the rename happens under the lock.
+                stream.Dispose();
+                stream = null;
             }
             File.Move(temp, fullPath, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            DisposeQuietly(ref stream);
+            bool removed = TryDelete(temp);
+            string message = WriteFailure(path, fullPath, e.Message, removed ? null : temp);
+            if (e is UnauthorizedAccessException)
+            {
+                throw new UnauthorizedAccessException(message, e);
+            }
+            throw new IOException(message, e);
+        }
         catch
         {
+            // A bad tensor or a failing producer: the caller's exception, unchanged, after the clean-up.
+            DisposeQuietly(ref stream);
             TryDelete(temp);
             throw;
         }
+        finally
+        {
+            stream?.Dispose();
+        }
     }
 
+    /// <summary>
+    /// Closes a temporary file after a failure. Closing flushes what is still buffered, which fails again on a full
+    /// disk; that second error says nothing new, and the handle is closed regardless.
+    /// </summary>
+    private static void DisposeQuietly(ref FileStream? stream)
+    {
+        try
+        {
+            stream?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        stream = null;
+    }
+
+    private static string TemporaryPrefix(string fullPath) => fullPath + ".tmp-";
+
+    private static string WriteFailure(string path, string fullPath, string reason, string? leftover)
+    {
+        string state = File.Exists(fullPath)
+            ? $"The previous '{Path.GetFileName(fullPath)}' is intact: it was not replaced"
+            : $"No file was created at '{path}'";
+        string cleanup = leftover is null
+            ? "the partial temporary file was removed"
+            : $"the partial temporary file '{leftover}' could not be removed (the next save into this folder removes it)";
+        return $"Could not write '{path}': {reason.TrimEnd('.', ' ')}. {state}, and {cleanup}.";
+    }
+
+    /// <summary>
+    /// Deletes <c>&lt;target&gt;.tmp-&lt;32 hex digits&gt;</c> files that no save holds open: the leftovers of saves that
+    /// were killed before they could clean up. Anything else, and anything it cannot remove, is left alone.
+    /// </summary>
+    private static void RemoveStaleTemporaries(string fullPath)
+    {
+        string directory = Path.GetDirectoryName(fullPath)!;
+        string prefix = Path.GetFileName(TemporaryPrefix(fullPath));
+        List<string> candidates;
+        try
+        {
+            // Not a search pattern: the target's own name may contain '*' or '?'.
+            candidates = Directory.EnumerateFiles(directory)
+                .Where(f => IsTemporaryOf(Path.GetFileName(f), prefix))
+                .ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (string candidate in candidates)
+        {
+            try
+            {
+                // Fails while a save (in this process or another) has the file open with its exclusive lock; a killed
+                // process's lock went with it.
+                using var probe = new FileStream(candidate, FileMode.Open, FileAccess.Read, FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsTemporaryOf(string name, string prefix) =>
+        name.Length == prefix.Length + TemporarySuffixLength &&
+        name.StartsWith(prefix, StringComparison.Ordinal) &&
+        name.AsSpan(prefix.Length).IndexOfAnyExcept("0123456789abcdef") < 0;
+
     /// <summary>Reads a safetensors file from disk.</summary>
+    /// <exception cref="ArgumentException">The path is empty or contains a NUL character.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is malformed; the message names the file and tensor.</exception>
-    /// <exception cref="NotSupportedException">A tensor has a valid dtype other than F32.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The file is malformed, holds a dtype that cannot be read as float32, or the path is not a regular file (a
+    /// directory, FIFO, device or socket); the message names the file and the tensor or entry at fault.
+    /// </exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="IOException">Reading the file failed.</exception>
     public static SafeTensorsFile ReadFile(string path)
     {
-        ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-        {
-            throw new FileNotFoundException($"safetensors file not found: '{path}'.", path);
-        }
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16);
+        using var stream = RegularFile.OpenRead(path, WhatFile);
         return Read(stream, path);
     }
 
@@ -193,14 +425,87 @@ public static class SafeTensors
     /// read in chunks so that a lying header cannot cause a huge allocation.
     /// </summary>
     /// <param name="nameForErrors">Names the source in exception messages.</param>
-    /// <exception cref="InvalidDataException">The content is malformed.</exception>
-    /// <exception cref="NotSupportedException">A tensor has a valid dtype other than F32.</exception>
+    /// <exception cref="ArgumentException">The stream cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The content is malformed or holds a dtype that cannot be read as float32.</exception>
+    /// <exception cref="IOException">The stream failed.</exception>
     public static SafeTensorsFile Read(Stream input, string nameForErrors)
+    {
+        var header = ReadHeaderCore(input, nameForErrors);
+        string name = nameForErrors;
+        foreach (var e in header.Entries)
+        {
+            if (e.Storage is null)
+            {
+                throw Bad(name, $"tensor '{e.Name}' has dtype {e.Dtype} ({Dtypes[e.Dtype].Description}), which cannot be read as " +
+                                "float32; only F32, F16, BF16 and F64 tensors can be read");
+            }
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long largest = header.Entries.Count == 0 ? 0 : header.Entries.Max(e => e.End - e.Begin);
+        var raw = new byte[(int)Math.Clamp(largest, 8, RawChunkBytes)];
+        var tensors = new List<SafeTensor>(header.Entries.Count);
+        // Entries are sorted by offset and packed, so the data can be read front to back.
+        foreach (var e in header.Entries)
+        {
+            float[] data = ReadTensor(input, e, header.HeaderLength, header.BufferLength is not null, raw, hash, name);
+            tensors.Add(new SafeTensor(e.Name, e.Shape, data) { SourceDtype = e.Dtype });
+        }
+
+        if (header.BufferLength is null)
+        {
+            long end = header.Entries.Count == 0 ? 0 : header.Entries[^1].End;
+            long trailing = CountRest(input);
+            if (trailing > 0)
+            {
+                throw Bad(name, $"{trailing} bytes follow the last tensor's data (which ends at file byte " +
+                                $"{8 + header.HeaderLength + end}); tensors must fill the data buffer exactly");
+            }
+        }
+        return new SafeTensorsFile(name, header.Metadata, tensors, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
+    /// <summary>
+    /// Reads only the header of a safetensors file: its metadata and its tensors' dtypes, shapes and offsets, checked
+    /// against each other and against the file's length as <see cref="ReadFile"/> checks them, without reading the data.
+    /// </summary>
+    /// <exception cref="ArgumentException">The path is empty or contains a NUL character.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The header is malformed, or the path is not a regular file.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="IOException">Reading the file failed.</exception>
+    public static SafeTensorsHeader ReadHeader(string path)
+    {
+        using var stream = RegularFile.OpenRead(path, WhatFile);
+        return ReadHeader(stream, path);
+    }
+
+    /// <summary>
+    /// Reads only the header from <paramref name="input"/>, leaving the stream at the start of the data buffer. The
+    /// entries are checked against the stream's length when it is seekable, otherwise only against each other.
+    /// </summary>
+    /// <exception cref="ArgumentException">The stream cannot be read.</exception>
+    /// <exception cref="InvalidDataException">The header is malformed.</exception>
+    /// <exception cref="IOException">The stream failed.</exception>
+    public static SafeTensorsHeader ReadHeader(Stream input, string nameForErrors)
+    {
+        var header = ReadHeaderCore(input, nameForErrors);
+        var infos = header.Entries.Select(e => new SafeTensorInfo(e.Name, e.Dtype, e.Shape, e.Begin, e.End)).ToArray();
+        return new SafeTensorsHeader(nameForErrors, header.Metadata, infos);
+    }
+
+    private sealed record Header(IReadOnlyDictionary<string, string> Metadata, List<Entry> Entries, int HeaderLength, long? BufferLength);
+
+    private static Header ReadHeaderCore(Stream input, string nameForErrors)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(nameForErrors);
+        if (!input.CanRead)
+        {
+            throw new ArgumentException($"The stream for '{nameForErrors}' is not readable.", nameof(input));
+        }
         string name = nameForErrors;
-        long? available = input.CanSeek ? input.Length - input.Position : null;
+        long? available = input.CanSeek ? Math.Max(0, input.Length - input.Position) : null;
 
         Span<byte> prefix = stackalloc byte[8];
         int got = ReadAtMost(input, prefix);
@@ -234,28 +539,7 @@ public static class SafeTensors
         var (metadata, entries) = ParseHeader(headerBytes, name);
         long? bufferLength = available is long all ? all - 8 - n : null;
         ValidateLayout(entries, bufferLength, n, name);
-
-        // Entries are sorted by offset and packed, so the data can be read front to back.
-        var tensors = new List<SafeTensor>(entries.Count);
-        foreach (var e in entries)
-        {
-            float[] data = bufferLength is null
-                ? ReadFloatsChunked(input, e, n, name)
-                : ReadFloatsExact(input, e, n, name);
-            tensors.Add(new SafeTensor(e.Name, e.Shape, data));
-        }
-
-        long end = entries.Count == 0 ? 0 : entries[^1].End;
-        if (bufferLength is null)
-        {
-            long trailing = CountRest(input);
-            if (trailing > 0)
-            {
-                throw Bad(name, $"{trailing} bytes follow the last tensor's data (which ends at file byte " +
-                                $"{8 + n + end}); tensors must fill the data buffer exactly");
-            }
-        }
-        return new SafeTensorsFile(name, metadata, tensors);
+        return new Header(metadata, entries, n, bufferLength);
     }
 
     private static void ValidateForWrite(SafeTensor t, HashSet<string> names)
@@ -369,7 +653,7 @@ public static class SafeTensors
         }
     }
 
-    private sealed record Entry(string Name, string Dtype, int[] Shape, long Count, long Begin, long End, int HeaderIndex);
+    private sealed record Entry(string Name, string Dtype, Storage? Storage, int ElementSize, int[] Shape, long Count, long Begin, long End, int HeaderIndex);
 
     private static (IReadOnlyDictionary<string, string> Metadata, List<Entry> Entries) ParseHeader(byte[] header, string file)
     {
@@ -392,33 +676,45 @@ public static class SafeTensors
 
         using (doc)
         {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            try
             {
-                throw Bad(file, $"the header must be a JSON object, found {Describe(root.ValueKind)}");
+                return ParseRoot(doc.RootElement, file);
             }
-
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var entries = new List<Entry>();
-            // JsonDocument keeps duplicate keys, so uniqueness is checked here.
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var property in root.EnumerateObject())
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException)
             {
-                if (!seen.Add(property.Name))
-                {
-                    throw Bad(file, property.Name == MetadataKey
-                        ? $"'{MetadataKey}' appears twice in the header"
-                        : $"tensor '{property.Name}' appears twice in the header");
-                }
-                if (property.Name == MetadataKey)
-                {
-                    ParseMetadata(property.Value, metadata, file);
-                    continue;
-                }
-                entries.Add(ParseEntry(property.Name, property.Value, entries.Count, file));
+                // Strings that are valid JSON but not valid text, such as a lone surrogate escape (\ud800) in a name.
+                throw Bad(file, $"the header (bytes 8..{8 + header.Length - 1}) holds a string that is not valid Unicode text: {e.Message}", e);
             }
-            return (metadata, entries);
         }
+    }
+
+    private static (IReadOnlyDictionary<string, string> Metadata, List<Entry> Entries) ParseRoot(JsonElement root, string file)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw Bad(file, $"the header must be a JSON object, found {Describe(root.ValueKind)}");
+        }
+
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var entries = new List<Entry>();
+        // JsonDocument keeps duplicate keys, so uniqueness is checked here.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!seen.Add(property.Name))
+            {
+                throw Bad(file, property.Name == MetadataKey
+                    ? $"'{MetadataKey}' appears twice in the header"
+                    : $"tensor '{property.Name}' appears twice in the header");
+            }
+            if (property.Name == MetadataKey)
+            {
+                ParseMetadata(property.Value, metadata, file);
+                continue;
+            }
+            entries.Add(ParseEntry(property.Name, property.Value, entries.Count, file));
+        }
+        return (metadata, entries);
     }
 
     private static void ParseMetadata(JsonElement value, Dictionary<string, string> metadata, string file)
@@ -504,13 +800,8 @@ public static class SafeTensors
         long begin = ParseOffset(offsetsElement[0], name, "begin", file);
         long end = ParseOffset(offsetsElement[1], name, "end", file);
 
-        if (dtype != F32)
+        if (!Dtypes.TryGetValue(dtype, out var info))
         {
-            if (KnownDtypes.Contains(dtype))
-            {
-                throw new NotSupportedException(
-                    $"{file}: tensor '{name}' has dtype {dtype}; only F32 tensors can be read.");
-            }
             throw Bad(file, $"tensor '{name}': unknown dtype \"{dtype}\"");
         }
 
@@ -523,12 +814,18 @@ public static class SafeTensors
         {
             throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] end before they begin");
         }
-        if (end - begin != 4 * count)
+        long bits = info.Bits * count;
+        if (bits % 8 != 0)
         {
-            throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes, but shape " +
-                            $"[{string.Join(", ", shape)}] of {dtype} needs {count} x 4 = {4 * count} bytes");
+            throw Bad(file, $"tensor '{name}': shape [{string.Join(", ", shape)}] of {dtype} is {bits} bits, not a whole number of bytes");
         }
-        return new Entry(name, dtype, shape, count, begin, end, index);
+        if (end - begin != bits / 8)
+        {
+            string need = info.Bits % 8 == 0 ? $"{count} x {info.Bits / 8} = {bits / 8}" : $"{count} x {info.Bits} bits = {bits / 8}";
+            throw Bad(file, $"tensor '{name}': data_offsets [{begin}, {end}] span {end - begin} bytes, but shape " +
+                            $"[{string.Join(", ", shape)}] of {dtype} needs {need} bytes");
+        }
+        return new Entry(name, dtype, info.Storage, info.Bits / 8, shape, count, begin, end, index);
     }
 
     private static long ParseOffset(JsonElement element, string name, string which, string file)
@@ -586,42 +883,81 @@ public static class SafeTensors
         }
     }
 
-    private static float[] ReadFloatsExact(Stream input, Entry e, int headerLength, string file)
+    /// <summary>
+    /// Reads one tensor's bytes through <paramref name="raw"/>, hashing them as stored and converting them to float32.
+    /// </summary>
+    /// <param name="lengthKnown">
+    /// The layout was checked against the stream's length, so the whole tensor can be allocated at once; otherwise the
+    /// array grows only as data arrives.
+    /// </param>
+    private static float[] ReadTensor(Stream input, Entry e, int headerLength, bool lengthKnown, byte[] raw, IncrementalHash hash, string file)
     {
-        // The layout is already checked against the stream's length, so this allocation is backed by real data.
-        var data = new float[e.Count];
-        var bytes = MemoryMarshal.AsBytes(data.AsSpan());
-        int got = ReadAtMost(input, bytes);
-        if (got != bytes.Length)
+        int count = (int)e.Count;
+        int size = e.ElementSize;
+        var data = new float[lengthKnown ? count : Math.Min(count, ChunkFloats)];
+        int perChunk = raw.Length / size;
+        int done = 0;
+        while (done < count)
         {
-            throw Truncated(e, headerLength, got, file);
+            int take = Math.Min(count - done, perChunk);
+            var bytes = raw.AsSpan(0, take * size);
+            int got = ReadAtMost(input, bytes);
+            hash.AppendData(bytes[..got]);
+            // Whole values only: a stray partial value at the end means the data stops mid-value.
+            if (got != bytes.Length)
+            {
+                throw Truncated(e, headerLength, (long)done * size + got, file);
+            }
+            if (done + take > data.Length)
+            {
+                Array.Resize(ref data, (int)Math.Min(count, Math.Max(2L * data.Length, done + take)));
+            }
+            ToSingle(e.Storage!.Value, bytes, data.AsSpan(done, take));
+            done += take;
         }
-        FixEndianness(data);
         return data;
     }
 
-    private static float[] ReadFloatsChunked(Stream input, Entry e, int headerLength, string file)
+    /// <summary>Converts little-endian values to float32 exactly as torch's <c>.to(torch.float32)</c> does.</summary>
+    private static void ToSingle(Storage storage, ReadOnlySpan<byte> bytes, Span<float> destination)
     {
-        int count = (int)e.Count;
-        var data = new float[Math.Min(count, ChunkFloats)];
-        int filled = 0;
-        while (filled < count)
+        switch (storage)
         {
-            if (filled == data.Length)
-            {
-                Array.Resize(ref data, (int)Math.Min(count, 2L * data.Length));
-            }
-            var span = MemoryMarshal.AsBytes(data.AsSpan(filled));
-            int got = ReadAtMost(input, span);
-            // Whole floats only: a stray partial float at the end means the data stops mid-value.
-            if (got != span.Length)
-            {
-                throw Truncated(e, headerLength, 4L * filled + got, file);
-            }
-            filled = data.Length;
+            case Storage.F32:
+                if (BitConverter.IsLittleEndian)
+                {
+                    MemoryMarshal.Cast<byte, float>(bytes).CopyTo(destination);
+                    return;
+                }
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(4 * i, 4));
+                }
+                return;
+            case Storage.F16:
+                // Every half is exactly a float32 (subnormals included); NaN stays NaN.
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = (float)BinaryPrimitives.ReadHalfLittleEndian(bytes.Slice(2 * i, 2));
+                }
+                return;
+            case Storage.BF16:
+                // bfloat16 is the top half of a float32.
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(bytes.Slice(2 * i, 2)) << 16);
+                }
+                return;
+            case Storage.F64:
+                // Round to nearest, ties to even; beyond float32's range the result is an infinity, as in torch.
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    destination[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(bytes.Slice(8 * i, 8));
+                }
+                return;
+            default:
+                throw new UnreachableException($"Storage {storage} has no conversion.");
         }
-        FixEndianness(data);
-        return data;
     }
 
     private static InvalidDataException Truncated(Entry e, int headerLength, long got, string file)
@@ -629,16 +965,6 @@ public static class SafeTensors
         long start = 8L + headerLength + e.Begin;
         return Bad(file, $"tensor '{e.Name}': the file ends after {got} of its {e.End - e.Begin} data bytes " +
                          $"(its data should span file bytes {start}..{start + e.End - e.Begin - 1})");
-    }
-
-    private static void FixEndianness(float[] data)
-    {
-        if (BitConverter.IsLittleEndian)
-        {
-            return;
-        }
-        var words = MemoryMarshal.Cast<float, int>(data.AsSpan());
-        BinaryPrimitives.ReverseEndianness(words, words);
     }
 
     private static int ReadAtMost(Stream input, Span<byte> buffer)
@@ -668,18 +994,17 @@ public static class SafeTensors
         return total;
     }
 
-    private static void TryDelete(string path)
+    private static bool TryDelete(string path)
     {
         try
         {
             File.Delete(path);
+            return true;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The original error matters more than a leftover temporary file.
-        }
-        catch (UnauthorizedAccessException)
-        {
+            return false;
         }
     }
 
@@ -696,4 +1021,30 @@ public static class SafeTensors
 
     private static InvalidDataException Bad(string file, string message, Exception? inner = null) =>
         new($"{file}: {message}.", inner);
+
+    /// <summary>A write-only sink that feeds a hash, so the hash of what <see cref="Write"/> writes needs no buffer.</summary>
+    private sealed class HashingStream(IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => hash.AppendData(buffer, offset, count);
+        public override void Write(ReadOnlySpan<byte> buffer) => hash.AppendData(buffer);
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
 }

@@ -407,15 +407,71 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
-    public void Other_dtypes_are_refused_by_name()
+    public void Half_bfloat16_and_double_tensors_read_as_float32()
     {
-        byte[] f16 = Build("{" + Entry("half", "[2]", 0, 4, dtype: "F16") + "}", new byte[4]);
-        var e = Assert.Throws<NotSupportedException>(() => SafeTensors.Read(new MemoryStream(f16), "m.st"));
-        Assert.Contains("'half'", e.Message);
-        Assert.Contains("F16", e.Message);
-        Assert.Contains("m.st", e.Message);
+        // 1.5 and -2 in each encoding, little-endian.
+        byte[] half = [0x00, 0x3E, 0x00, 0xC0];
+        byte[] bf16 = [0xC0, 0x3F, 0x00, 0xC0];
+        byte[] f64 = [.. BitConverter.GetBytes(1.5), .. BitConverter.GetBytes(-2.0)];
+        byte[] bytes = Build("{" + Entry("h", "[2]", 0, 4, dtype: "F16") + "," + Entry("b", "[2]", 4, 8, dtype: "BF16") + "," +
+                             Entry("d", "[2]", 8, 24, dtype: "F64") + "}", [.. half, .. bf16, .. f64]);
+        foreach (var file in new[] { SafeTensors.Read(new MemoryStream(bytes), "m"), SafeTensors.Read(new NonSeekableStream(chunk: 3, data: bytes), "p") })
+        {
+            Assert.Equal([1.5f, -2f], file["h"].Data);
+            Assert.Equal([1.5f, -2f], file["b"].Data);
+            Assert.Equal([1.5f, -2f], file["d"].Data);
+            Assert.Equal(["F16", "BF16", "F64"], file.Tensors.Select(t => t.SourceDtype));
+        }
+
+        // Each dtype's size is checked against the offsets.
+        AssertBad(Build("{" + Entry("h", "[2]", 0, 8, dtype: "F16") + "}", new byte[8]), "tensor 'h'", "needs 2 x 2 = 4 bytes");
+        AssertBad(Build("{" + Entry("d", "[2]", 0, 8, dtype: "F64") + "}", new byte[8]), "tensor 'd'", "needs 2 x 8 = 16 bytes");
+    }
+
+    [Theory]
+    [InlineData("I64", 8, "64-bit signed integer")]
+    [InlineData("I32", 4, "32-bit signed integer")]
+    [InlineData("U8", 1, "8-bit unsigned integer")]
+    [InlineData("BOOL", 1, "boolean")]
+    [InlineData("F8_E4M3", 1, "8-bit float E4M3")]
+    [InlineData("C64", 8, "64-bit complex")]
+    public void Other_dtypes_are_refused_by_name(string dtype, int size, string description)
+    {
+        byte[] bytes = Build("{" + Entry("w", "[1]", 0, 4) + "," + Entry("steps", "[2]", 4, 4 + 2 * size, dtype: dtype) + "}", new byte[4 + 2 * size]);
+        AssertBad(bytes, "tensor 'steps'", $"dtype {dtype} ({description})", "cannot be read as float32", "only F32, F16, BF16 and F64");
+
+        // The header is valid, so it can still be read to find out what the file holds.
+        var header = SafeTensors.ReadHeader(new MemoryStream(bytes), "m");
+        Assert.Equal([("w", "F32"), ("steps", dtype)], header.Tensors.Select(t => (t.Name, t.Dtype)));
+        Assert.Equal(4 + 2 * size, header.Tensors[1].End);
 
         AssertBad(Build("{" + Entry("w", "[1]", 0, 4, dtype: "Q7") + "}", new byte[4]), "tensor 'w'", "unknown dtype \"Q7\"");
+        AssertBad(Build("{" + Entry("w", "[3]", 0, 2, dtype: "F4") + "}", new byte[2]), "tensor 'w'", "12 bits, not a whole number of bytes");
+    }
+
+    [Fact]
+    public void The_data_checksum_is_the_sha256_of_the_stored_bytes()
+    {
+        SafeTensor[] tensors = [new("a", [2], [1f, -2f]), new("b", [], [0.5f])];
+        byte[] bytes = ToBytes(tensors);
+        var file = SafeTensors.Read(new MemoryStream(bytes), "m");
+        int dataStart = 8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        string expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(dataStart)));
+
+        Assert.Equal(expected, file.DataSha256);
+        Assert.Equal(expected, SafeTensors.ComputeDataSha256(tensors));
+        Assert.Equal(expected, SafeTensors.Read(new NonSeekableStream(chunk: 5, data: bytes), "p").DataSha256);
+
+        bytes[^1] ^= 1;
+        Assert.NotEqual(expected, SafeTensors.Read(new MemoryStream(bytes), "m").DataSha256);
+    }
+
+    [Fact]
+    public void Header_strings_that_are_not_text()
+    {
+        // Valid JSON escapes of a lone surrogate: not a name any file system or dictionary should get.
+        AssertBad(Build("{\"w\\ud800\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]), "not valid");
+        AssertBad(Build("{\"__metadata__\":{\"k\":\"\\udfff\"}}", []), "not valid");
     }
 
     [Fact]

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text.Json;
+using Vae.Files;
+using Xunit;
+
+namespace Vae.Runtime.Tests.Files;
+
+/// <summary>
+/// Files PyTorch wrote (TestData/Torch, made by make_fixtures.py there; CI has no torch, so the files and torch's own
+/// float32 conversion of every value, expected.json, are committed): F16, BF16 and F64 tensors must read as exactly
+/// the float32 values torch's <c>.to(torch.float32)</c> gives, and integer tensors must be refused by name.
+/// </summary>
+public sealed class TorchFixtureTests
+{
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "TestData", "Torch");
+
+    private static readonly Lazy<JsonDocument> Expected = new(() => JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, "expected.json"))));
+
+    private static JsonElement ExpectedFile(string file) => Expected.Value.RootElement.GetProperty("files").GetProperty(file);
+
+    private static uint[] ExpectedBits(string file, string tensor) =>
+        [.. ExpectedFile(file).GetProperty(tensor).GetProperty("float32_bits").EnumerateArray()
+            .Select(e => uint.Parse(e.GetString()!, NumberStyles.HexNumber, CultureInfo.InvariantCulture))];
+
+    private static int[] ExpectedShape(string file, string tensor) =>
+        [.. ExpectedFile(file).GetProperty(tensor).GetProperty("shape").EnumerateArray().Select(e => e.GetInt32())];
+
+    private static uint[] Bits(float[] values) => [.. values.Select(v => (uint)BitConverter.SingleToInt32Bits(v))];
+
+    public static TheoryData<string, string> Files => new()
+    {
+        { "state_f16.safetensors", "F16" },
+        { "state_bf16.safetensors", "BF16" },
+        { "state_f32.safetensors", "F32" },
+        { "state_f64.safetensors", "F64" },
+        { "specials_f16.safetensors", "F16" },
+        { "specials_bf16.safetensors", "BF16" },
+        { "specials_f64.safetensors", "F64" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Files))]
+    public void Every_value_reads_as_torch_converts_it_to_float32(string name, string dtype)
+    {
+        string path = Path.Combine(Folder, name);
+        var file = SafeTensors.ReadFile(path);
+        var expectedNames = ExpectedFile(name).EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).ToArray();
+
+        Assert.Equal(expectedNames, file.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
+        Assert.Equal("pt", file.Metadata["format"]);
+        foreach (var t in file.Tensors)
+        {
+            Assert.Equal(dtype, t.SourceDtype);
+            Assert.Equal(ExpectedShape(name, t.Name), t.Shape);
+            // Bit for bit, so -0, subnormals, ties, overflow to infinity and NaN all count.
+            Assert.Equal(ExpectedBits(name, t.Name), Bits(t.Data));
+        }
+
+        // The same from a pipe, where the reader cannot know the length up front.
+        var piped = SafeTensors.Read(new NonSeekableStream(chunk: 3, data: File.ReadAllBytes(path)), "pipe");
+        Assert.Equal(file.Tensors.Select(t => Bits(t.Data)), piped.Tensors.Select(t => Bits(t.Data)));
+        Assert.Equal(file.DataSha256, piped.DataSha256);
+    }
+
+    [Fact]
+    public void The_edge_values_are_the_ones_meant()
+    {
+        // A few by hand, so that a regenerated expected.json cannot quietly change what is tested.
+        var f16 = SafeTensors.ReadFile(Path.Combine(Folder, "specials_f16.safetensors"))["values"].Data;
+        Assert.Equal(65504f, f16[5]);
+        Assert.Equal(MathF.Pow(2, -24), f16[7]); // the smallest half subnormal
+        Assert.True(float.IsPositiveInfinity(f16[13]));
+        Assert.True(float.IsNaN(f16[15]));
+        Assert.True(float.IsNegative(f16[1]) && f16[1] == 0);
+
+        var bf16 = SafeTensors.ReadFile(Path.Combine(Folder, "specials_bf16.safetensors"))["values"].Data;
+        Assert.Equal(3.3895313892515355e38f, bf16[5]); // the largest bfloat16
+        Assert.Equal(BitConverter.Int32BitsToSingle(0x3eab0000), bf16[2]); // 1/3 rounded to 8 bits of mantissa
+
+        var f64 = SafeTensors.ReadFile(Path.Combine(Folder, "specials_f64.safetensors"));
+        var v = f64["values"].Data;
+        Assert.Equal(1f / 3f, v[2]);
+        Assert.True(float.IsPositiveInfinity(v[5])); // 1e300
+        Assert.Equal(float.MaxValue, v[11]);
+        Assert.True(float.IsPositiveInfinity(v[12])); // exactly halfway between float.MaxValue and 2^128: ties to even
+        Assert.Equal(16777216f, v[14]); // 2^24 + 1 ties to even, down
+        Assert.Equal(16777220f, v[15]); // 2^24 + 3 ties to even, up
+        Assert.Equal(float.Epsilon, v[16]);
+        Assert.Equal(0f, v[17]); // 2^-150 ties to even, to zero
+        Assert.Equal(float.Epsilon, v[18]);
+        Assert.Equal([-7.25f], f64["scalar"].Data);
+        Assert.Empty(f64["scalar"].Shape);
+        Assert.Equal([0, 3], f64["empty"].Shape);
+        Assert.Empty(f64["empty"].Data);
+    }
+
+    [Theory]
+    [InlineData("state_f16.safetensors")]
+    [InlineData("state_bf16.safetensors")]
+    [InlineData("state_f32.safetensors")]
+    [InlineData("state_f64.safetensors")]
+    public void A_torch_state_dict_loads_into_the_model_by_name(string name)
+    {
+        using var device = Device.Cpu(1);
+        using var model = new TorchFixtureVae(device, seed: 5);
+        Checkpoint.LoadInto(model, Path.Combine(Folder, name));
+
+        foreach (var t in model.Architecture.Tensors)
+        {
+            Assert.Equal(ExpectedBits(name, t.Name), Bits(model.GetTensor(t.Name)));
+        }
+        Assert.Equal(0, model.Step); // a torch file says nothing of steps or seeds: the model keeps its own
+        Assert.Equal(5UL, model.Seed);
+
+        // Resuming needs what only a Vae checkpoint carries.
+        var e = Assert.Throws<InvalidDataException>(() => Checkpoint.LoadInto(model, Path.Combine(Folder, name), new Adam()));
+        Assert.Contains("optimizer_type", e.Message);
+        Assert.Contains("load without an optimiser", e.Message);
+    }
+
+    [Fact]
+    public void Integer_tensors_are_refused_by_name()
+    {
+        string path = Path.Combine(Folder, "batchnorm_i64.safetensors");
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.ReadFile(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("tensor 'num_batches_tracked'", e.Message);
+        Assert.Contains("I64 (64-bit signed integer)", e.Message);
+        Assert.Contains("only F32, F16, BF16 and F64", e.Message);
+        Assert.Equal(JsonValueKind.Null, ExpectedFile("batchnorm_i64.safetensors").GetProperty("num_batches_tracked").GetProperty("float32_bits").ValueKind);
+
+        // The header alone is readable: it reports the dtype for whoever wants to skip such tensors.
+        var header = SafeTensors.ReadHeader(path);
+        Assert.Equal("I64", header.Tensors.Single(t => t.Name == "num_batches_tracked").Dtype);
+    }
+}
