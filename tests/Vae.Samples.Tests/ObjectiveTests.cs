@@ -84,3 +84,27 @@ public class ConditionalSampleTests
         Assert.Contains("--class", bad.Stderr);
     }
 }
+
+/// <summary>Resume reads the run's own metadata through the runtime's validating getters.</summary>
+public class ResumeMetadataTests
+{
+    [Theory]
+    [InlineData("learning_rate", "NaN")]
+    [InlineData("learning_rate", "-0.5")]
+    [InlineData("kl_weight", "Infinity")]
+    [InlineData("batch_size", "0")]
+    [InlineData("free_bits", "-1")]
+    public void A_resumed_run_refuses_a_bad_saved_setting_in_one_line(string key, string value)
+    {
+        string dir = AppRunner.TempFolder("badmeta");
+        string path = Path.Combine(dir, "checkpoint.safetensors");
+        using (var device = Device.Cpu(1))
+        using (var model = new Vae.Samples.Fashion.FashionVae(device, 1))
+            Vae.Files.Checkpoint.Save(model, path, new Adam(), new Dictionary<string, string> { [key] = value, ["epochs_completed"] = "1" });
+        var result = AppRunner.Run("train", "--resume", path, "--epochs", "1", "--limit", "100", "--data", AppRunner.ShippedData);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(key, result.Stderr);
+        Assert.DoesNotContain("   at ", result.Stderr);
+        Assert.Empty(result.StdoutLines);
+    }
+}

@@ -95,23 +95,24 @@ internal sealed class RunState
         if (s.Latent is int asked && asked != latent)
             throw new UsageException($"--latent {asked} does not match the checkpoint '{path}', which holds a model with Latent = {latent}.");
         var m = Checkpoint.ReadMetadata(path);
-        ulong seed = Read(m, path, Checkpoint.SeedKey, ulong.Parse, TrainCommand.DefaultSeed);
+        // The runtime's typed getters refuse NaN, infinities and out-of-range values with the file and key named.
+        ulong seed = m.GetUInt64(Checkpoint.SeedKey, TrainCommand.DefaultSeed);
         if (s.Seed is ulong askedSeed && askedSeed != seed)
             console.Note($"note: --seed {askedSeed} is ignored: a resumed run keeps the seeds it started with ({seed}).");
         var architecture = Checkpoint.ReadArchitecture(path)!;
         if (s.Objective is { } askedObjective && askedObjective != architecture.Objective)
             throw new UsageException($"--objective {Models.NameOf(askedObjective)} does not match the checkpoint '{path}', which trains {Models.NameOf(architecture.Objective)}.");
         var state = new RunState(latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional,
-            s.FreeBits ?? Read(m, path, FreeBitsKey, float.Parse, 0f),
-            s.KlWarmup ?? Read(m, path, KlWarmupKey, long.Parse, 0L),
+            s.FreeBits ?? m.GetSingle(FreeBitsKey, 0f, minimum: 0f),
+            s.KlWarmup ?? m.GetInt64(KlWarmupKey, 0L, minimum: 0L),
             seed,
-            Read(m, path, ShuffleSeedKey, ulong.Parse, seed),
-            s.Batch ?? Read(m, path, BatchKey, int.Parse, TrainCommand.DefaultBatch),
-            s.LearningRate ?? Read(m, path, LearningRateKey, float.Parse, TrainCommand.DefaultLearningRate),
-            s.Beta ?? Read(m, path, KlWeightKey, float.Parse, TrainCommand.DefaultBeta),
-            Read(m, path, EpochsCompletedKey, int.Parse, 0));
-        state._train.AddRange(History(m, path, TrainHistoryKey));
-        state._test.AddRange(History(m, path, TestHistoryKey));
+            m.GetUInt64(ShuffleSeedKey, seed),
+            s.Batch ?? m.GetInt32(BatchKey, TrainCommand.DefaultBatch, minimum: 1),
+            s.LearningRate ?? m.GetSingle(LearningRateKey, TrainCommand.DefaultLearningRate, minimum: float.Epsilon),
+            s.Beta ?? m.GetSingle(KlWeightKey, TrainCommand.DefaultBeta, minimum: 0f),
+            m.GetInt32(EpochsCompletedKey, 0, minimum: 0));
+        state._train.AddRange(m.GetDoubleList(TrainHistoryKey));
+        state._test.AddRange(m.GetDoubleList(TestHistoryKey));
         console.Note($"resuming '{path}' after epoch {state.EpochsCompleted}");
         return state;
     }
@@ -137,19 +138,4 @@ internal sealed class RunState
     };
 
     private static string Text<T>(T value) where T : IFormattable => value.ToString(null, CultureInfo.InvariantCulture);
-
-    private static T Read<T>(IReadOnlyDictionary<string, string> m, string path, string key, Func<string, IFormatProvider, T> parse, T fallback)
-    {
-        if (!m.TryGetValue(key, out var text)) return fallback;
-        try { return parse(text, CultureInfo.InvariantCulture); }
-        catch (Exception e) when (e is FormatException or OverflowException)
-        {
-            throw new InvalidDataException($"Checkpoint '{path}': metadata '{key}' = '{text}' is not a valid value.", e);
-        }
-    }
-
-    private static IEnumerable<double> History(IReadOnlyDictionary<string, string> m, string path, string key) =>
-        m.TryGetValue(key, out var text) && text.Length > 0
-            ? text.Split(',').Select(v => Read(new Dictionary<string, string> { [key] = v }, path, key, double.Parse, double.NaN))
-            : [];
 }
