@@ -48,6 +48,7 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         [nameof(SaturatedSiluLearnedVariance)] = (device, seed) => new SaturatedSiluLearnedVariance(device, seed),
         [nameof(SaturatedIwaeBernoulli)] = (device, seed) => new SaturatedIwaeBernoulli(device, seed),
         [nameof(SaturatedDregGaussian)] = (device, seed) => new SaturatedDregGaussian(device, seed),
+        [nameof(SaturatedConditionalBernoulli)] = (device, seed) => new SaturatedConditionalBernoulli(device, seed),
     };
 
     public static IEnumerable<object[]> Cases()
@@ -94,19 +95,20 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         model.SetParameters(p);
         var x = TestData.Inputs(d, Batch, 6);
         var eps = TestData.Noise(d, Batch, 7);
+        var labels = TestData.Labels(d, Batch, 8);
         var parameters = p.Select(v => (double)v).ToArray();
 
-        var reached = Measure(d, parameters, x, eps);
+        var reached = Measure(d, parameters, x, eps, labels);
         output.WriteLine($"{d}: x{scale}: {reached}");
         // The point of x8: the activation in front of the likelihood is in both its tails (past +-9, where float tanh is +-1).
         if (scale == 8) Assert.True(reached.PreLow < -9 && reached.PreHigh > 9, $"{name} at x8 only reaches {reached}");
 
         var gradients = new float[d.ParameterCount];
-        double loss = model.ComputeGradients(x, eps, gradients);
+        double loss = model.ComputeGradients(x, labels, eps, gradients);
         var oracle = new ReferenceVae(d);
         var expected = new double[d.ParameterCount];
         var expectedPerExample = new double[Batch];
-        double expectedLoss = oracle.Loss(parameters, x, eps, Batch, d.Beta, expected, expectedPerExample);
+        double expectedLoss = oracle.Loss(parameters, x, eps, Batch, d.Beta, expected, expectedPerExample, labels: labels);
         output.WriteLine($"loss {expectedLoss:G6} (oracle), {loss:G6} ({device})");
         Assert.True(double.IsFinite(expectedLoss), $"the oracle's loss is {expectedLoss}: the model is too saturated to compare");
 
@@ -130,7 +132,7 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
 
         var perExample = new float[Batch];
-        CpuParityTests.AssertClose(expectedLoss, model.Loss(x, eps, perExample), 1e-4, "forward loss");
+        CpuParityTests.AssertClose(expectedLoss, model.Loss(x, labels, eps, perExample), 1e-4, "forward loss");
         for (int b = 0; b < Batch; b++) CpuParityTests.AssertClose(expectedPerExample[b], perExample[b], 1e-4, $"example {b} loss");
     }
 
@@ -155,8 +157,17 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
             $"|output| <= {LargestOutput:G3}" + (OutLogVarLow <= OutLogVarHigh ? $", decoder logvar [{OutLogVarLow:G3}, {OutLogVarHigh:G3}]" : "");
     }
 
-    private static Magnitudes Measure(ModelDescriptor d, double[] p, float[] x, float[] eps)
+    private static Magnitudes Measure(ModelDescriptor d, double[] p, float[] x, float[] eps, int[] labels)
     {
+        // A conditional model reads its label one-hot after x and after z.
+        double[] WithLabel(double[] values, int e)
+        {
+            if (d.Classes == 0) return values;
+            var joined = new double[values.Length + d.Classes];
+            values.CopyTo(joined, 0);
+            joined[values.Length + labels[e]] = 1;
+            return joined;
+        }
         double[] Affine(string layer, double[] input)
         {
             var w = d.Tensor(layer + ".weight");
@@ -167,12 +178,13 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
             0, double.PositiveInfinity, double.NegativeInfinity);
         for (int e = 0; e < Batch; e++)
         {
-            var h = x.AsSpan(e * d.Input, d.Input).ToArray().Select(v => (double)v).ToArray();
+            var h = WithLabel(x.AsSpan(e * d.Input, d.Input).ToArray().Select(v => (double)v).ToArray(), e);
             for (int l = 0; l < d.Encoder.Count; l++) h = ReferenceActivations.Forward(d.Encoder[l].Activation, Affine($"encoder.{l}", h));
             var logVar = Affine("encoder.logvar", h);
             var noise = eps.AsSpan(e * d.LatentSamples * d.Latent, d.Latent).ToArray().Select(v => (double)v).ToArray();
             var g = ReferenceGaussianLatent.Sample(Affine("encoder.mu", h), logVar, noise);
             m = m with { LogVarLow = Math.Min(m.LogVarLow, logVar.Min()), LogVarHigh = Math.Max(m.LogVarHigh, logVar.Max()), LargestZ = Math.Max(m.LargestZ, g.Max(Math.Abs)) };
+            g = WithLabel(g, e);
             for (int l = 0; l < d.Decoder.Count; l++)
             {
                 var pre = Affine($"decoder.{l}", g);

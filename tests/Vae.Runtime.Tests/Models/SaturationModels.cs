@@ -179,3 +179,10 @@ public partial class SaturatedIwaeBernoulli;
 [Encoder(16, Activation.Tanh)]
 [Decoder(16, Activation.Softplus)]
 public partial class SaturatedDregGaussian;
+
+// A conditional model saturated: the label columns feed saturated first layers on both sides.
+[VariationalAutoencoder(Input = 8, Latent = 2, Likelihood = Likelihood.Bernoulli, LatentSamples = 2)]
+[Conditional(Classes = 3)]
+[Encoder(16, Activation.Sigmoid)]
+[Decoder(16, Activation.Silu)]
+public partial class SaturatedConditionalBernoulli;
