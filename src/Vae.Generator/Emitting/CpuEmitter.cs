@@ -65,13 +65,9 @@ namespace Vae.Generator.Emitting
             [ProgramKind.DecoderNegativeLogLikelihood] = "-log p(x|z) for given latent rows, samples adjacent rows per example of x.",
         };
 
-        public static string Emit(ModelPlan plan)
+        public static string Emit(ModelPlan plan) => PartialClassFile(plan.Model, "The CPU kernels", w =>
         {
-            var m = plan.Model;
-            var w = new SourceWriter();
-            Header(w, m.ClassName, "The CPU kernels");
-            IDisposable? ns = m.Namespace is null ? null : w.Block("namespace " + m.Namespace);
-            using (w.Block("partial class " + m.ClassName))
+            using (w.Block("partial class " + plan.Model.ClassName))
             {
                 w.Line("/// <summary>The CPU kernels of this architecture: the runtime's fused primitives called with its sizes.</summary>");
                 using (w.Block($"private sealed class GeneratedCpuKernels : {C}.ICpuKernels"))
@@ -97,9 +93,7 @@ namespace Vae.Generator.Emitting
                     }
                 }
             }
-            ns?.Dispose();
-            return w.ToString();
-        }
+        });
 
         private static IEnumerable<BufferPlan> Workspace(ModelPlan plan) => plan.Buffers.Where(b => b.Kind == BufferKind.Workspace);
 

@@ -17,13 +17,9 @@ namespace Vae.Generator.Emitting
     {
         private const string A = "global::Vae.Kernels.Accelerators";
 
-        public static string Emit(ModelPlan plan)
+        public static string Emit(ModelPlan plan) => PartialClassFile(plan.Model, "The OpenCL and CUDA kernels", w =>
         {
-            var m = plan.Model;
-            var w = new SourceWriter();
-            Header(w, m.ClassName, "The OpenCL and CUDA kernels");
-            IDisposable? ns = m.Namespace is null ? null : w.Block("namespace " + m.Namespace);
-            using (w.Block("partial class " + m.ClassName))
+            using (w.Block("partial class " + plan.Model.ClassName))
             {
                 w.Line("/// <summary>");
                 w.Line("/// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its");
@@ -33,9 +29,7 @@ namespace Vae.Generator.Emitting
                 w.Line();
                 EmitLauncher(w, plan);
             }
-            ns?.Dispose();
-            return w.ToString();
-        }
+        });
 
         /// <summary>The C text: sizes as macros, the activations the kernels use, then every kernel once.</summary>
         public static string Source(ModelPlan plan)

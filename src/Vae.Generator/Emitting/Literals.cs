@@ -27,6 +27,20 @@ namespace Vae.Generator.Emitting
             return quotes + "\n" + text.TrimEnd('\n') + "\n" + quotes;
         }
 
+        /// <summary>
+        /// A whole generated file of <paramref name="model"/>: the header, the namespace when there is one, and
+        /// <paramref name="body"/> inside the partial class (with <paramref name="bases"/> after its name when given).
+        /// </summary>
+        public static string PartialClassFile(Specs.ModelSpec model, string what, System.Action<SourceWriter> body, string bases = "")
+        {
+            var w = new SourceWriter();
+            Header(w, model.ClassName, what);
+            System.IDisposable? ns = model.Namespace is null ? null : w.Block("namespace " + model.Namespace);
+            body(w);
+            ns?.Dispose();
+            return w.ToString();
+        }
+
         /// <summary>The generated file's opening lines.</summary>
         public static void Header(SourceWriter w, string className, string what)
         {

@@ -69,25 +69,10 @@ public sealed class IdxFuzzTests(ITestOutputHelper output) : IDisposable
             r.NextBytes(more);
             return ($"{more.Length} bytes appended to {b.Length}", [.. b, .. more]);
         }
-        switch (r.Next(7))
+        int kind = r.Next(7);
+        if (kind < 3) return ByteEdits.Apply(r, b, kind);
+        switch (kind)
         {
-            case 0:
-            {
-                int flips = 1 + r.Next(4);
-                for (int i = 0; i < flips; i++) b[r.Next(b.Length)] ^= (byte)(1 << r.Next(8));
-                return ($"{flips} bit flips", b);
-            }
-            case 1:
-            {
-                int length = r.Next(b.Length);
-                return ($"truncated to {length}", b[..length]);
-            }
-            case 2:
-            {
-                var tail = new byte[1 + r.Next(16)];
-                r.NextBytes(tail);
-                return ($"{tail.Length} bytes appended", [.. b, .. tail]);
-            }
             case 3:
             {
                 int magic = Magics[r.Next(Magics.Length)];

@@ -266,26 +266,10 @@ public sealed partial class CheckpointFuzzTests(ITestOutputHelper output) : IDis
     private static (string What, byte[] Bytes) Raw(Random r, byte[] bytes)
     {
         var b = (byte[])bytes.Clone();
-        switch (r.Next(6))
+        int kind = r.Next(6);
+        if (kind < 3) return ByteEdits.Apply(r, b, kind);
+        switch (kind)
         {
-            case 0:
-            {
-                int flips = 1 + r.Next(4);
-                for (int i = 0; i < flips; i++) b[r.Next(b.Length)] ^= (byte)(1 << r.Next(8));
-                return ($"{flips} bit flips", b);
-            }
-            case 1:
-            {
-                int length = r.Next(b.Length);
-                return ($"truncated to {length}", b[..length]);
-            }
-            case 2:
-            {
-                int extra = 1 + r.Next(16);
-                var tail = new byte[extra];
-                r.NextBytes(tail);
-                return ($"{extra} bytes appended", [.. b, .. tail]);
-            }
             case 3:
             {
                 ulong[] lengths = [0, 1, 7, 8, (ulong)b.Length, (ulong)b.Length - 8, ulong.MaxValue, 1UL << 40, 100_000_001];
