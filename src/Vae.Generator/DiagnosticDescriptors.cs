@@ -100,12 +100,28 @@ namespace Vae.Generator
             "A conditional model needs at least two classes",
             "[Conditional] on '{0}' {1}; a label must choose among at least 2 classes");
 
+        public static readonly DiagnosticDescriptor ConvolutionOutOfRange = Error("VAE022",
+            "Convolution setting out of range",
+            "{0} on '{1}': {2}");
+
+        public static readonly DiagnosticDescriptor ShapeNotPositive = Error("VAE023",
+            "A layer's output would be empty",
+            "{0} on '{1}' maps {2} to {3}, which has no elements; use a smaller kernel or stride or more padding");
+
+        public static readonly DiagnosticDescriptor LayerOrder = Error("VAE024",
+            "Convolutional layer in the wrong place",
+            "{0} on '{1}': {2}");
+
+        public static readonly DiagnosticDescriptor ShapeMismatch = Error("VAE025",
+            "Shapes do not fit",
+            "{0} on '{1}': {2}");
+
         private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
             HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, FreeBitsInvalid,
-            ElboOnlySetting, ClassesInvalid, InternalError,
+            ElboOnlySetting, ClassesInvalid, ConvolutionOutOfRange, ShapeNotPositive, LayerOrder, ShapeMismatch, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

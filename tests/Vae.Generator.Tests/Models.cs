@@ -70,7 +70,27 @@ internal static class Models
         public partial class ImportanceWeightedVae;
         """);
 
-    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted };
+    /// <summary>The convolutional VAE of the Keras example (and of the PyTorch peer), with its shapes computed at compile time.</summary>
+    public static readonly ModelSource Convolutional = new("ConvolutionalVae", "Samples.Conv.ConvolutionalVae", """
+        using Vae;
+
+        namespace Samples.Conv;
+
+        /// <summary>1x28x28 -> 32x14x14 -> 64x7x7 -> 16 -> [2] -> 3136 -> 64x7x7 -> 64x14x14 -> 32x28x28 -> 1x28x28.</summary>
+        [VariationalAutoencoder(Latent = 2)]
+        [ImageInput(1, 28, 28)]
+        [EncoderConv2d(32, 3, 2, 1, Activation.Relu)]
+        [EncoderConv2d(64, 3, 2, 1, Activation.Relu)]
+        [Encoder(16, Activation.Relu)]
+        [Decoder(3136, Activation.Relu)]
+        [DecoderReshape(64, 7, 7)]
+        [DecoderConvTranspose2d(64, 3, 2, 1, 1, Activation.Relu)]
+        [DecoderConvTranspose2d(32, 3, 2, 1, 1, Activation.Relu)]
+        [DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
+        public partial class ConvolutionalVae;
+        """);
+
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional };
 
     public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
 

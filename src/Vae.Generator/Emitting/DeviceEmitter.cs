@@ -36,9 +36,10 @@ namespace Vae.Generator.Emitting
         {
             var w = new SourceWriter();
             w.Line($"/* Kernels of {plan.Model.ClassName}: {plan.Summary}. One work item computes one output value. */");
-            foreach (var c in plan.Constants) w.Line($"#define {c.Macro} {c.CValue} /* {c.Comment} */");
+            foreach (var c in plan.Constants) w.Line($"#define {c.Macro} {c.CValue}" + (c.Comment.Length > 0 ? $" /* {c.Comment} */" : ""));
             w.Line();
             var activations = plan.Model.Encoder.Concat(plan.Model.Decoder).Select(l => l.Activation)
+                .Concat(plan.Model.EncoderConvs.Concat(plan.Model.DecoderConvs).Select(c => c.Activation))
                 .Concat(new ActivationFunction[] { IdentityActivation.Instance })
                 .Distinct().OrderBy(a => a.Name, StringComparer.Ordinal);
             foreach (var a in activations)
@@ -115,7 +116,7 @@ namespace Vae.Generator.Emitting
                 w.Line("public static readonly GeneratedAcceleratorKernels Instance = new GeneratedAcceleratorKernels();");
                 w.Line();
                 w.Line("// Sizes, and offsets in the flat parameter buffer.");
-                foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression}; // {c.Comment}");
+                foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression};" + (c.Comment.Length > 0 ? " // " + c.Comment : ""));
                 w.Line();
                 w.Line("// Buffer ids: the index in Buffers.");
                 var table = Table(plan).ToList();

@@ -24,6 +24,11 @@ namespace Vae.Generator.Emitting
             {
                 w.Line("/// <summary>Input features per example.</summary>");
                 w.Line($"public const int InputSize = {Int(m.Input)};");
+                if (m.Image is { } image)
+                {
+                    w.Line($"/// <summary>Channels, height and width of an input image ({image}); InputSize is their product.</summary>");
+                    w.Line($"public const int ImageChannels = {Int(image.Channels)}, ImageHeight = {Int(image.Height)}, ImageWidth = {Int(image.Width)};");
+                }
                 w.Line("/// <summary>Latent dimensions.</summary>");
                 w.Line($"public const int LatentSize = {Int(m.Latent)};");
                 w.Line("/// <summary>Noise samples per example in the reconstruction term (L).</summary>");
@@ -75,6 +80,13 @@ namespace Vae.Generator.Emitting
             if (m.Objective != ObjectiveKind.Elbo) w.Line($"objective: global::Vae.Objective.{m.Objective},");
             if (m.FreeBits != 0) w.Line($"freeBits: {Double(m.FreeBits)},");
             if (m.Classes != 0) w.Line($"classes: {Int(m.Classes)},");
+            if (m.Image is { } image)
+            {
+                w.Line($"image: {Shape(image)},");
+                Convolutions(w, "encoderConvolutions", m.EncoderConvs);
+                if (m.DecoderReshape is { } reshape) w.Line($"decoderReshape: {Shape(reshape)},");
+                Convolutions(w, "decoderConvolutions", m.DecoderConvs);
+            }
             Layers(w, "encoder", m.Encoder);
             Layers(w, "decoder", m.Decoder);
             w.Line("tensors: new global::Vae.TensorDescriptor[]");
@@ -85,6 +97,20 @@ namespace Vae.Generator.Emitting
             w.Outdent();
             w.Line("});");
             w.Outdent();
+        }
+
+        private static string Shape(ImageSpec s) => $"new global::Vae.ImageShape({Int(s.Channels)}, {Int(s.Height)}, {Int(s.Width)})";
+
+        private static void Convolutions(SourceWriter w, string name, EquatableArray<ConvSpec> layers)
+        {
+            w.Line($"{name}: new global::Vae.ConvolutionDescriptor[]");
+            w.Line("{");
+            w.Indent();
+            foreach (var c in layers)
+                w.Line($"new global::Vae.ConvolutionDescriptor({Int(c.OutChannels)}, {Int(c.Kernel)}, {Int(c.Stride)}, {Int(c.Padding)}, {Int(c.OutputPadding)}, " +
+                       $"global::Vae.Activation.{c.Activation.Name}, {Shape(c.In)}, {Shape(c.Out)}),");
+            w.Outdent();
+            w.Line("},");
         }
 
         private static void Layers(SourceWriter w, string name, EquatableArray<LayerSpec> layers)

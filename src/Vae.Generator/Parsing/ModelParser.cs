@@ -169,7 +169,9 @@ namespace Vae.Generator.Parsing
                 }
             }
 
-            if ((input is null && !attributeBroken) || input <= 0)
+            // With [ImageInput] the input size is the image's, so Input may be left out.
+            bool hasImage = symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == ConvolutionParser.ImageInputAttribute);
+            if ((input is null && !attributeBroken && !hasImage) || input <= 0)
             {
                 var location = NamedArgumentLocation(attributeSyntax, "Input") ?? attributeLocation;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InputNotPositive, location, name,
@@ -208,6 +210,32 @@ namespace Vae.Generator.Parsing
             int classes = ParseConditional(symbol, name, diagnostics, ref usable, cancellationToken);
             var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
             var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
+            var convolutions = usable && latent is int j
+                ? ConvolutionParser.Parse(symbol, name, j, decoder, diagnostics, ref usable, cancellationToken)
+                : new ConvolutionParser.Result();
+            bool convolutional = convolutions.EncoderConvs.Count > 0 || convolutions.DecoderConvs.Count > 0;
+            if (convolutional && classes > 0)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[Conditional]", name,
+                    "a conditional model with convolutional layers is not supported yet (the label would have to become image channels)"));
+                usable = false;
+            }
+            if (convolutions.DecoderConvs.Count > 0 && likelihood == "GaussianLearnedVariance")
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[DecoderConvTranspose2d]", name,
+                    "a transposed-convolution output layer gives the mean only; use Likelihood.Bernoulli or Likelihood.Gaussian, or a dense output layer for a learned variance"));
+                usable = false;
+            }
+            if (convolutions.Image is { } image)
+            {
+                if (input is int declared && declared != image.Size)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ShapeMismatch, NamedArgumentLocation(attributeSyntax, "Input") ?? attributeLocation,
+                        "Input", name, $"it is {Format(declared)}, but [ImageInput] is {image} = {Format(image.Size)} values; leave Input out or make them agree"));
+                    usable = false;
+                }
+                input = image.Size;
+            }
 
             LikelihoodKind likelihoodKind = LikelihoodKind.Bernoulli;
             if (usable && !TryEnum(likelihood, out likelihoodKind))
@@ -234,7 +262,9 @@ namespace Vae.Generator.Parsing
                 model = new ModelSpec(ns, Escape(name), metadataNamespace + name,
                     input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, objectiveKind, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
                     freeBits ?? 0.0, classes,
-                    new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder));
+                    new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder),
+                    convolutions.Image, new EquatableArray<ConvSpec>(convolutions.EncoderConvs),
+                    convolutions.Reshape, new EquatableArray<ConvSpec>(convolutions.DecoderConvs));
                 // The same ops that plan the model count its parameters: one layout, computed in one place.
                 double count = Planner.ParameterCount(model);
                 if (count > MaxParameters)

@@ -96,10 +96,19 @@ namespace Vae.Generator.Planning
                 ops.Add(new LabelInputOp(input, "XY", "Input", "ConditionedInput"));
                 (input, inExpression, width) = ("XY", "ConditionedInput", model.Input + model.Classes);
             }
-            for (int i = 0; i < model.Encoder.Count; i++)
+            // Encoder: convolutions on the image first, then dense layers on their output, flattened (the same memory).
+            int encoderLayer = 0;
+            foreach (var conv in model.EncoderConvs)
+            {
+                var op = ConvolutionOp.Declare(layout, Side.Encoder, $"encoder.{Int(encoderLayer)}", $"Encoder{Int(encoderLayer)}", conv, input, RowSpace.Examples);
+                ops.Add(op);
+                (input, inExpression, width) = (op.Output, op.OutFeatures, conv.Out.Size);
+                encoderLayer++;
+            }
+            for (int i = 0; i < model.Encoder.Count; i++, encoderLayer++)
             {
                 var layer = model.Encoder[i];
-                var op = Hidden(layout, Side.Encoder, "encoder", "Encoder", i, layer, width, inExpression, input, RowSpace.Examples);
+                var op = Hidden(layout, Side.Encoder, "encoder", "Encoder", encoderLayer, layer, width, inExpression, input, RowSpace.Examples);
                 ops.Add(op);
                 (input, inExpression, width) = (op.Output, op.OutFeatures, layer.Units);
             }
@@ -128,16 +137,32 @@ namespace Vae.Generator.Planning
                 (input, inExpression, width) = (op.Output, op.OutFeatures, layer.Units);
             }
 
+            // Transposed convolutions after the reshape (the same memory as the dense output); the last is the output layer.
+            for (int i = 0; i < model.DecoderConvs.Count; i++)
+            {
+                var conv = model.DecoderConvs[i];
+                bool last = i == model.DecoderConvs.Count - 1;
+                int index = model.Decoder.Count + i;
+                var op = ConvolutionOp.Declare(layout, Side.Decoder, last ? "decoder.out" : $"decoder.{Int(index)}", last ? "DecoderOutput" : $"Decoder{Int(index)}",
+                    conv, input, RowSpace.Samples, last ? LikelihoodOp.OutputBuffer : null, last ? (likelihood is BernoulliLikelihoodOp ? "decoder logits" : "decoder mean") : null);
+                ops.Add(op);
+                (input, inExpression, width) = (op.Output, op.OutFeatures, conv.Out.Size);
+            }
+            bool convOutput = model.DecoderConvs.Count > 0;
+
             // The output layer: mean (and log-variance) heads stacked as one GEMM, as the encoder's heads are.
             bool twoHeads = outputWidth != model.Input;
-            int weight = layout.Tensor("decoder.out.weight", TensorRole.Parameter, width, model.Input, width);
-            if (twoHeads) layout.Tensor("decoder.logvar.weight", TensorRole.Parameter, width, model.Input, width);
-            int bias = layout.Tensor("decoder.out.bias", TensorRole.Parameter, width, model.Input);
-            if (twoHeads) layout.Tensor("decoder.logvar.bias", TensorRole.Parameter, width, model.Input);
-            ops.Add(DenseOp.Declare(layout, Side.Decoder, "decoder.out", "DecoderOutput", width, inExpression, outputWidth, "OutputWidth",
-                IdentityActivation.Instance, input, RowSpace.Samples, weight, bias,
-                twoHeads ? "decoder.out.weight | decoder.logvar.weight" : "decoder.out.weight",
-                LikelihoodOp.OutputBuffer, likelihood is BernoulliLikelihoodOp ? "decoder logits" : twoHeads ? "decoder mean | logvar" : "decoder mean"));
+            if (!convOutput)
+            {
+                int weight = layout.Tensor("decoder.out.weight", TensorRole.Parameter, width, model.Input, width);
+                if (twoHeads) layout.Tensor("decoder.logvar.weight", TensorRole.Parameter, width, model.Input, width);
+                int bias = layout.Tensor("decoder.out.bias", TensorRole.Parameter, width, model.Input);
+                if (twoHeads) layout.Tensor("decoder.logvar.bias", TensorRole.Parameter, width, model.Input);
+                ops.Add(DenseOp.Declare(layout, Side.Decoder, "decoder.out", "DecoderOutput", width, inExpression, outputWidth, "OutputWidth",
+                    IdentityActivation.Instance, input, RowSpace.Samples, weight, bias,
+                    twoHeads ? "decoder.out.weight | decoder.logvar.weight" : "decoder.out.weight",
+                    LikelihoodOp.OutputBuffer, likelihood is BernoulliLikelihoodOp ? "decoder logits" : twoHeads ? "decoder mean | logvar" : "decoder mean"));
+            }
             layout.Buffer(LikelihoodOp.RowNllBuffer, 1, "1", RowSpace.Samples, BufferKind.Workspace, "-log p(x|z) per sample");
             layout.Buffer(LikelihoodOp.MeanBuffer, model.Input, "Input", RowSpace.Samples, BufferKind.Surface, "the decoder's mean");
             ops.Add(likelihood);
@@ -171,11 +196,14 @@ namespace Vae.Generator.Planning
         /// <summary>A one-line description such as 784-400(Relu)-[20]-400(Relu)-784, Bernoulli likelihood.</summary>
         public static string Summary(ModelSpec m)
         {
-            var parts = new[] { Int(m.Input) }
+            var parts = new[] { m.Image?.ToString() ?? Int(m.Input) }
+                .Concat(m.EncoderConvs.Select(c => $"{c.Out}({c.Activation.Name})"))
                 .Concat(m.Encoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(new[] { $"[{Int(m.Latent)}]" })
                 .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
-                .Concat(new[] { Int(m.Input) });
+                .Concat(m.DecoderReshape is { } reshape ? new[] { reshape.ToString() } : new string[0])
+                .Concat(m.DecoderConvs.Take(m.DecoderConvs.Count - 1).Select(c => $"{c.Out}({c.Activation.Name})"))
+                .Concat(new[] { m.Image?.ToString() ?? Int(m.Input) });
             return string.Join("-", parts) + ", " + m.Likelihood + " likelihood" + (m.Classes > 0 ? ", conditional on " + Int(m.Classes) + " classes" : "") + (m.Objective == ObjectiveKind.Elbo ? "" : ", " + m.Objective + " objective");
         }
 

@@ -24,6 +24,20 @@ namespace Vae.Generator.Specs
         ImportanceWeightedDReG,
     }
 
+    /// <summary>An image shape, channels x height x width (row-major per example, PyTorch's [C, H, W]).</summary>
+    internal sealed record ImageSpec(int Channels, int Height, int Width)
+    {
+        public int Size => Channels * Height * Width;
+        public override string ToString() => $"{Channels}x{Height}x{Width}";
+    }
+
+    /// <summary>
+    /// A convolution as declared (square kernel): Conv2d in the encoder, ConvTranspose2d in the decoder, with the
+    /// shapes it reads and writes computed by the parser.
+    /// </summary>
+    internal sealed record ConvSpec(bool Transposed, int OutChannels, int Kernel, int Stride, int Padding, int OutputPadding,
+        ActivationFunction Activation, ImageSpec In, ImageSpec Out);
+
     /// <summary>One hidden layer as declared: width and its activation from the catalogue.</summary>
     internal sealed record LayerSpec(int Units, ActivationFunction Activation);
 
@@ -47,7 +61,11 @@ namespace Vae.Generator.Specs
         double FreeBits,
         int Classes,
         EquatableArray<LayerSpec> Encoder,
-        EquatableArray<LayerSpec> Decoder);
+        EquatableArray<LayerSpec> Decoder,
+        ImageSpec? Image = null,
+        EquatableArray<ConvSpec> EncoderConvs = default,
+        ImageSpec? DecoderReshape = null,
+        EquatableArray<ConvSpec> DecoderConvs = default);
 
     /// <summary>The outcome of parsing one class: a spec when it is usable, and the diagnostics found on the way.</summary>
     internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);

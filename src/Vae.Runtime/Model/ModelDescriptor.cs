@@ -7,6 +7,20 @@ namespace Vae;
 /// <summary>One hidden layer: its width and non-linearity.</summary>
 public sealed record LayerDescriptor(int Units, Activation Activation);
 
+/// <summary>An image shape: channels x height x width, row-major per example (PyTorch's [C, H, W]).</summary>
+public sealed record ImageShape(int Channels, int Height, int Width)
+{
+    public int Size => Channels * Height * Width;
+    public override string ToString() => $"{Channels}x{Height}x{Width}";
+}
+
+/// <summary>
+/// A square-kernel convolution layer: Conv2d in the encoder, ConvTranspose2d (with its output padding) in the
+/// decoder, with the shapes it reads and writes.
+/// </summary>
+public sealed record ConvolutionDescriptor(int OutChannels, int Kernel, int Stride, int Padding, int OutputPadding, Activation Activation,
+    ImageShape In, ImageShape Out);
+
 /// <summary>What a tensor of the flat layout is for; the optimiser updates <see cref="Parameter"/> tensors.</summary>
 public enum TensorRole
 {
@@ -40,7 +54,9 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 {
     public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
         IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null,
-        Objective objective = Objective.Elbo, double freeBits = 0, int classes = 0)
+        Objective objective = Objective.Elbo, double freeBits = 0, int classes = 0, ImageShape? image = null,
+        IReadOnlyList<ConvolutionDescriptor>? encoderConvolutions = null, ImageShape? decoderReshape = null,
+        IReadOnlyList<ConvolutionDescriptor>? decoderConvolutions = null)
     {
         if (classes < 0 || classes == 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A conditional model needs at least 2 classes (0 is unconditional).");
         if (!Enum.IsDefined(objective)) throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown objective.");
@@ -65,6 +81,10 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         Objective = objective;
         FreeBits = freeBits;
         Classes = classes;
+        Image = image;
+        EncoderConvolutions = (encoderConvolutions ?? []).ToArray();
+        DecoderReshape = decoderReshape;
+        DecoderConvolutions = (decoderConvolutions ?? []).ToArray();
         Decoder = decoder.ToArray();
         // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer.
         Tensors = (tensors ?? []).ToArray();
@@ -100,6 +120,18 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     public int Classes { get; }
 
     public bool IsConditional => Classes > 0;
+
+    /// <summary>The input's image shape when the model has convolutions (Input is its size).</summary>
+    public ImageShape? Image { get; }
+
+    /// <summary>Encoder Conv2d layers, before the dense <see cref="Encoder"/> layers (named encoder.0.. first).</summary>
+    public IReadOnlyList<ConvolutionDescriptor> EncoderConvolutions { get; }
+
+    /// <summary>The image shape the decoder's dense output (or z) is reshaped to before <see cref="DecoderConvolutions"/>.</summary>
+    public ImageShape? DecoderReshape { get; }
+
+    /// <summary>Decoder ConvTranspose2d layers after the reshape; the last is the output layer (decoder.out).</summary>
+    public IReadOnlyList<ConvolutionDescriptor> DecoderConvolutions { get; }
     public double Sigma { get; }
     public IReadOnlyList<LayerDescriptor> Encoder { get; }
     public IReadOnlyList<LayerDescriptor> Decoder { get; }
@@ -128,6 +160,13 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
             w.WriteString("objective", Objective.ToString());
             w.WriteNumber("free_bits", FreeBits);
             w.WriteNumber("classes", Classes);
+            if (Image is not null)
+            {
+                WriteShape(w, "image", Image);
+                WriteConvolutions(w, "encoder_convolutions", EncoderConvolutions);
+                if (DecoderReshape is not null) WriteShape(w, "decoder_reshape", DecoderReshape);
+                WriteConvolutions(w, "decoder_convolutions", DecoderConvolutions);
+            }
             WriteLayers(w, "encoder", Encoder);
             WriteLayers(w, "decoder", Decoder);
             w.WriteStartArray("tensors");
@@ -149,6 +188,34 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    private static void WriteShape(Utf8JsonWriter w, string name, ImageShape shape)
+    {
+        w.WriteStartArray(name);
+        w.WriteNumberValue(shape.Channels);
+        w.WriteNumberValue(shape.Height);
+        w.WriteNumberValue(shape.Width);
+        w.WriteEndArray();
+    }
+
+    private static void WriteConvolutions(Utf8JsonWriter w, string name, IReadOnlyList<ConvolutionDescriptor> layers)
+    {
+        w.WriteStartArray(name);
+        foreach (var c in layers)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("out_channels", c.OutChannels);
+            w.WriteNumber("kernel", c.Kernel);
+            w.WriteNumber("stride", c.Stride);
+            w.WriteNumber("padding", c.Padding);
+            w.WriteNumber("output_padding", c.OutputPadding);
+            w.WriteString("activation", c.Activation.ToString());
+            WriteShape(w, "in", c.In);
+            WriteShape(w, "out", c.Out);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     private static void WriteLayers(Utf8JsonWriter w, string name, IReadOnlyList<LayerDescriptor> layers)
     {
         w.WriteStartArray(name);
@@ -161,6 +228,18 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         }
         w.WriteEndArray();
     }
+
+    private static ImageShape Shape(JsonElement e)
+    {
+        var v = e.EnumerateArray().Select(d => d.GetInt32()).ToArray();
+        if (v.Length != 3) throw new FormatException("an image shape needs channels, height and width");
+        return new ImageShape(v[0], v[1], v[2]);
+    }
+
+    private static ConvolutionDescriptor[] Convolutions(JsonElement e) => e.EnumerateArray().Select(c => new ConvolutionDescriptor(
+        c.GetProperty("out_channels").GetInt32(), c.GetProperty("kernel").GetInt32(), c.GetProperty("stride").GetInt32(),
+        c.GetProperty("padding").GetInt32(), c.GetProperty("output_padding").GetInt32(),
+        Enum.Parse<Activation>(c.GetProperty("activation").GetString()!), Shape(c.GetProperty("in")), Shape(c.GetProperty("out")))).ToArray();
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; throws <see cref="FormatException"/> naming the field at fault.</summary>
     public static ModelDescriptor FromJson(string json)
@@ -194,7 +273,11 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                 // Files written before objectives existed are ELBO models.
                 root.TryGetProperty("objective", out var objective) ? Enum.Parse<Objective>(objective.GetString()!) : Objective.Elbo,
                 root.TryGetProperty("free_bits", out var freeBits) ? freeBits.GetDouble() : 0,
-                root.TryGetProperty("classes", out var classes) ? classes.GetInt32() : 0);
+                root.TryGetProperty("classes", out var classes) ? classes.GetInt32() : 0,
+                root.TryGetProperty("image", out var image) ? Shape(image) : null,
+                root.TryGetProperty("encoder_convolutions", out var encoderConvolutions) ? Convolutions(encoderConvolutions) : null,
+                root.TryGetProperty("decoder_reshape", out var reshape) ? Shape(reshape) : null,
+                root.TryGetProperty("decoder_convolutions", out var decoderConvolutions) ? Convolutions(decoderConvolutions) : null);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -206,11 +289,14 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append(Input.ToString(CultureInfo.InvariantCulture));
+        sb.Append(Image?.ToString() ?? Input.ToString(CultureInfo.InvariantCulture));
+        foreach (var c in EncoderConvolutions) sb.Append(CultureInfo.InvariantCulture, $"-{c.Out}({c.Activation})");
         foreach (var l in Encoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
         sb.Append(CultureInfo.InvariantCulture, $"-[{Latent}]");
         foreach (var l in Decoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
-        sb.Append(CultureInfo.InvariantCulture, $"-{Input} {Likelihood}");
+        if (DecoderReshape is not null) sb.Append(CultureInfo.InvariantCulture, $"-{DecoderReshape}");
+        for (int i = 0; i + 1 < DecoderConvolutions.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"-{DecoderConvolutions[i].Out}({DecoderConvolutions[i].Activation})");
+        sb.Append(CultureInfo.InvariantCulture, $"-{Image?.ToString() ?? Input.ToString(CultureInfo.InvariantCulture)} {Likelihood}");
         if (Likelihood == Likelihood.Gaussian) sb.Append(CultureInfo.InvariantCulture, $"(sigma={Sigma})");
         if (Beta != 1) sb.Append(CultureInfo.InvariantCulture, $" beta={Beta}");
         if (LatentSamples != 1) sb.Append(CultureInfo.InvariantCulture, $" L={LatentSamples}");
@@ -233,12 +319,19 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (Objective != other.Objective) d.Add($"objective {Objective} vs {other.Objective}");
         if (FreeBits != other.FreeBits) d.Add($"free bits {FreeBits} vs {other.FreeBits}");
         if (Classes != other.Classes) d.Add($"label classes {Classes} vs {other.Classes}");
+        if (!Equals(Image, other.Image)) d.Add($"image input {Image?.ToString() ?? "none"} vs {other.Image?.ToString() ?? "none"}");
+        if (!EncoderConvolutions.SequenceEqual(other.EncoderConvolutions)) d.Add($"encoder convolutions {Describe(EncoderConvolutions)} vs {Describe(other.EncoderConvolutions)}");
+        if (!Equals(DecoderReshape, other.DecoderReshape)) d.Add($"decoder reshape {DecoderReshape?.ToString() ?? "none"} vs {other.DecoderReshape?.ToString() ?? "none"}");
+        if (!DecoderConvolutions.SequenceEqual(other.DecoderConvolutions)) d.Add($"decoder convolutions {Describe(DecoderConvolutions)} vs {Describe(other.DecoderConvolutions)}");
         CompareLayers(d, "encoder", Encoder, other.Encoder);
         CompareLayers(d, "decoder", Decoder, other.Decoder);
         if (d.Count == 0 && Tensors.Count > 0 && other.Tensors.Count > 0 && !Tensors.SequenceEqual(other.Tensors))
             d.Add("the same layers in a different parameter layout");
         return d;
     }
+
+    private static string Describe(IReadOnlyList<ConvolutionDescriptor> layers) =>
+        layers.Count == 0 ? "none" : string.Join(" ", layers.Select(c => $"{c.In}->{c.Out}(k{c.Kernel} s{c.Stride} p{c.Padding} {c.Activation})"));
 
     private static void CompareLayers(List<string> d, string side, IReadOnlyList<LayerDescriptor> a, IReadOnlyList<LayerDescriptor> b)
     {

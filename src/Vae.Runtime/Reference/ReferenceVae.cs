@@ -144,10 +144,10 @@ public sealed class ReferenceVae
             var dH = AffineBackward(p, gradient, "encoder.mu", h, dMu);
             var dH2 = AffineBackward(p, gradient, "encoder.logvar", h, dLogVar);
             for (int i = 0; i < dH.Length; i++) dH[i] += dH2[i];
-            for (int l = _d.Encoder.Count - 1; l >= 0; l--)
+            for (int l = EncoderLayers - 1; l >= 0; l--)
             {
-                var dPre = ReferenceActivations.Backward(_d.Encoder[l].Activation, encPre[l], dH);
-                dH = AffineBackward(p, gradient, $"encoder.{l}", encIn[l], dPre);
+                var dPre = ReferenceActivations.Backward(EncoderActivation(l), encPre[l], dH);
+                dH = LayerBackward(p, gradient, $"encoder.{l}", l, encIn[l], dPre, decoder: false);
             }
         }
         if (freeBits > 0) return reconstructionTotal / examples + beta * flooredKl;
@@ -165,15 +165,48 @@ public sealed class ReferenceVae
         public double Nll, LogRatio;
     }
 
+    // Layers are numbered across kinds, as the generator names them: the encoder's convolutions, then its dense layers;
+    // the decoder's dense layers, then its transposed convolutions, the last of which is decoder.out.
+    private int EncoderLayers => _d.EncoderConvolutions.Count + _d.Encoder.Count;
+    private int DecoderHidden => _d.Decoder.Count + Math.Max(0, _d.DecoderConvolutions.Count - 1);
+
+    private Activation EncoderActivation(int l) =>
+        l < _d.EncoderConvolutions.Count ? _d.EncoderConvolutions[l].Activation : _d.Encoder[l - _d.EncoderConvolutions.Count].Activation;
+
+    private Activation DecoderActivation(int l) =>
+        l < _d.Decoder.Count ? _d.Decoder[l].Activation : _d.DecoderConvolutions[l - _d.Decoder.Count].Activation;
+
+    /// <summary>The convolution of encoder layer <paramref name="l"/> (or decoder layer), or null for a dense layer.</summary>
+    private ConvolutionDescriptor? Convolution(int l, bool decoder) => decoder
+        ? (l >= _d.Decoder.Count ? _d.DecoderConvolutions[l - _d.Decoder.Count] : null)
+        : (l < _d.EncoderConvolutions.Count ? _d.EncoderConvolutions[l] : null);
+
+    private double[] LayerForward(double[] p, string name, int l, double[] input, bool decoder)
+    {
+        if (Convolution(l, decoder) is not { } c) return Affine(p, name, input);
+        var w = _d.Tensor(name + ".weight");
+        var b = _d.Tensor(name + ".bias");
+        return ReferenceConvolution.Forward(p.AsSpan(w.Offset, w.Length), p.AsSpan(b.Offset, b.Length), input, c, transposed: decoder);
+    }
+
+    private double[] LayerBackward(double[] p, double[] gradient, string name, int l, double[] input, double[] dPre, bool decoder)
+    {
+        if (Convolution(l, decoder) is not { } c) return AffineBackward(p, gradient, name, input, dPre);
+        var w = _d.Tensor(name + ".weight");
+        var b = _d.Tensor(name + ".bias");
+        return ReferenceConvolution.Backward(p.AsSpan(w.Offset, w.Length), input, dPre, c, transposed: decoder,
+            gradient.AsSpan(w.Offset, w.Length), gradient.AsSpan(b.Offset, b.Length));
+    }
+
     private Encoded Encode(double[] p, double[] xb)
     {
         var encIn = new List<double[]> { xb };
         var encPre = new List<double[]>();
-        for (int l = 0; l < _d.Encoder.Count; l++)
+        for (int l = 0; l < EncoderLayers; l++)
         {
-            var pre = Affine(p, $"encoder.{l}", encIn[^1]);
+            var pre = LayerForward(p, $"encoder.{l}", l, encIn[^1], decoder: false);
             encPre.Add(pre);
-            encIn.Add(ReferenceActivations.Forward(_d.Encoder[l].Activation, pre));
+            encIn.Add(ReferenceActivations.Forward(EncoderActivation(l), pre));
         }
         var h = encIn[^1];
         return new Encoded(xb, encIn, encPre, Affine(p, "encoder.mu", h), Affine(p, "encoder.logvar", h));
@@ -193,14 +226,16 @@ public sealed class ReferenceVae
     {
         var decIn = new List<double[]> { Conditioned(z, label) };
         var decPre = new List<double[]>();
-        for (int l = 0; l < _d.Decoder.Count; l++)
+        for (int l = 0; l < DecoderHidden; l++)
         {
-            var pre = Affine(p, $"decoder.{l}", decIn[^1]);
+            var pre = LayerForward(p, $"decoder.{l}", l, decIn[^1], decoder: true);
             decPre.Add(pre);
-            decIn.Add(ReferenceActivations.Forward(_d.Decoder[l].Activation, pre));
+            decIn.Add(ReferenceActivations.Forward(DecoderActivation(l), pre));
         }
         var top = decIn[^1];
-        var output = Affine(p, "decoder.out", top);
+        var output = _d.DecoderConvolutions.Count > 0
+            ? LayerForward(p, "decoder.out", DecoderHidden, top, decoder: true)
+            : Affine(p, "decoder.out", top);
         bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
         var outLogVar = learned ? Affine(p, "decoder.logvar", top) : [];
         var d = new double[_d.Input];
@@ -219,16 +254,18 @@ public sealed class ReferenceVae
     private double[] DecodeBackward(double[] p, double[] gradient, Decoded sample, double scale)
     {
         var d = sample.D.Select(v => v * scale).ToArray();
-        var dTop = AffineBackward(p, gradient, "decoder.out", sample.Top, d);
+        var dTop = _d.DecoderConvolutions.Count > 0
+            ? LayerBackward(p, gradient, "decoder.out", DecoderHidden, sample.Top, d, decoder: true)
+            : AffineBackward(p, gradient, "decoder.out", sample.Top, d);
         if (_d.Likelihood == Likelihood.GaussianLearnedVariance)
         {
             var extra = AffineBackward(p, gradient, "decoder.logvar", sample.Top, sample.DOutLogVar.Select(v => v * scale).ToArray());
             for (int i = 0; i < dTop.Length; i++) dTop[i] += extra[i];
         }
-        for (int l = _d.Decoder.Count - 1; l >= 0; l--)
+        for (int l = DecoderHidden - 1; l >= 0; l--)
         {
-            var dPre = ReferenceActivations.Backward(_d.Decoder[l].Activation, sample.Pre[l], dTop);
-            dTop = AffineBackward(p, gradient, $"decoder.{l}", sample.Inputs[l], dPre);
+            var dPre = ReferenceActivations.Backward(DecoderActivation(l), sample.Pre[l], dTop);
+            dTop = LayerBackward(p, gradient, $"decoder.{l}", l, sample.Inputs[l], dPre, decoder: true);
         }
         // A conditional decoder read [z | label]: the label's columns carry no gradient further.
         return dTop.AsSpan(0, _d.Latent).ToArray();

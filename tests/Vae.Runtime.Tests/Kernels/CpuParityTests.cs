@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae)];
         foreach (var model in models)
         foreach (var batch in new[] { 1, 7, 128 })
         {
@@ -36,6 +36,8 @@ public class CpuParityTests : IDisposable
         nameof(FreeBitsVae) => new FreeBitsVae(device, seed),
         nameof(ConditionalVae) => new ConditionalVae(device, seed),
         nameof(ConditionalLinearVae) => new ConditionalLinearVae(device, seed),
+        nameof(ConvVae) => new ConvVae(device, seed),
+        nameof(ConvOnlyVae) => new ConvOnlyVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 

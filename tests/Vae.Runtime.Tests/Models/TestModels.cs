@@ -91,3 +91,27 @@ public partial class ConditionalVae;
 [VariationalAutoencoder(Input = 6, Latent = 2, Likelihood = Likelihood.GaussianLearnedVariance, LatentSamples = 3, Objective = Objective.ImportanceWeighted)]
 [Conditional(Classes = 3)]
 public partial class ConditionalLinearVae;
+
+/// <summary>
+/// Convolutions on both sides around dense layers, odd image sizes: 1x8x6 -> Conv2d(3, k3, s2, p1) 3x4x3 -> Conv2d(4, k2)
+/// 4x3x2 -> 5 -> [2] -> 18 -> 3x3x2 -> ConvTranspose2d(2, k3, s2, output padding 1) 2x8x6 -> ConvTranspose2d(1, k1) 1x8x6.
+/// </summary>
+[VariationalAutoencoder(Latent = 2)]
+[ImageInput(1, 8, 6)]
+[EncoderConv2d(3, 3, 2, 1, Activation.Relu)]
+[EncoderConv2d(4, 2, 1, 0, Activation.Tanh)]
+[Encoder(5, Activation.Elu)]
+[Decoder(18, Activation.Relu)]
+[DecoderReshape(3, 3, 2)]
+[DecoderConvTranspose2d(2, 3, 2, 0, 1, Activation.Sigmoid)]
+[DecoderConvTranspose2d(1, 1, 1, 0, 0, Activation.Identity)]
+public partial class ConvVae;
+
+/// <summary>Convolutions only: two channels in, the heads straight after the convolution, z reshaped to 3x1x1, a Gaussian decoder.</summary>
+[VariationalAutoencoder(Latent = 3, Likelihood = Likelihood.Gaussian, Sigma = 0.6, LatentSamples = 2)]
+[ImageInput(2, 5, 5)]
+[EncoderConv2d(3, 3, 1, 0, Activation.Gelu)]
+[DecoderReshape(3, 1, 1)]
+[DecoderConvTranspose2d(4, 3, 1, 0, 0, Activation.Softplus)]
+[DecoderConvTranspose2d(2, 3, 1, 0, 0, Activation.Identity)]
+public partial class ConvOnlyVae;
