@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae)];
         foreach (var model in models)
         foreach (var batch in new[] { 1, 7, 128 })
         {
@@ -38,6 +38,9 @@ public class CpuParityTests : IDisposable
         nameof(ConditionalLinearVae) => new ConditionalLinearVae(device, seed),
         nameof(ConvVae) => new ConvVae(device, seed),
         nameof(ConvOnlyVae) => new ConvOnlyVae(device, seed),
+        nameof(ConvStride3Vae) => new ConvStride3Vae(device, seed),
+        nameof(ConvKernelsVae) => new ConvKernelsVae(device, seed),
+        nameof(ConvIwaeVae) => new ConvIwaeVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 

@@ -115,3 +115,36 @@ public partial class ConvVae;
 [DecoderConvTranspose2d(4, 3, 1, 0, 0, Activation.Softplus)]
 [DecoderConvTranspose2d(2, 3, 1, 0, 0, Activation.Identity)]
 public partial class ConvOnlyVae;
+
+// More convolutional shapes for the parity tiers: three channels, odd sizes, kernels 1, 3, 4, 5, strides 1, 2, 3,
+// paddings 0, 1, 2, output padding, dense layers before and after.
+
+/// <summary>3x13x16 through a stride-3 kernel-5 convolution (2x5x6) and back from 2x4x5 with padding 1 and output padding 1.</summary>
+[VariationalAutoencoder(Latent = 4, Likelihood = Likelihood.Gaussian, Sigma = 1.3)]
+[ImageInput(3, 13, 16)]
+[EncoderConv2d(2, 5, 3, 2, Activation.LeakyRelu)]
+[Encoder(7, Activation.Tanh)]
+[Decoder(40, Activation.Relu)]
+[DecoderReshape(2, 4, 5)]
+[DecoderConvTranspose2d(3, 5, 3, 1, 1, Activation.Identity)]
+public partial class ConvStride3Vae;
+
+/// <summary>Kernel 1 and kernel 4 with padding 2 on a 2x9x9 image, Bernoulli, two latent samples.</summary>
+[VariationalAutoencoder(Latent = 3, LatentSamples = 2, Beta = 0.8)]
+[ImageInput(2, 9, 9)]
+[EncoderConv2d(3, 1, 1, 0, Activation.Softplus)]
+[EncoderConv2d(4, 4, 2, 2, Activation.Silu)]
+[Decoder(36, Activation.Sigmoid)]
+[DecoderReshape(4, 3, 3)]
+[DecoderConvTranspose2d(2, 4, 3, 1, 1, Activation.Gelu)]
+[DecoderConvTranspose2d(2, 1, 1, 0, 0, Activation.Identity)]
+public partial class ConvKernelsVae;
+
+/// <summary>The importance-weighted bound on a small convolutional model (stride 2 with output padding 1).</summary>
+[VariationalAutoencoder(Latent = 2, LatentSamples = 3, Objective = Objective.ImportanceWeighted)]
+[ImageInput(1, 6, 6)]
+[EncoderConv2d(2, 3, 2, 1, Activation.Relu)]
+[DecoderReshape(2, 1, 1)]
+[DecoderConvTranspose2d(3, 3, 1, 0, 0, Activation.Elu)]
+[DecoderConvTranspose2d(1, 3, 2, 1, 1, Activation.Identity)]
+public partial class ConvIwaeVae;
