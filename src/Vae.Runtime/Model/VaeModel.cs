@@ -522,6 +522,16 @@ public abstract class VaeModel : IDisposable
     }
 
     /// <summary>
+    /// The loss form of <see cref="Elbo(ReadOnlySpan{float}, ulong)"/>: the same figure negated (nats per example,
+    /// lower is better), the sign of <see cref="TrainStep(ReadOnlySpan{float}, Optimizer, float?, int)"/>,
+    /// <see cref="TrainingProgress.Loss"/> and <see cref="EpochResult.TrainLoss"/>, so a test figure compares with them directly.
+    /// </summary>
+    public double NegativeElbo(ReadOnlySpan<float> data, ulong seed = 0) => -Elbo(data, seed);
+
+    /// <summary>The same over a conditional model's labelled data set: minus <see cref="Elbo(ReadOnlySpan{float}, ReadOnlySpan{int}, ulong)"/>.</summary>
+    public double NegativeElbo(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, ulong seed = 0) => -Elbo(data, labels, seed);
+
+    /// <summary>
     /// The importance-sampled estimate of -log p(x), mean over the data set in nats: for each example,
     /// -log mean_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)) with z_k ~ q(z|x), computed stably (log-sum-exp,
     /// streamed over chunks of samples, so memory does not grow with <paramref name="importanceSamples"/>).
