@@ -9,7 +9,8 @@ namespace Vae.Samples.Tests;
 /// </summary>
 public sealed partial class ReadmeTests
 {
-    private static readonly string Readme = Path.Combine(AppRunner.RepositoryRoot, "README.md");
+    /// <summary>The repository's README and the package's (shown on the package page and in the IDE).</summary>
+    public static TheoryData<string> Readmes => new() { "README.md", "src/Vae.Runtime/PACKAGE.md" };
 
     [GeneratedRegex(@"^<!-- snippet: (?<path>\S+) -->\r?\n```(?<lang>[^\r\n]*)\r?\n(?<body>.*?)^```\s*$", RegexOptions.Multiline | RegexOptions.Singleline)]
     private static partial Regex Snippet();
@@ -19,10 +20,11 @@ public sealed partial class ReadmeTests
 
     private static string Normalize(string text) => text.Replace("\r\n", "\n").TrimEnd('\n') + "\n";
 
-    [Fact]
-    public void Every_csharp_block_is_marked_with_the_file_it_comes_from()
+    [Theory]
+    [MemberData(nameof(Readmes))]
+    public void Every_csharp_block_is_marked_with_the_file_it_comes_from(string readme)
     {
-        string text = File.ReadAllText(Readme).Replace("\r\n", "\n");
+        string text = File.ReadAllText(Path.Combine(AppRunner.RepositoryRoot, readme)).Replace("\r\n", "\n");
         int csharpBlocks = 0, opening = 0;
         foreach (Match fence in Fence().Matches(text))
         {
@@ -34,16 +36,17 @@ public sealed partial class ReadmeTests
             string before = text[..fence.Index].TrimEnd('\n');
             string lastLine = before[(before.LastIndexOf('\n') + 1)..];
             Assert.True(lastLine.StartsWith("<!-- snippet: ", StringComparison.Ordinal),
-                $"README.md: the C# block at character {fence.Index} has no '<!-- snippet: path -->' line above it, so no test builds it.");
+                $"{readme}: the C# block at character {fence.Index} has no '<!-- snippet: path -->' line above it, so no test builds it.");
         }
-        Assert.True(csharpBlocks > 0, "README.md has no C# block; the quick start is expected there.");
+        Assert.True(csharpBlocks > 0, $"{readme} has no C# block; the quick start is expected there.");
         Assert.Equal(csharpBlocks, Snippet().Matches(text).Count(m => m.Groups["lang"].Value.Trim() is "csharp" or "cs" or "c#"));
     }
 
-    [Fact]
-    public void Every_snippet_is_exactly_its_file_and_the_file_is_built()
+    [Theory]
+    [MemberData(nameof(Readmes))]
+    public void Every_snippet_is_exactly_its_file_and_the_file_is_built(string readme)
     {
-        string text = File.ReadAllText(Readme);
+        string text = File.ReadAllText(Path.Combine(AppRunner.RepositoryRoot, readme));
         var snippets = Snippet().Matches(text);
         Assert.NotEmpty(snippets);
         string solution = File.ReadAllText(Path.Combine(AppRunner.RepositoryRoot, "Vae.sln")).Replace('\\', '/');
@@ -51,11 +54,11 @@ public sealed partial class ReadmeTests
         {
             string relative = m.Groups["path"].Value;
             Assert.True(relative.StartsWith("samples/", StringComparison.Ordinal) || relative.StartsWith("tests/", StringComparison.Ordinal),
-                $"README.md snippet '{relative}' must be a file under samples/ or tests/.");
+                $"{readme} snippet '{relative}' must be a file under samples/ or tests/.");
             string path = Path.Combine(AppRunner.RepositoryRoot, relative);
-            Assert.True(File.Exists(path), $"README.md names {relative}, which does not exist.");
+            Assert.True(File.Exists(path), $"{readme} names {relative}, which does not exist.");
             Assert.True(Normalize(m.Groups["body"].Value) == Normalize(File.ReadAllText(path)),
-                $"README.md's block for {relative} differs from the file: copy the file into the README (or the README into the file).");
+                $"{readme}'s block for {relative} differs from the file: copy the file into the README (or the README into the file).");
 
             // The file belongs to a project of the solution, so building the solution compiles it.
             string? dir = Path.GetDirectoryName(path);

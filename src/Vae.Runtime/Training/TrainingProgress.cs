@@ -12,5 +12,5 @@ namespace Vae;
 public readonly record struct TrainingProgress(
     int Epoch, int Epochs, long Step, int ExamplesDone, int ExamplesPerEpoch, double Loss, double ExamplesPerSecond, bool EpochCompleted);
 
-/// <summary>What one epoch of <see cref="Trainer.Fit"/> did.</summary>
+/// <summary>What one epoch of <see cref="Trainer.Fit(ReadOnlyMemory{float}, int, IProgress{TrainingProgress}?, CancellationToken)"/> did.</summary>
 public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step);
