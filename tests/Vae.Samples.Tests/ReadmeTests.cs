@@ -74,6 +74,26 @@ public sealed partial class ReadmeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Readmes))]
+    public void The_batch_limits_stated_are_the_devices_limits(string readme)
+    {
+        // Lines wrap anywhere, so compare with whitespace collapsed.
+        string text = Regex.Replace(File.ReadAllText(Path.Combine(AppRunner.RepositoryRoot, readme)), @"\s+", " ");
+        static string Thousands(int n) => n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+        using (var cpu = Device.Cpu(1))
+            Assert.Contains($"{Thousands(cpu.MaxBatchSize)} on the CPU and CUDA", text);
+        try
+        {
+            using var openCl = Device.OpenCl();
+            Assert.Contains($"{Thousands(openCl.MaxBatchSize)} on OpenCL", text);
+        }
+        catch (DeviceUnavailableException) when (Environment.GetEnvironmentVariable("VAE_REQUIRE_OPENCL") != "1")
+        {
+            // No OpenCL driver here; CI sets VAE_REQUIRE_OPENCL=1 and checks this half.
+        }
+    }
+
     [Fact]
     public async Task The_quick_start_trains_evaluates_samples_and_saves_on_the_shipped_data()
     {
