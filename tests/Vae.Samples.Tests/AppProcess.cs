@@ -59,7 +59,7 @@ internal sealed class AppProcess : IDisposable
     }
 
     /// <summary>The dotnet host running the tests (the test host sets DOTNET_HOST_PATH), else the one on the PATH.</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)) return host;
         if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;

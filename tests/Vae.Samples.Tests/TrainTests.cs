@@ -96,6 +96,13 @@ public sealed partial class TrainTests(TrainedRun run) : IClassFixture<TrainedRu
         Assert.InRange(elbo, -400, -150);
         // The importance-sampled bound is at least the ELBO (in expectation; the gap is several nats here).
         Assert.InRange(logLikelihood, elbo, -150);
+
+        // Before the long part, what it will cost (timed on 2 of the 200 images), then a line per tenth done (here the
+        // 200 images are one chunk of the device, so one line).
+        Assert.Matches(@"log-likelihood with K = 20 on 200 images: expect about \d+(\.\d)? (s|min|h) \(timed on 2 images", result.Stderr);
+        int estimate = result.Stderr.IndexOf("expect about", StringComparison.Ordinal);
+        int done = result.Stderr.IndexOf("log-likelihood (20 importance samples): 100%", StringComparison.Ordinal);
+        Assert.True(estimate >= 0 && done > estimate, result.ToString());
     }
 
     private static double Number(Match m, int group) => double.Parse(m.Groups[group].Value, CultureInfo.InvariantCulture);

@@ -7,8 +7,11 @@ namespace Vae;
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class ImageInputAttribute(int channels, int height, int width) : Attribute
 {
+    /// <summary>Channels of an input image.</summary>
     public int Channels { get; } = channels;
+    /// <summary>Rows of an input image.</summary>
     public int Height { get; } = height;
+    /// <summary>Columns of an input image.</summary>
     public int Width { get; } = width;
 }
 
@@ -20,10 +23,15 @@ public sealed class ImageInputAttribute(int channels, int height, int width) : A
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
 public sealed class EncoderConv2dAttribute(int outChannels, int kernel, int stride, int padding, Activation activation) : Attribute
 {
+    /// <summary>Channels the convolution writes.</summary>
     public int OutChannels { get; } = outChannels;
+    /// <summary>Side of the square kernel.</summary>
     public int Kernel { get; } = kernel;
+    /// <summary>Step between kernel positions, in both directions.</summary>
     public int Stride { get; } = stride;
+    /// <summary>Zeros added on every side of the input.</summary>
     public int Padding { get; } = padding;
+    /// <summary>The non-linearity after the bias.</summary>
     public Activation Activation { get; } = activation;
 }
 
@@ -34,8 +42,11 @@ public sealed class EncoderConv2dAttribute(int outChannels, int kernel, int stri
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class DecoderReshapeAttribute(int channels, int height, int width) : Attribute
 {
+    /// <summary>Channels of the reshaped image.</summary>
     public int Channels { get; } = channels;
+    /// <summary>Rows of the reshaped image.</summary>
     public int Height { get; } = height;
+    /// <summary>Columns of the reshaped image.</summary>
     public int Width { get; } = width;
 }
 
@@ -47,10 +58,16 @@ public sealed class DecoderReshapeAttribute(int channels, int height, int width)
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
 public sealed class DecoderConvTranspose2dAttribute(int outChannels, int kernel, int stride, int padding, int outputPadding, Activation activation) : Attribute
 {
+    /// <summary>Channels the transposed convolution writes.</summary>
     public int OutChannels { get; } = outChannels;
+    /// <summary>Side of the square kernel.</summary>
     public int Kernel { get; } = kernel;
+    /// <summary>Step between the input positions on the output, in both directions.</summary>
     public int Stride { get; } = stride;
+    /// <summary>Rows and columns taken off every side of the output (PyTorch's padding).</summary>
     public int Padding { get; } = padding;
+    /// <summary>Rows and columns added at the bottom and right of the output, smaller than the stride.</summary>
     public int OutputPadding { get; } = outputPadding;
+    /// <summary>The non-linearity after the bias (Identity for the output layer).</summary>
     public Activation Activation { get; } = activation;
 }

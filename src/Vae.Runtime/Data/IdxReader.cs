@@ -9,6 +9,10 @@ namespace Vae.Data;
 /// unsigned-byte pixels, stored row-major one image after another in <see cref="Pixels"/>.
 /// </summary>
 /// <param name="Path">The file the images came from (or the name given for a stream), kept for error messages.</param>
+/// <param name="Count">Number of images.</param>
+/// <param name="Rows">Height of each image in pixels.</param>
+/// <param name="Columns">Width of each image in pixels.</param>
+/// <param name="Pixels">Count * Rows * Columns bytes, 0 (background) to 255.</param>
 public sealed record IdxImages(string Path, int Count, int Rows, int Columns, byte[] Pixels)
 {
     /// <summary>Rows * Columns.</summary>
@@ -84,6 +88,7 @@ public static class IdxReader
     }
 
     /// <summary>Reads an images file from <paramref name="s"/> (raw or gzip, from its current position to its end).</summary>
+    /// <param name="s">A readable stream.</param>
     /// <param name="nameForErrors">Names the source in exception messages and becomes <see cref="IdxImages.Path"/>.</param>
     /// <exception cref="ArgumentException">The stream cannot be read.</exception>
     /// <exception cref="InvalidDataException">The content (or its gzip compression) is malformed.</exception>
@@ -118,6 +123,7 @@ public static class IdxReader
     }
 
     /// <summary>Reads a labels file from <paramref name="s"/> (raw or gzip, from its current position to its end).</summary>
+    /// <param name="s">A readable stream.</param>
     /// <param name="nameForErrors">Names the source in exception messages.</param>
     /// <exception cref="ArgumentException">The stream cannot be read.</exception>
     /// <exception cref="InvalidDataException">The content (or its gzip compression) is malformed.</exception>

@@ -196,5 +196,6 @@ public abstract class Device : IDisposable
         ReleaseResources();
     }
 
+    /// <summary>The device's <see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

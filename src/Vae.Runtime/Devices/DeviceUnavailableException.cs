@@ -11,16 +11,19 @@ namespace Vae;
 /// </remarks>
 public sealed class DeviceUnavailableException : Exception
 {
+    /// <summary>With a generic message; prefer one that names what to install.</summary>
     public DeviceUnavailableException()
         : base("The requested compute device is not available.")
     {
     }
 
+    /// <summary>With a message that says what is missing and what to install.</summary>
     public DeviceUnavailableException(string message)
         : base(message)
     {
     }
 
+    /// <summary>With a message and the failure that revealed the missing device (e.g. a DllNotFoundException).</summary>
     public DeviceUnavailableException(string message, Exception? innerException)
         : base(message, innerException)
     {

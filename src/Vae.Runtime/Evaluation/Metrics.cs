@@ -10,9 +10,9 @@ public static class Metrics
 {
     /// <summary>
     /// The mean ELBO over a data set in nats per example: -log p(x|z) for one z = mu + exp(logvar / 2) eps per example
-    /// (eps keyed by (seed, step 0, example index), as <see cref="VaeModel.Elbo"/> draws it) minus the closed-form
-    /// KL, with KL weight 1 and no free bits. For an ELBO model with one latent sample it is what
-    /// <see cref="VaeModel.Elbo"/> gives at KL weight 1; for an importance-weighted model it is the ELBO, not its bound.
+    /// (eps keyed by (seed, step 0, example index), as <see cref="VaeModel.Elbo(ReadOnlySpan{float}, ulong)"/> draws it)
+    /// minus the closed-form KL, with KL weight 1 and no free bits. For an ELBO model with one latent sample it is what
+    /// <see cref="VaeModel.Elbo(ReadOnlySpan{float}, ulong)"/> gives at KL weight 1; for an importance-weighted model it is the ELBO, not its bound.
     /// </summary>
     public static double Elbo(VaeModel model, ReadOnlySpan<float> data, ulong seed = 0) => Elbo(model, data, default, seed);
 

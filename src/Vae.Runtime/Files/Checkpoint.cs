@@ -24,15 +24,25 @@ namespace Vae.Files;
 /// </remarks>
 public static class Checkpoint
 {
+    /// <summary>The metadata entry holding the checkpoint format version (<see cref="FormatValue"/>).</summary>
     public const string FormatKey = "format";
 
     /// <summary>The format this version writes. It reads <see cref="ReadableFormats"/>.</summary>
     public const string FormatValue = "vae-checkpoint-2";
 
+    /// <summary>The metadata entry holding the model's architecture as JSON, compared field by field on load.</summary>
     public const string ArchitectureKey = "architecture";
+
+    /// <summary>The metadata entry holding the optimiser steps taken (<see cref="VaeModel.Step"/>).</summary>
     public const string StepKey = "step";
+
+    /// <summary>The metadata entry holding the model's noise seed (<see cref="VaeModel.Seed"/>).</summary>
     public const string SeedKey = "seed";
+
+    /// <summary>The metadata entry holding the optimiser's settings (<see cref="Optimizer.Describe"/>), for people.</summary>
     public const string OptimizerKey = "optimizer";
+
+    /// <summary>The metadata entry holding the optimiser's type name, checked when resuming.</summary>
     public const string OptimizerTypeKey = "optimizer_type";
 
     /// <summary>The SHA-256 of the data buffer (every tensor's bytes, in file order), lowercase hex.</summary>
@@ -68,6 +78,9 @@ public static class Checkpoint
     /// SHA-256 of the tensor data in its metadata. Stale temporary files of earlier killed saves of the same path
     /// are removed.
     /// </summary>
+    /// <param name="model">The model to save; its step and seed go in the metadata.</param>
+    /// <param name="path">The file to write (normally *.safetensors); its folder must exist.</param>
+    /// <param name="optimizer">The optimiser whose state to save for resuming, or null for the model alone.</param>
     /// <param name="extraMetadata">The caller's own entries; they may not use the keys the checkpoint writes itself.</param>
     /// <exception cref="ArgumentException">The path is empty or invalid, or <paramref name="extraMetadata"/> uses a reserved key.</exception>
     /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
@@ -157,6 +170,8 @@ public static class Checkpoint
     /// given) into <paramref name="model"/>. A file of another architecture is refused with every difference named;
     /// the model is left unchanged on any error.
     /// </summary>
+    /// <param name="model">The model to load into; it must have the file's architecture.</param>
+    /// <param name="path">The checkpoint or PyTorch state dict (safetensors).</param>
     /// <param name="optimizer">
     /// Resume training with this optimiser: the file must then hold the step, the same optimiser type and all of its
     /// state. Without one, any optimiser state in the file is skipped.
@@ -180,7 +195,11 @@ public static class Checkpoint
     }
 
     /// <summary>Loads a checkpoint from <paramref name="input"/>, as <see cref="LoadInto(VaeModel, string, Optimizer?, CheckpointLoadOptions?)"/> does.</summary>
+    /// <param name="model">The model to load into; it must have the file's architecture.</param>
+    /// <param name="input">A readable stream positioned at the file's start.</param>
     /// <param name="nameForErrors">Names the source in exception messages.</param>
+    /// <param name="optimizer">Resume training with this optimiser, as for the path overload.</param>
+    /// <param name="options">How strict to be; <see cref="CheckpointLoadOptions.Default"/> when null.</param>
     /// <exception cref="ArgumentException">The stream cannot be read.</exception>
     /// <exception cref="InvalidDataException">The content cannot be loaded into this model (see the path overload).</exception>
     /// <exception cref="IOException">The stream failed.</exception>

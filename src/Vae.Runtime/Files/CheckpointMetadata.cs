@@ -371,12 +371,26 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
     // Metadata values can be long (a history, an architecture); a message quotes the start.
     private static string Shorten(string text) => text.Length <= 80 ? text : text[..77] + "...";
 
+    /// <summary>The raw text of an entry; prefer the typed, validating getters.</summary>
+    /// <exception cref="KeyNotFoundException">There is no such entry.</exception>
     public string this[string key] => _entries[key];
+
+    /// <summary>The names of every entry, the checkpoint's own and the caller's.</summary>
     public IEnumerable<string> Keys => _entries.Keys;
+
+    /// <summary>The raw text of every entry.</summary>
     public IEnumerable<string> Values => _entries.Values;
+
+    /// <summary>The number of entries.</summary>
     public int Count => _entries.Count;
+
+    /// <summary>Whether the file has an entry named <paramref name="key"/>.</summary>
     public bool ContainsKey(string key) => _entries.ContainsKey(key);
+
+    /// <summary>The raw text of an entry, when there is one.</summary>
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out string value) => _entries.TryGetValue(key, out value);
+
+    /// <summary>Every entry as name and raw text.</summary>
     public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _entries.GetEnumerator();
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -10,6 +10,7 @@ namespace Vae.Files;
 internal static partial class RegularFile
 {
     /// <summary>Opens <paramref name="path"/> for sequential reading, sharing it with other readers.</summary>
+    /// <param name="path">The file to open.</param>
     /// <param name="what">What the file should be, for messages ("safetensors file", "IDX file").</param>
     /// <exception cref="ArgumentException">The path is empty or contains a NUL character.</exception>
     /// <exception cref="FileNotFoundException">Nothing exists at the path (or its folder does not exist).</exception>

@@ -8,7 +8,9 @@ using System.Text.Json;
 namespace Vae.Files;
 
 /// <summary>One named float32 tensor: <see cref="Data"/> holds the elements in row-major order.</summary>
+/// <param name="Name">The tensor's name in the file, e.g. encoder.0.weight.</param>
 /// <param name="Shape">Dimensions; empty for a scalar (one element). A zero dimension makes an empty tensor.</param>
+/// <param name="Data">The elements, row-major; as many as the shape's product.</param>
 public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 {
     /// <summary>
@@ -33,10 +35,12 @@ public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 }
 
 /// <summary>One tensor's entry in a safetensors header, as <see cref="SafeTensors.ReadHeader(string)"/> reports it.</summary>
+/// <param name="Name">The tensor's name in the header.</param>
 /// <param name="Dtype">
 /// As the file names it: any dtype of the format (I64, BOOL...), though <see cref="SafeTensors.Read"/> reads only F32,
 /// F16, BF16 and F64.
 /// </param>
+/// <param name="Shape">Dimensions as the header gives them.</param>
 /// <param name="Begin">Start of its bytes, relative to the data buffer (which follows the header).</param>
 /// <param name="End">One past its last byte, relative to the data buffer.</param>
 public sealed record SafeTensorInfo(string Name, string Dtype, int[] Shape, long Begin, long End);
@@ -90,7 +94,7 @@ public sealed class SafeTensorsFile
 
     /// <summary>
     /// The SHA-256 of the file's data buffer (every byte after the header, as stored), in lowercase hex; compare it
-    /// with <see cref="SafeTensors.DataSha256"/> of what was written to detect corruption.
+    /// with <see cref="SafeTensors.ComputeDataSha256"/> of what was written to detect corruption.
     /// </summary>
     public string DataSha256 { get; }
 
@@ -201,6 +205,8 @@ public static class SafeTensors
     /// Writes <paramref name="tensors"/> to <paramref name="output"/>, data in the caller's order and header keys
     /// in the same order (after "__metadata__"), the header padded with spaces to a multiple of 8 bytes.
     /// </summary>
+    /// <param name="output">A writable stream; the file is written from its current position.</param>
+    /// <param name="tensors">The tensors, in the order to write them.</param>
     /// <param name="metadata">Written as "__metadata__" when not null (even when empty).</param>
     /// <exception cref="ArgumentException">A tensor is inconsistent (data length vs shape), duplicated or unnamed.</exception>
     public static void Write(Stream output, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
@@ -257,6 +263,9 @@ public static class SafeTensors
     /// holds its temporary file locked, so it is left alone). On failure the temporary file is deleted and any
     /// existing file at <paramref name="path"/> is left as it was, which the exception's message says.
     /// </summary>
+    /// <param name="path">The file to write; its folder must exist.</param>
+    /// <param name="tensors">The tensors, in the order to write them.</param>
+    /// <param name="metadata">Written as "__metadata__" when not null (even when empty).</param>
     /// <exception cref="ArgumentException">The path is empty or invalid, or a tensor is inconsistent (see <see cref="Write"/>).</exception>
     /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
     /// <exception cref="UnauthorizedAccessException">The folder or the file may not be written.</exception>
@@ -267,6 +276,10 @@ public static class SafeTensors
     public static void WriteFile(string path, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
         WriteFile(path, tensors, metadata, wrapForTests: null);
 
+    /// <summary>The public overload, with a hook for tests.</summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="tensors">The tensors, in the order to write them.</param>
+    /// <param name="metadata">Written as "__metadata__" when not null.</param>
     /// <param name="wrapForTests">Wraps the temporary file's stream, so tests can make a write fail part-way.</param>
     internal static void WriteFile(string path, IEnumerable<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata, Func<Stream, Stream>? wrapForTests)
     {
@@ -424,6 +437,7 @@ public static class SafeTensors
     /// Seekable streams are checked against their length before anything large is allocated; other streams are
     /// read in chunks so that a lying header cannot cause a huge allocation.
     /// </summary>
+    /// <param name="input">A readable stream.</param>
     /// <param name="nameForErrors">Names the source in exception messages.</param>
     /// <exception cref="ArgumentException">The stream cannot be read.</exception>
     /// <exception cref="InvalidDataException">The content is malformed or holds a dtype that cannot be read as float32.</exception>
@@ -886,6 +900,12 @@ public static class SafeTensors
     /// <summary>
     /// Reads one tensor's bytes through <paramref name="raw"/>, hashing them as stored and converting them to float32.
     /// </summary>
+    /// <param name="input">The stream, positioned at the tensor's first byte.</param>
+    /// <param name="e">The tensor's header entry.</param>
+    /// <param name="headerLength">The header's length, for the byte offsets in messages.</param>
+    /// <param name="raw">A scratch buffer for the bytes as stored.</param>
+    /// <param name="hash">The running SHA-256 of the data buffer.</param>
+    /// <param name="file">Names the source in messages.</param>
     /// <param name="lengthKnown">
     /// The layout was checked against the stream's length, so the whole tensor can be allocated at once; otherwise the
     /// array grows only as data arrives.
@@ -1022,7 +1042,7 @@ public static class SafeTensors
     private static InvalidDataException Bad(string file, string message, Exception? inner = null) =>
         new($"{file}: {message}.", inner);
 
-    /// <summary>A write-only sink that feeds a hash, so the hash of what <see cref="Write"/> writes needs no buffer.</summary>
+    /// <summary>A write-only sink that feeds a hash, so the hash of what <see cref="SafeTensors.Write(Stream, IEnumerable{SafeTensor}, IReadOnlyDictionary{string, string}?)"/> writes needs no buffer.</summary>
     private sealed class HashingStream(IncrementalHash hash) : Stream
     {
         public override bool CanRead => false;

@@ -47,6 +47,11 @@ public sealed class ImageGrid
     /// image, each row-major. Values are clamped to [0, 1] and NaN is drawn as 0 (black), so a diverged model still
     /// produces a picture instead of an exception.
     /// </summary>
+    /// <param name="images">[count, tileHeight * tileWidth] intensities in [0, 1].</param>
+    /// <param name="count">Tiles to draw.</param>
+    /// <param name="tileWidth">Width of one image in pixels (28 for Fashion-MNIST).</param>
+    /// <param name="tileHeight">Height of one image in pixels.</param>
+    /// <param name="columns">Tiles per row; the grid has as many rows as needed.</param>
     /// <param name="scale">Integer nearest-neighbour magnification of each tile (1 = none).</param>
     /// <param name="padding">Gap in output pixels around and between tiles.</param>
     /// <param name="background">Gray level of the gaps.</param>

@@ -10,7 +10,10 @@ public sealed record LayerDescriptor(int Units, Activation Activation);
 /// <summary>An image shape: channels x height x width, row-major per example (PyTorch's [C, H, W]).</summary>
 public sealed record ImageShape(int Channels, int Height, int Width)
 {
+    /// <summary>Values in one image: channels times height times width.</summary>
     public int Size => Channels * Height * Width;
+
+    /// <summary>The shape as the generated code and messages print it, e.g. 1x28x28.</summary>
     public override string ToString() => $"{Channels}x{Height}x{Width}";
 }
 
@@ -24,6 +27,7 @@ public sealed record ConvolutionDescriptor(int OutChannels, int Kernel, int Stri
 /// <summary>What a tensor of the flat layout is for; the optimiser updates <see cref="Parameter"/> tensors.</summary>
 public enum TensorRole
 {
+    /// <summary>A trained weight or bias: the optimiser updates it and keeps state for it.</summary>
     Parameter,
 }
 
@@ -40,9 +44,11 @@ public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, Tens
     /// <summary>Shape as PyTorch prints it, e.g. [400, 784].</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 
+    /// <summary>Equal when name, shape, offset, role and fan-in are equal (the shape compared element by element).</summary>
     public bool Equals(TensorDescriptor? other) =>
         other is not null && Name == other.Name && Offset == other.Offset && Role == other.Role && FanIn == other.FanIn && Shape.AsSpan().SequenceEqual(other.Shape);
 
+    /// <summary>A hash consistent with <see cref="Equals(TensorDescriptor?)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Name, Offset, Shape.Length);
 }
 
@@ -52,6 +58,29 @@ public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, Tens
 /// </summary>
 public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 {
+    /// <summary>
+    /// Describes an architecture; the generator writes this call for every model, so user code rarely makes one (the
+    /// reference oracle and tests do). Checks every size and that <paramref name="tensors"/> tile one flat buffer.
+    /// </summary>
+    /// <param name="name">The model's type name.</param>
+    /// <param name="input">Values per example.</param>
+    /// <param name="latent">Latent dimensions.</param>
+    /// <param name="likelihood">The decoder's distribution.</param>
+    /// <param name="beta">The compiled KL weight, &gt;= 0.</param>
+    /// <param name="latentSamples">Noise draws per example (K for the importance-weighted objectives), &gt;= 1.</param>
+    /// <param name="sigma">The fixed standard deviation of a Gaussian decoder, &gt; 0.</param>
+    /// <param name="encoder">Hidden layers from x to the heads, in order.</param>
+    /// <param name="decoder">Hidden layers from z to the output layer, in order.</param>
+    /// <param name="tensors">The flat layout, in offset order; empty when only the architecture matters.</param>
+    /// <param name="objective">The bound training maximises.</param>
+    /// <param name="freeBits">The free-bits floor per latent dimension, ELBO only; 0 for none.</param>
+    /// <param name="classes">Classes of a conditional model's label; 0 for unconditional.</param>
+    /// <param name="image">The input's image shape for a convolutional model; null otherwise.</param>
+    /// <param name="encoderConvolutions">Conv2d layers before the encoder's dense layers.</param>
+    /// <param name="decoderReshape">The shape the decoder's dense output is reshaped to before its transposed convolutions.</param>
+    /// <param name="decoderConvolutions">ConvTranspose2d layers after the reshape, the last being the output layer.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size or setting is outside its range.</exception>
+    /// <exception cref="ArgumentException">Free bits with another objective, or tensors that are not one flat buffer.</exception>
     public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
         IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null,
         Objective objective = Objective.Elbo, double freeBits = 0, int classes = 0, ImageShape? image = null,
@@ -104,10 +133,19 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 
     /// <summary>The model's type name.</summary>
     public string Name { get; }
+    /// <summary>Values per example: the width of x and of the decoder's output.</summary>
     public int Input { get; }
+
+    /// <summary>Dimensions of z.</summary>
     public int Latent { get; }
+
+    /// <summary>The decoder's distribution p(x|z).</summary>
     public Likelihood Likelihood { get; }
+
+    /// <summary>The compiled KL weight (the runtime's <see cref="VaeModel.KlWeight"/> starts here).</summary>
     public double Beta { get; }
+
+    /// <summary>Noise draws per example: L of the SGVB estimator, or K of an importance-weighted bound.</summary>
     public int LatentSamples { get; }
 
     /// <summary>The bound training maximises (with K = <see cref="LatentSamples"/> for the importance-weighted ones).</summary>
@@ -119,6 +157,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <summary>Classes of a conditional model's label (appended one-hot to x and to z); 0 for an unconditional model.</summary>
     public int Classes { get; }
 
+    /// <summary>True when every call takes class labels (<see cref="Classes"/> &gt; 0).</summary>
     public bool IsConditional => Classes > 0;
 
     /// <summary>The input's image shape when the model has convolutions (Input is its size).</summary>
@@ -132,10 +171,20 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
 
     /// <summary>Decoder ConvTranspose2d layers after the reshape; the last is the output layer (decoder.out).</summary>
     public IReadOnlyList<ConvolutionDescriptor> DecoderConvolutions { get; }
+
+    /// <summary>The fixed decoder standard deviation of <see cref="Likelihood.Gaussian"/> (unused otherwise).</summary>
     public double Sigma { get; }
+
+    /// <summary>The encoder's hidden layers, from x towards the mu and logvar heads.</summary>
     public IReadOnlyList<LayerDescriptor> Encoder { get; }
+
+    /// <summary>The decoder's hidden layers, from z towards the output layer.</summary>
     public IReadOnlyList<LayerDescriptor> Decoder { get; }
+
+    /// <summary>Every tensor of the flat buffer, in offset order, with PyTorch names and shapes.</summary>
     public IReadOnlyList<TensorDescriptor> Tensors { get; }
+
+    /// <summary>Floats in the flat parameter buffer (the sum of the tensors' lengths).</summary>
     public int ParameterCount { get; }
 
     /// <summary>Finds a tensor by its PyTorch name.</summary>
@@ -343,7 +392,11 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         }
     }
 
+    /// <summary>Equal when the names match and no architecture field differs (the differences a checkpoint load names).</summary>
     public bool Equals(ModelDescriptor? other) => other is not null && Name == other.Name && DifferencesFrom(other).Count == 0;
+    /// <summary>Equal to another <see cref="ModelDescriptor"/> by <see cref="Equals(ModelDescriptor?)"/>.</summary>
     public override bool Equals(object? obj) => Equals(obj as ModelDescriptor);
+
+    /// <summary>A hash of the name and sizes, consistent with <see cref="Equals(ModelDescriptor?)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Name, Input, Latent, Likelihood, LatentSamples);
 }

@@ -40,6 +40,11 @@ public abstract class VaeModel : IDisposable
     private long _step;
     private bool _hasGradients;
 
+    /// <summary>
+    /// Allocates the model on <paramref name="device"/> and initialises its parameters from
+    /// <paramref name="seed"/>; called by the generated constructor, which supplies the architecture and kernels.
+    /// </summary>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
     protected VaeModel(Device device, ModelDescriptor architecture, ModelKernels kernels, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -232,7 +237,7 @@ public abstract class VaeModel : IDisposable
 
     /// <summary>
     /// The gradient of the loss (the batch's mean negative ELBO) with respect to one tensor, in the tensor's shape,
-    /// from the last <see cref="ComputeGradients"/> or <see cref="TrainStep(ReadOnlySpan{float}, Optimizer, float?, int)"/>
+    /// from the last <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> or <see cref="TrainStep(ReadOnlySpan{float}, Optimizer, float?, int)"/>
     /// (after clipping, when that step clipped).
     /// </summary>
     /// <exception cref="ArgumentException">The model has no tensor of that name.</exception>
@@ -301,7 +306,7 @@ public abstract class VaeModel : IDisposable
     }
 
     /// <summary>
-    /// The gradient of <see cref="Loss"/> for one batch (no optimiser step) into <paramref name="gradients"/>, in the
+    /// The gradient of <see cref="Loss(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> for one batch (no optimiser step) into <paramref name="gradients"/>, in the
     /// flat layout; returns the loss. <see cref="GetGradient"/> reads it back by tensor name.
     /// </summary>
     public double ComputeGradients(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Span<float> gradients) => ComputeGradients(x, default, eps, gradients);
@@ -325,6 +330,8 @@ public abstract class VaeModel : IDisposable
     /// One optimiser step on a batch, with noise drawn from Philox keyed by (Seed, Step + 1, row, sample) on the
     /// device that runs the model.
     /// </summary>
+    /// <param name="x">[examples, Input], at most <see cref="MaxBatchSize"/> rows.</param>
+    /// <param name="optimizer">The optimiser that takes the step; its state lives with the model.</param>
     /// <param name="clipGradientNorm">When given, a finite number &gt; 0: gradients whose L2 norm exceeds it are scaled down to it.</param>
     /// <param name="firstExample">
     /// The index of x's first row in the global batch: noise is keyed by it, so a batch split across processes draws
@@ -520,6 +527,16 @@ public abstract class VaeModel : IDisposable
         }
         return n == 0 ? 0 : -total / n;
     }
+
+    /// <summary>
+    /// The loss form of <see cref="Elbo(ReadOnlySpan{float}, ulong)"/>: the same figure negated (nats per example,
+    /// lower is better), the sign of <see cref="TrainStep(ReadOnlySpan{float}, Optimizer, float?, int)"/>,
+    /// <see cref="TrainingProgress.Loss"/> and <see cref="EpochResult.TrainLoss"/>, so a test figure compares with them directly.
+    /// </summary>
+    public double NegativeElbo(ReadOnlySpan<float> data, ulong seed = 0) => -Elbo(data, seed);
+
+    /// <summary>The same over a conditional model's labelled data set: minus <see cref="Elbo(ReadOnlySpan{float}, ReadOnlySpan{int}, ulong)"/>.</summary>
+    public double NegativeElbo(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, ulong seed = 0) => -Elbo(data, labels, seed);
 
     /// <summary>
     /// The importance-sampled estimate of -log p(x), mean over the data set in nats: for each example,

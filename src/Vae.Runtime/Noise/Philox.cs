@@ -61,7 +61,7 @@ public static class Philox
 
     /// <summary>
     /// One standard-normal epsilon of the project convention. Intended for tests and reference code;
-    /// bulk callers should use <see cref="FillNormal"/>, which shares one Philox call between four latent indices.
+    /// bulk callers should use <see cref="FillNormal(ulong, uint, int, int, int, int, Span{float})"/>, which shares one Philox call between four latent indices.
     /// </summary>
     public static float Normal(ulong seed, uint step, uint example, uint sample, int latentIndex)
     {

@@ -14,6 +14,7 @@ public sealed class ReferenceVae
 {
     private readonly ModelDescriptor _d;
 
+    /// <summary>An oracle for <paramref name="descriptor"/>'s architecture; parameters are passed to each call.</summary>
     public ReferenceVae(ModelDescriptor descriptor) => _d = descriptor;
 
     /// <summary>Kept for callers of the oracle's first shape; see <see cref="ReferenceActivations.Activate"/>.</summary>

@@ -8,6 +8,10 @@ public abstract class Optimizer
 {
     private float _learningRate;
 
+    /// <summary>Checks and stores the settings every optimiser has.</summary>
+    /// <param name="learningRate">A finite number &gt; 0.</param>
+    /// <param name="weightDecay">A finite number &gt;= 0; 0 for none.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is outside its range.</exception>
     protected Optimizer(float learningRate, float weightDecay)
     {
         LearningRate = learningRate;
@@ -37,6 +41,13 @@ public sealed class Adam : Optimizer
 {
     private static readonly string[] Names = ["exp_avg", "exp_avg_sq"];
 
+    /// <summary>An Adam optimiser; the defaults are torch.optim.Adam's.</summary>
+    /// <param name="learningRate">Step size, a finite number &gt; 0.</param>
+    /// <param name="beta1">Decay of the running mean of gradients, in [0, 1).</param>
+    /// <param name="beta2">Decay of the running mean of squared gradients, in [0, 1).</param>
+    /// <param name="epsilon">Added to the root of the second moment before dividing, a finite number &gt; 0.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient (not AdamW's decoupled decay), &gt;= 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is outside its range.</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0f)
         : base(learningRate, weightDecay)
     {
@@ -48,10 +59,19 @@ public sealed class Adam : Optimizer
         Epsilon = epsilon;
     }
 
+    /// <summary>Decay of the running mean of gradients (PyTorch's betas[0]).</summary>
     public float Beta1 { get; }
+
+    /// <summary>Decay of the running mean of squared gradients (PyTorch's betas[1]).</summary>
     public float Beta2 { get; }
+
+    /// <summary>Added to the root of the second moment, guarding the division.</summary>
     public float Epsilon { get; }
+
+    /// <summary>exp_avg and exp_avg_sq, the two moments saved in checkpoints.</summary>
     public override IReadOnlyList<string> StateNames => Names;
+
+    /// <summary>The settings in PyTorch's words, e.g. Adam(lr=0.001, betas=(0.9, 0.999), eps=1E-08, weight_decay=0).</summary>
     public override string Describe() => $"Adam(lr={LearningRate}, betas=({Beta1}, {Beta2}), eps={Epsilon}, weight_decay={WeightDecay})";
 }
 
@@ -60,13 +80,23 @@ public sealed class Sgd : Optimizer
 {
     private static readonly string[] WithMomentum = ["momentum_buffer"];
 
+    /// <summary>An SGD optimiser, with momentum when <paramref name="momentum"/> &gt; 0.</summary>
+    /// <param name="learningRate">Step size, a finite number &gt; 0.</param>
+    /// <param name="momentum">Momentum factor in [0, 1); 0 is plain SGD with no state.</param>
+    /// <param name="weightDecay">L2 penalty added to the gradient, &gt;= 0.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is outside its range.</exception>
     public Sgd(float learningRate, float momentum = 0f, float weightDecay = 0f) : base(learningRate, weightDecay)
     {
         if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in [0, 1).");
         Momentum = momentum;
     }
 
+    /// <summary>Momentum factor; 0 for plain SGD.</summary>
     public float Momentum { get; }
+
+    /// <summary>momentum_buffer with momentum, none without.</summary>
     public override IReadOnlyList<string> StateNames => Momentum > 0 ? WithMomentum : [];
+
+    /// <summary>The settings in PyTorch's words, e.g. SGD(lr=0.1, momentum=0.9, weight_decay=0).</summary>
     public override string Describe() => $"SGD(lr={LearningRate}, momentum={Momentum}, weight_decay={WeightDecay})";
 }

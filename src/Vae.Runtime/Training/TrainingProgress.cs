@@ -6,11 +6,21 @@ namespace Vae;
 /// <param name="Step">Optimiser steps taken by the model in total.</param>
 /// <param name="ExamplesDone">Examples seen so far in this epoch.</param>
 /// <param name="ExamplesPerEpoch">Examples in an epoch.</param>
-/// <param name="Loss">Mean negative ELBO over the epoch so far, nats per example.</param>
+/// <param name="Loss">
+/// Mean training loss over the epoch so far, nats per example: the negative of the model's bound (the negative ELBO, or
+/// the negative importance-weighted bound), lower is better, the sign of <see cref="VaeModel.NegativeElbo(ReadOnlySpan{float}, ulong)"/>.
+/// </param>
 /// <param name="ExamplesPerSecond">Training throughput in this epoch so far.</param>
 /// <param name="EpochCompleted">True for the report that ends an epoch.</param>
 public readonly record struct TrainingProgress(
     int Epoch, int Epochs, long Step, int ExamplesDone, int ExamplesPerEpoch, double Loss, double ExamplesPerSecond, bool EpochCompleted);
 
-/// <summary>What one epoch of <see cref="Trainer.Fit"/> did.</summary>
+/// <summary>What one epoch of <see cref="Trainer.Fit(ReadOnlyMemory{float}, int, IProgress{TrainingProgress}?, CancellationToken)"/> did.</summary>
+/// <param name="Epoch">The epoch's number, counting every epoch the trainer has completed (1-based).</param>
+/// <param name="TrainLoss">
+/// Mean training loss over the epoch, nats per example: the negative of the model's bound, lower is better (compare
+/// with <see cref="VaeModel.NegativeElbo(ReadOnlySpan{float}, ulong)"/> on held-out data).
+/// </param>
+/// <param name="Seconds">Wall-clock time the epoch took.</param>
+/// <param name="Step">The model's optimiser step count at the end of the epoch.</param>
 public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step);

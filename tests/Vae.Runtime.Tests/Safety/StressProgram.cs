@@ -322,6 +322,7 @@ public static class StressProgram
             ("Reconstruct(ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.Reconstruct(x, z, new float[x.Length])),
             ("Sample(Int32, UInt64)", () => model.Sample(n, 1)),
             ("Elbo(ReadOnlySpan`1, UInt64)", () => model.Elbo(x)),
+            ("NegativeElbo(ReadOnlySpan`1, UInt64)", () => model.NegativeElbo(x)),
             ("NegativeLogLikelihood(ReadOnlySpan`1, Int32, UInt64, IProgress`1, CancellationToken)", () => model.NegativeLogLikelihood(x, 4)),
             ("get_Step()", () => _ = model.Step),
             ("get_Seed()", () => _ = model.Seed),
@@ -341,6 +342,7 @@ public static class StressProgram
             ("Reconstruct(ReadOnlySpan`1, ReadOnlySpan`1, Span`1) with labels", () => model.Reconstruct(x, ReadOnlySpan<int>.Empty, new float[x.Length])),
             ("Sample(ReadOnlySpan`1, UInt64)", () => model.Sample(ReadOnlySpan<int>.Empty, 1)),
             ("Elbo(ReadOnlySpan`1, ReadOnlySpan`1, UInt64)", () => model.Elbo(x, ReadOnlySpan<int>.Empty)),
+            ("NegativeElbo(ReadOnlySpan`1, ReadOnlySpan`1, UInt64)", () => model.NegativeElbo(x, ReadOnlySpan<int>.Empty)),
             ("NegativeLogLikelihood(ReadOnlySpan`1, ReadOnlySpan`1, Int32, UInt64, IProgress`1, CancellationToken)", () => model.NegativeLogLikelihood(x, ReadOnlySpan<int>.Empty, 4)),
         };
         foreach (var (signature, call) in members)

@@ -44,11 +44,15 @@ public sealed class CudaException : Exception
 /// <summary>Grid or block dimensions of a CUDA launch.</summary>
 public readonly record struct CudaDim3(uint X, uint Y = 1, uint Z = 1)
 {
+    /// <summary>A one-dimensional launch of <paramref name="x"/> blocks or threads.</summary>
     public static implicit operator CudaDim3(uint x) => new(x);
 
+    /// <summary>A one-dimensional launch of <paramref name="x"/> blocks or threads.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="x"/> is negative.</exception>
     public static implicit operator CudaDim3(int x) =>
         x >= 0 ? new((uint)x) : throw new ArgumentOutOfRangeException(nameof(x), x, "A CUDA dimension cannot be negative.");
 
+    /// <summary>The three sizes as "(X, Y, Z)".</summary>
     public override string ToString() => $"({X}, {Y}, {Z})";
 }
 
@@ -341,6 +345,7 @@ public sealed unsafe class CudaContext : IDisposable
         _api.cuDevicePrimaryCtxRelease(_device);
     }
 
+    /// <summary>Ordinal, name, compute capability and memory, for logs.</summary>
     public override string ToString() => $"CudaContext({Ordinal}: {DeviceName}, sm_{ComputeCapability.Major}{ComputeCapability.Minor}, {TotalMemoryBytes / (1024 * 1024)} MiB)";
 
     // ---- helpers used by the resources -----------------------------------------------------

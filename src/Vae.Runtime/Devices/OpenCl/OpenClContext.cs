@@ -11,8 +11,13 @@ public enum OpenClDeviceType
 {
     /// <summary>Neither CPU, GPU nor accelerator (e.g. CL_DEVICE_TYPE_CUSTOM).</summary>
     Other = 0,
+    /// <summary>CL_DEVICE_TYPE_CPU: the host's cores, as PoCL provides.</summary>
     Cpu = 1,
+
+    /// <summary>CL_DEVICE_TYPE_GPU.</summary>
     Gpu = 2,
+
+    /// <summary>CL_DEVICE_TYPE_ACCELERATOR (e.g. an FPGA or DSP).</summary>
     Accelerator = 3,
 }
 
@@ -37,6 +42,7 @@ public sealed record OpenClDeviceInfo(
     long MaxAllocationBytes,
     long MaxWorkGroupSize)
 {
+    /// <summary>Platform, device, type, compute units, memory and work-group size on one line, for listings.</summary>
     public override string ToString() =>
         $"platform {PlatformIndex} '{PlatformName}', device {DeviceIndex} '{DeviceName}' " +
         $"({Type}, {ComputeUnits} compute units, {GlobalMemoryBytes / (1024 * 1024)} MiB, max work-group {MaxWorkGroupSize})";
@@ -455,6 +461,7 @@ public sealed unsafe partial class OpenClContext : IDisposable
         _context.Dispose();
     }
 
+    /// <summary>The device this context runs on, for logs.</summary>
     public override string ToString() => $"OpenClContext({Device})";
 
     // ---- helpers ---------------------------------------------------------------------------
