@@ -60,6 +60,28 @@ public sealed class Trainer
     /// <summary>When set, the KL weight for a step: e.g. a linear warm-up <c>step =&gt; Math.Min(1f, step / 5000f)</c>.</summary>
     public Func<long, float>? KlWeightSchedule { get; set; }
 
+    /// <summary>
+    /// Held-out examples ([examples, Input]) scored after every epoch of <c>Fit</c> into
+    /// <see cref="EpochResult.ValidationLoss"/>, which <see cref="EarlyStopping"/> and
+    /// <see cref="ReduceLearningRateOnPlateau"/> watch; empty for none. <see cref="Data.DataSplit"/> makes one.
+    /// </summary>
+    public ReadOnlyMemory<float> ValidationData { get; set; }
+
+    /// <summary>A conditional model's labels of <see cref="ValidationData"/>.</summary>
+    public ReadOnlyMemory<int> ValidationLabels { get; set; }
+
+    /// <summary>When set, the optimiser's learning rate is set from it before every step.</summary>
+    public ILearningRateSchedule? LearningRateSchedule { get; set; }
+
+    /// <summary>Run in order at the end of each epoch of <c>Fit</c>: early stopping, learning-rate reductions, logging.</summary>
+    public IList<ITrainingCallback> Callbacks { get; } = new List<ITrainingCallback>();
+
+    /// <summary>Whether a callback asked <c>Fit</c> to stop; the next call to <c>Fit</c> starts afresh.</summary>
+    public bool StopRequested { get; private set; }
+
+    /// <summary>Ends the current <c>Fit</c> after the epoch in progress (callbacks call it).</summary>
+    public void StopTraining() => StopRequested = true;
+
     /// <summary>Steps between progress reports, &gt;= 1 (a report also ends each epoch).</summary>
     public int ReportEvery
     {
@@ -76,9 +98,14 @@ public sealed class Trainer
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var results = new List<EpochResult>();
-        for (int e = 0; e < epochs; e++)
+        StopRequested = false;
+        for (int e = 0; e < epochs && !StopRequested; e++)
         {
-            results.Add(TrainEpoch(data, labels, e + 1, epochs, progress, cancellationToken));
+            var result = TrainEpoch(data, labels, e + 1, epochs, progress, cancellationToken);
+            if (!ValidationData.IsEmpty)
+                result = result with { ValidationLoss = -Evaluation.Metrics.Elbo(_model, ValidationData.Span, ValidationLabels.Span) };
+            results.Add(result);
+            foreach (var callback in Callbacks) callback.OnEpochEnd(this, _model, result);
         }
         return results;
     }
@@ -117,6 +144,7 @@ public sealed class Trainer
                 for (int b = 0; b < count; b++) _batchLabels[b] = sourceLabels[_order[start + b]];
             if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
             var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, count);
+            if (LearningRateSchedule is { } rates) Optimizer.LearningRate = rates.At(_model.Step + 1);
             double loss = _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm);
             lossSum += loss * count;
             done += count;
@@ -127,7 +155,7 @@ public sealed class Trainer
         double seconds = clock.Elapsed.TotalSeconds;
         EpochsCompleted = epoch;
         progress?.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, n, n, lossSum / n, n / seconds, true));
-        return new EpochResult(epoch, lossSum / n, seconds, _model.Step);
+        return new EpochResult(epoch, lossSum / n, seconds, _model.Step, LearningRate: Optimizer.LearningRate);
     }
 
     /// <summary>Fisher-Yates with Philox draws keyed by (shuffle seed, epoch): reproducible and resumable.</summary>

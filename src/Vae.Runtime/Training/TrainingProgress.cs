@@ -23,4 +23,10 @@ public readonly record struct TrainingProgress(
 /// </param>
 /// <param name="Seconds">Wall-clock time the epoch took.</param>
 /// <param name="Step">The model's optimiser step count at the end of the epoch.</param>
-public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step);
+/// <param name="ValidationLoss">
+/// With <see cref="Trainer.ValidationData"/>, the validation set's negative ELBO (one sample, closed-form KL, KL weight 1,
+/// whatever objective trains: <see cref="Evaluation.Metrics.Elbo(VaeModel, ReadOnlySpan{float}, ulong)"/>), nats per
+/// example; null without validation data.
+/// </param>
+/// <param name="LearningRate">The optimiser's learning rate at the end of the epoch.</param>
+public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step, double? ValidationLoss = null, float LearningRate = 0);

@@ -1,0 +1,94 @@
+using Vae.Data;
+using Vae.Runtime.Tests.Models;
+using Xunit;
+
+namespace Vae.Runtime.Tests.Training;
+
+/// <summary>The training loop's usual parts: validation, early stopping with best-model restore, schedules, the split helper.</summary>
+public class TrainingLoopTests
+{
+    [Fact]
+    public void Schedules_give_the_documented_rates()
+    {
+        var step = new StepDecaySchedule(0.1f, every: 10, gamma: 0.5f);
+        Assert.Equal(0.1f, step.At(1));
+        Assert.Equal(0.1f, step.At(10));
+        Assert.Equal(0.05f, step.At(11));
+        Assert.Equal(0.025f, step.At(21), 6);
+        var cosine = new CosineSchedule(1f, steps: 101, minimum: 0.1f);
+        Assert.Equal(1f, cosine.At(1), 6);
+        Assert.Equal(0.55f, cosine.At(51), 6);
+        Assert.Equal(0.1f, cosine.At(101), 6);
+        Assert.Equal(0.1f, cosine.At(500), 6);
+        var warm = new WarmupSchedule(new StepDecaySchedule(0.2f, 1000, 0.5f), steps: 4);
+        Assert.Equal(new[] { 0.05f, 0.1f, 0.15f, 0.2f, 0.2f }, Enumerable.Range(1, 5).Select(s => warm.At(s)).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StepDecaySchedule(float.NaN, 1, 0.5f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CosineSchedule(0.1f, 10, minimum: 0.2f));
+    }
+
+    [Fact]
+    public void The_trainer_sets_the_rate_of_every_step_from_the_schedule()
+    {
+        using var device = Device.Cpu(1);
+        using var model = new TinyVae(device, 1);
+        var optimizer = new Sgd(1f);
+        var trainer = new Trainer(model, optimizer, batchSize: 2) { LearningRateSchedule = new StepDecaySchedule(0.01f, every: 3, gamma: 0.1f) };
+        var result = trainer.TrainEpoch(TestData.Inputs(model.Architecture, 10, 1)); // five steps: the last two at 0.001
+        Assert.Equal(5, model.Step);
+        Assert.Equal(0.001f, optimizer.LearningRate, 7);
+        Assert.Equal(0.001f, result.LearningRate, 7);
+    }
+
+    [Fact]
+    public void Early_stopping_ends_an_overfitting_run_and_restores_the_best_epoch()
+    {
+        using var device = Device.Cpu(2);
+        using var model = new WideVae(device, 3);
+        var all = TestData.Inputs(model.Architecture, 400, 4);
+        var (train, validation) = DataSplit.TrainValidation(all, model.Architecture.Input, 0.5, seed: 5);
+        // A tiny training slice, a large rate and many epochs: the validation loss turns up while the training loss falls.
+        var stopping = new EarlyStopping(patience: 3);
+        var trainer = new Trainer(model, new Adam(1e-2f), batchSize: 16, shuffleSeed: 1) { ValidationData = validation };
+        trainer.Callbacks.Add(stopping);
+        var results = trainer.Fit(train.AsMemory(0, 16 * model.Architecture.Input), epochs: 200);
+
+        Assert.NotNull(stopping.StoppedEpoch);
+        Assert.True(results.Count < 200, "early stopping did not stop the run");
+        Assert.Equal(stopping.BestEpoch + stopping.Patience, results[^1].Epoch);
+        Assert.True(results[^1].TrainLoss < results[stopping.BestEpoch - 1].TrainLoss, "the run was not over-fitting");
+        Assert.True(results[^1].ValidationLoss > stopping.BestLoss, "the last epoch should be worse than the best");
+        // The best epoch's parameters are back: its validation loss again.
+        double restored = -Vae.Evaluation.Metrics.Elbo(model, validation);
+        Assert.Equal(stopping.BestLoss, restored, 6);
+    }
+
+    [Fact]
+    public void Reduce_on_plateau_cuts_the_rate_when_the_loss_stops_falling()
+    {
+        using var device = Device.Cpu(1);
+        using var model = new TinyVae(device, 1);
+        var optimizer = new Adam(1e-3f);
+        var trainer = new Trainer(model, optimizer);
+        var plateau = new ReduceLearningRateOnPlateau(factor: 0.5f, patience: 2);
+        foreach (double loss in new[] { 10.0, 9.0, 9.5, 9.2 })
+            plateau.OnEpochEnd(trainer, model, new EpochResult(1, loss, 1, 1));
+        Assert.Equal(5e-4f, optimizer.LearningRate, 9);
+        plateau.OnEpochEnd(trainer, model, new EpochResult(1, 8.0, 1, 1));
+        Assert.Equal(5e-4f, optimizer.LearningRate, 9);
+    }
+
+    [Fact]
+    public void The_split_is_seeded_disjoint_and_keeps_labels_with_their_examples()
+    {
+        var data = Enumerable.Range(0, 30).Select(i => (float)i).ToArray(); // 10 examples of 3: example e holds 3e..3e+2
+        var labels = Enumerable.Range(0, 10).ToArray();
+        var (train, validation, trainLabels, validationLabels) = DataSplit.TrainValidation(data, labels, 3, 0.3, seed: 7);
+        Assert.Equal(9, validation.Length);
+        Assert.Equal(21, train.Length);
+        var examples = train.Chunk(3).Concat(validation.Chunk(3)).Select(c => (int)c[0] / 3).ToArray();
+        Assert.Equal(Enumerable.Range(0, 10), examples.Order());
+        Assert.Equal(trainLabels.Concat(validationLabels), examples);
+        Assert.Equal(validation, DataSplit.TrainValidation(data, 3, 0.3, seed: 7).Validation);
+        Assert.NotEqual(validation, DataSplit.TrainValidation(data, 3, 0.3, seed: 8).Validation);
+    }
+}
