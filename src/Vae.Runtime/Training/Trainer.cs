@@ -57,6 +57,20 @@ public sealed class Trainer
             : throw new ArgumentOutOfRangeException(nameof(ClipGradientNorm), value, "The gradient norm to clip to must be a finite number > 0.");
     }
 
+    /// <summary>
+    /// The processes this trainer trains with, one rank each (default: <see cref="SingleProcessCommunicator.Instance"/>).
+    /// With N ranks every rank shuffles alike, takes rows [B r / N, B (r+1) / N) of each global batch of
+    /// <see cref="BatchSize"/> examples, and steps on the gradient summed over the ranks: N ranks train what one process
+    /// trains on the same batches, up to summation order. Losses and progress are the global batch's.
+    /// </summary>
+    public ICommunicator Communicator
+    {
+        get => _communicator;
+        init => _communicator = value ?? throw new ArgumentNullException(nameof(Communicator));
+    }
+
+    private readonly ICommunicator _communicator = SingleProcessCommunicator.Instance;
+
     /// <summary>When set, the KL weight for a step: e.g. a linear warm-up <c>step =&gt; Math.Min(1f, step / 5000f)</c>.</summary>
     public Func<long, float>? KlWeightSchedule { get; set; }
 
@@ -111,13 +125,18 @@ public sealed class Trainer
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(BatchSize, n - start);
-            for (int b = 0; b < count; b++)
-                source.Slice(_order[start + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
+            // This rank's rows [first, first + rows) of the global batch: all of it in one process.
+            int ranks = _communicator.Size, rank = _communicator.Rank;
+            int first = (int)((long)count * rank / ranks), rows = (int)((long)count * (rank + 1) / ranks) - first;
+            for (int b = 0; b < rows; b++)
+                source.Slice(_order[start + first + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
             if (!sourceLabels.IsEmpty)
-                for (int b = 0; b < count; b++) _batchLabels[b] = sourceLabels[_order[start + b]];
+                for (int b = 0; b < rows; b++) _batchLabels[b] = sourceLabels[_order[start + first + b]];
             if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
-            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, count);
-            double loss = _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm);
+            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, rows);
+            double loss = ranks == 1
+                ? _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm)
+                : _model.TrainStep(_batch.AsSpan(0, rows * input), batchLabels, Optimizer, ClipGradientNorm, first, count, _communicator);
             lossSum += loss * count;
             done += count;
             steps++;
