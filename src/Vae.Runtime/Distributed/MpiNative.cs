@@ -18,6 +18,9 @@ internal static unsafe class MpiNative
     internal const int MPI_THREAD_SERIALIZED = 2;          // Open MPI: SINGLE 0, FUNNELED 1, SERIALIZED 2, MULTIPLE 3
     internal static readonly nint MPI_IN_PLACE = 1;        // Open MPI: ((void *) 1)
 
+    /// <summary>Names the MPI library to load instead of the default search (a path or a file name).</summary>
+    internal const string LibraryVariable = "VAE_MPI_LIBRARY";
+
     private static readonly string[] Candidates = ["libmpi.so.40", "libmpi.so"];
     private static readonly object Gate = new();
     private static Api? _api;
@@ -51,7 +54,8 @@ internal static unsafe class MpiNative
         {
             if (_api is { } loaded) return loaded;
             nint lib = 0;
-            foreach (var name in Candidates)
+            string? chosen = Environment.GetEnvironmentVariable(LibraryVariable) is { Length: > 0 } v ? v : null;
+            foreach (var name in chosen is null ? Candidates : [chosen])
             {
                 try { lib = DlOpen(name, RTLD_NOW | RTLD_GLOBAL); }
                 catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { lib = 0; }
@@ -60,7 +64,7 @@ internal static unsafe class MpiNative
             }
             if (lib == 0)
                 throw new CommunicatorUnavailableException(
-                    "Distributed training needs Open MPI's library (libmpi.so.40), which was not found: install it " +
+                    $"Distributed training needs Open MPI's library ({chosen ?? "libmpi.so.40"}{(chosen is null ? "" : $", from {LibraryVariable}")}), which was not found: install it " +
                     "(Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev) and launch with mpirun.");
             var api = new Api
             {
