@@ -12,6 +12,7 @@ internal static class MpiWorker
 {
     public static int Run(string[] args)
     {
+        if (args.Length == 3 && args[0] == "allreduce") return AllReduceTiming(int.Parse(args[1]), int.Parse(args[2]));
         if (args.Length is < 4 or > 5 || !int.TryParse(args[0], out int steps) || !int.TryParse(args[1], out int batch) || args[2] is not ("0" or "1"))
         {
             Console.Error.WriteLine("usage: Vae.Runtime.Tests mpi STEPS BATCH 0|1 OUT [KILL_STEP]");
@@ -40,6 +41,25 @@ internal static class MpiWorker
             using (var f = File.Create(args[3])) f.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(p.AsSpan()));
             Console.WriteLine($"rank 0 of {comm.Size}: {result.Step} steps, loss {result.TrainLoss:R}");
         }
+        return 0;
+    }
+
+    /// <summary><c>mpi allreduce COUNT REPS</c>: the median time of summing COUNT floats over the ranks, as training does.</summary>
+    private static int AllReduceTiming(int count, int reps)
+    {
+        using var comm = MpiCommunicator.Start();
+        var values = new float[count];
+        var times = new double[reps];
+        comm.AllReduceSum(values);   // warm-up: connections and buffers
+        for (int r = 0; r < reps; r++)
+        {
+            comm.Barrier();
+            var clock = Stopwatch.StartNew();
+            comm.AllReduceSum(values);
+            times[r] = clock.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(times);
+        if (comm.Rank == 0) Console.WriteLine($"allreduce of {count} floats over {comm.Size} ranks: median {times[reps / 2]:F3} ms, min {times[0]:F3} ms");
         return 0;
     }
 }
