@@ -86,6 +86,8 @@ public sealed class DistributedTests(ITestOutputHelper output)
     private static (int Code, string Stdout, string Stderr) Run(string mpirun, string[] args)
     {
         var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Containers often forbid the cross-memory attach Open MPI's shared-memory transport tries first.
+        start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         foreach (var a in args) start.ArgumentList.Add(a);
         return Wait(start);
     }

@@ -365,9 +365,9 @@ public abstract class VaeModel : IDisposable
     public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Optimizer optimizer, float? clipGradientNorm,
         int firstExample, int globalBatchSize, ICommunicator communicator)
     {
-        ArgumentNullException.ThrowIfNull(communicator);
         using var call = Enter();
         ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(communicator);
         ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
         ArgumentOutOfRangeException.ThrowIfLessThan(globalBatchSize, 1);
         CheckClip(clipGradientNorm);

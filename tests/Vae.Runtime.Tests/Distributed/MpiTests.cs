@@ -100,6 +100,8 @@ public sealed class MpiTests(ITestOutputHelper output)
     internal static (int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed) Run(string mpirun, int ranks, params string[] args)
     {
         var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Containers often forbid the cross-memory attach Open MPI's shared-memory transport tries first.
+        start.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         foreach (var a in LauncherArguments(ranks)) start.ArgumentList.Add(a);
         start.ArgumentList.Add(SafetyStressTests.DotnetHost());
         start.ArgumentList.Add("exec");
