@@ -304,7 +304,7 @@ public static class App
             case OperationCanceledException:
                 console.Error.WriteLine("stopped.");
                 return Interrupted;
-            case DeviceUnavailableException or CommunicatorUnavailableException or IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException
+            case DeviceUnavailableException or CommunicatorUnavailableException or RanksDisagreeException or IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException
                 or NonFiniteLossException or OpenClException or CudaException or OutOfMemoryException:
                 return Fail(console, e.Message, Failure);
             default:

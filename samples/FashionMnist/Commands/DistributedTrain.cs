@@ -27,7 +27,10 @@ internal static class DistributedTrain
             code = App.Handle(rankConsole, e);
         }
         if (code == App.Success) return code;
-        string why = communicator.Rank == 0 ? "" : " (" + App.OneLine(errors.ToString()) + ")";
+        // Rank 0 has printed its error already; another rank's notes went nowhere but its errors are kept for this line.
+        var said = errors.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith("error: ", StringComparison.Ordinal) || l == "stopped.").ToArray();
+        string why = communicator.Rank == 0 || said.Length == 0 ? "" : " (" + string.Join(' ', said) + ")";
         console.Error.WriteLine($"error: rank {communicator.Rank} of {communicator.Size} stopped with exit code {code}{why}; ending the whole job.");
         console.Error.Flush();
         communicator.Abort(code);

@@ -62,3 +62,14 @@ public sealed class CommunicatorUnavailableException : Exception
     public CommunicatorUnavailableException(string message) : base(message) { }
     public CommunicatorUnavailableException(string message, Exception? innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// The ranks of a data-parallel run do not hold the same data, settings, step or parameters (thrown on every rank
+/// alike, before a step, so no rank waits forever for a collective call that another will not make).
+/// </summary>
+public sealed class RanksDisagreeException : InvalidOperationException
+{
+    public RanksDisagreeException() : base("The ranks do not agree.") { }
+    public RanksDisagreeException(string message) : base(message) { }
+    public RanksDisagreeException(string message, Exception? innerException) : base(message, innerException) { }
+}

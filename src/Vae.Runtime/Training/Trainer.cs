@@ -102,6 +102,7 @@ public sealed class Trainer
         TrainEpoch(data, ReadOnlyMemory<int>.Empty, epochInCall, epochsInCall, progress, cancellationToken);
 
     /// <summary>One pass over labelled data (a conditional model's); the labels follow their examples through the shuffle.</summary>
+    /// <exception cref="RanksDisagreeException">With more than one rank: the ranks hold different data, batch sizes, epochs, steps or parameters.</exception>
     public EpochResult TrainEpoch(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         int input = _model.Architecture.Input;
@@ -113,6 +114,7 @@ public sealed class Trainer
         if (!labels.IsEmpty && labels.Length != n) throw new ArgumentException($"labels has {labels.Length} values for {n} examples.", nameof(labels));
         if (_batchLabels.Length < BatchSize) _batchLabels = new int[BatchSize];
         int epoch = EpochsCompleted + 1;
+        if (_communicator.Size > 1) CheckRanksAgree(n, epoch, !labels.IsEmpty);
         Shuffle(n, epoch);
         if (_batch.Length < BatchSize * input) _batch = new float[BatchSize * input];
 
@@ -147,6 +149,37 @@ public sealed class Trainer
         EpochsCompleted = epoch;
         progress?.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, n, n, lossSum / n, n / seconds, true));
         return new EpochResult(epoch, lossSum / n, seconds, _model.Step);
+    }
+
+    /// <summary>
+    /// Ranks that disagree on the data, the batch, the epoch, the step or the parameters would pair up different
+    /// collective calls, which hangs or silently mixes steps: every rank checks, and all throw alike.
+    /// </summary>
+    private void CheckRanksAgree(int n, int epoch, bool labelled)
+    {
+        double parameterSum = 0;
+        foreach (float v in _model.GetParameters()) parameterSum += v;
+        ReadOnlySpan<(string Name, double Value)> facts =
+        [
+            ("training examples", n), ("batch size", BatchSize), ("epoch", epoch), ("optimiser step", _model.Step),
+            ("shuffle seed", ShuffleSeed % 1_000_003), ("labels", labelled ? 1 : 0), ("sum of the parameters", parameterSum),
+        ];
+        // Summed over the ranks, a fact equals N times this rank's value (to rounding) when every rank holds that value.
+        int ranks = _communicator.Size;
+        var sums = new double[facts.Length];
+        for (int i = 0; i < facts.Length; i++) sums[i] = facts[i].Value;
+        _communicator.AllReduceSum(sums);
+        var disagree = new List<string>();
+        for (int i = 0; i < facts.Length; i++)
+            if (sums[i] != facts[i].Value * ranks && Math.Abs(sums[i] - facts[i].Value * ranks) > 1e-9 * Math.Abs(facts[i].Value * ranks))
+                disagree.Add($"{facts[i].Name} (this rank: {facts[i].Value}, mean over ranks: {sums[i] / ranks})");
+        // A difference that cancels in the sum on this rank shows on another; make every rank throw if any rank sees one.
+        Span<double> flag = [disagree.Count > 0 ? 1 : 0];
+        _communicator.AllReduceSum(flag);
+        if (flag[0] > 0)
+            throw new RanksDisagreeException($"Rank {_communicator.Rank} of {ranks}: the ranks do not agree on " +
+                (disagree.Count > 0 ? string.Join(", ", disagree) : "the data, batch, epoch, step or parameters (another rank saw the difference)") +
+                "; every rank must train the same model on the same data with the same settings.");
     }
 
     /// <summary>Fisher-Yates with Philox draws keyed by (shuffle seed, epoch): reproducible and resumable.</summary>

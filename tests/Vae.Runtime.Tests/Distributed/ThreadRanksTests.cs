@@ -46,6 +46,29 @@ public sealed class ThreadRanksTests
     }
 
     [Fact]
+    public void RanksGivenDifferentDataAllRefuseInsteadOfHanging()
+    {
+        var group = new ThreadGroup(2);
+        var errors = new Exception?[2];
+        var threads = Enumerable.Range(0, 2).Select(r => new Thread(() =>
+        {
+            using var own = Device.Cpu(1);
+            using var model = new DeepVae(own, 5);
+            var x = TestData.Inputs(model.Architecture, r == 0 ? 16 : 12, 4);
+            var trainer = new Trainer(model, new Adam(1e-2f), 4) { Communicator = group.Rank(r) };
+            errors[r] = Record.Exception(() => trainer.TrainEpoch(x));
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        Assert.All(threads, t => Assert.True(t.Join(TimeSpan.FromSeconds(30)), "a rank hung"));
+        for (int r = 0; r < 2; r++)
+        {
+            var e = Assert.IsType<RanksDisagreeException>(errors[r]);
+            Assert.Contains($"Rank {r} of 2", e.Message);
+            Assert.Contains("training examples", e.Message);
+        }
+    }
+
+    [Fact]
     public void OneRankOfTheWholeBatchIsTheOrdinaryStep()
     {
         using var device = Device.Cpu(1);
