@@ -16,6 +16,26 @@ public sealed class ThreadRanksTests
     public void RanksTrainWhatOneModelTrains(int ranks, int examples, int batch)
     {
         using var device = Device.Cpu(1);
+        Compare(device, ranks, examples, batch, shared: false);
+    }
+
+    /// <summary>The accelerator backend's gradient write-back (SetGradients) under the same check, on PoCL.</summary>
+    [Fact]
+    public void RanksOnOpenClTrainWhatOneModelTrains()
+    {
+        Device opencl;
+        try { opencl = Device.OpenCl(); }
+        catch (DeviceUnavailableException e)
+        {
+            Assert.False(Environment.GetEnvironmentVariable("VAE_REQUIRE_OPENCL") == "1", "VAE_REQUIRE_OPENCL=1 but: " + e.Message);
+            return;
+        }
+        using (opencl) Compare(opencl, 2, 13, 4, shared: true);
+    }
+
+    /// <summary>One model on <paramref name="device"/> against N rank threads, each on its own 1-thread CPU device or, when shared, on that device.</summary>
+    private static void Compare(Device device, int ranks, int examples, int batch, bool shared)
+    {
         using var reference = new DeepVae(device, 5);
         var x = TestData.Inputs(reference.Architecture, examples, 4);
         var alone = new Trainer(reference, new Adam(1e-2f), batch, shuffleSeed: 9) { ClipGradientNorm = 1f };
@@ -26,8 +46,8 @@ public sealed class ThreadRanksTests
         var results = new (float[] Parameters, double[] Losses)[ranks];
         var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
         {
-            using var own = Device.Cpu(1);
-            using var model = new DeepVae(own, 5);
+            using var own = shared ? null : Device.Cpu(1);
+            using var model = new DeepVae(own ?? device, 5);
             var trainer = new Trainer(model, new Adam(1e-2f), batch, shuffleSeed: 9) { ClipGradientNorm = 1f, Communicator = group.Rank(r) };
             var losses = trainer.Fit(x, epochs: 2).Select(e => e.TrainLoss).ToArray();
             results[r] = (model.GetParameters(), losses);
