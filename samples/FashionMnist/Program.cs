@@ -100,16 +100,20 @@ public static class App
         var freeBits = FloatOption("--free-bits", "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", 0f, allowZero: true);
         var klWarmup = IntOption("--kl-warmup", "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", 0, 0);
         var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (ELBO, --latent 20)" };
+        var distributed = new Option<bool>("--distributed") { Description = "Data-parallel over the processes of mpirun -np N (Open MPI): each rank trains on 1/N of every batch, rank 0 prints and writes" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "With --distributed: sum the gradients in rank order, so a run is bit-identical to the next (slower)" };
 
         var command = new Command("train", "Train a model, evaluating the test split and saving a checkpoint after each epoch, then draw pictures")
         {
             epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup, conditional,
+            distributed, deterministic,
         };
         SetAction(command, console, p => TrainCommand.Run(new TrainSettings(
             p.GetValue(epochs), Given(p, batch), Given(p, lr), Given(p, latent), Given(p, beta), p.GetValue(device)!, p.GetValue(threads),
             p.GetValue(data), p.GetValue(output), Given(p, seed), p.GetValue(resume), Given(p, limit),
             p.GetResult(objective) is { Implicit: false } ? Models.ObjectiveNamed(p.GetValue(objective)!) : null,
-            Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup), p.GetValue(conditional)), console, cancellationToken));
+            Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup), p.GetValue(conditional),
+            p.GetValue(distributed), p.GetValue(deterministic)), console, cancellationToken));
         return command;
     }
 
@@ -291,7 +295,7 @@ public static class App
         });
 
     /// <summary>The exit code and one-line message for an exception that ended a command.</summary>
-    private static int Handle(AppConsole console, Exception e)
+    internal static int Handle(AppConsole console, Exception e)
     {
         switch (e)
         {
@@ -300,7 +304,7 @@ public static class App
             case OperationCanceledException:
                 console.Error.WriteLine("stopped.");
                 return Interrupted;
-            case DeviceUnavailableException or IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException
+            case DeviceUnavailableException or CommunicatorUnavailableException or RanksDisagreeException or IOException or UnauthorizedAccessException or InvalidDataException or NotSupportedException
                 or NonFiniteLossException or OpenClException or CudaException or OutOfMemoryException:
                 return Fail(console, e.Message, Failure);
             default:

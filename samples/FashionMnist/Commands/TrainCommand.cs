@@ -11,7 +11,8 @@ namespace Vae.Samples.Fashion.Commands;
 internal sealed record TrainSettings(
     int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
     string? Data, string? Out, ulong? Seed, string? Resume, int? Limit,
-    Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null, bool Conditional = false);
+    Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null, bool Conditional = false,
+    bool Distributed = false, bool Deterministic = false);
 
 /// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
 internal static class TrainCommand
@@ -28,6 +29,16 @@ internal static class TrainCommand
 
     public static int Run(TrainSettings settings, AppConsole console, CancellationToken cancellationToken)
     {
+        if (settings.Deterministic && !settings.Distributed) throw new UsageException("--deterministic applies to --distributed training only.");
+        return settings.Distributed
+            ? DistributedTrain.Run(settings, console, cancellationToken)
+            : Run(settings, console, SingleProcessCommunicator.Instance, cancellationToken);
+    }
+
+    /// <summary>The run of one rank of <paramref name="communicator"/>: rank 0 alone evaluates, writes the checkpoint and draws.</summary>
+    public static int Run(TrainSettings settings, AppConsole console, ICommunicator communicator, CancellationToken cancellationToken)
+    {
+        bool root = communicator.Rank == 0;
         // Everything a mistake on the command line or in the file system can fail is checked before training.
         if (settings.Resume is { } resumePath) PathChecks.InputFile(resumePath, "--resume");
         PathChecks.DataFolder(settings.Data);
@@ -52,7 +63,7 @@ internal static class TrainCommand
         using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed, run.Conditional);
         model.KlWeight = run.Beta;
         model.FreeBits = run.FreeBits;
-        var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted };
+        var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted, Communicator = communicator };
         // KL warm-up: the KL weight rises linearly from 0 to --beta over the first STEPS optimiser steps.
         if (run.KlWarmup > 0)
         {
@@ -65,7 +76,8 @@ internal static class TrainCommand
             : $"{Models.NameOf(run.Objective)} bound over K = {run.Samples}";
         if (run.Conditional) objective += ", conditional on the 10 classes";
         console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, {objective}; " +
-                     $"Adam lr {run.LearningRate}, batch {run.Batch}; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
+                     $"Adam lr {run.LearningRate}, batch {run.Batch}" +
+                     (communicator.Size > 1 ? $" over {communicator.Size} ranks{(communicator.Deterministic ? " (deterministic sums)" : "")}" : "") + $"; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
                      $"writing to '{outDir}'");
 
         var reporter = EpochReporter.Create(console);
@@ -78,7 +90,7 @@ internal static class TrainCommand
                 result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
                     progress => trainer.TrainEpoch(data.Train, Evaluation.LabelsFor(model, data.TrainLabels), e + 1, settings.Epochs, progress, cancellationToken));
                 cancellationToken.ThrowIfCancellationRequested();
-                test = Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels);
+                test = root ? Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels) : double.NaN;
             }
             catch (OperationCanceledException)
             {
@@ -90,6 +102,7 @@ internal static class TrainCommand
                 return App.Fail(console, $"{ex.Message} {LastCheckpoint(checkpointPath)}", App.Failure);
             }
             run.Record(result.TrainLoss, test);
+            if (!root) continue;
             try
             {
                 Checkpoint.Save(model, checkpointPath, optimizer, run.Metadata(trainer.EpochsCompleted));
@@ -102,6 +115,7 @@ internal static class TrainCommand
             reporter.Completed(result, test);
         }
 
+        if (!root) return 0;
         WritePictures(model, data, run, outDir);
         console.Note($"wrote {CheckpointName} and the pictures to '{outDir}'");
         return 0;

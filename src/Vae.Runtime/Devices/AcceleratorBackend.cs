@@ -93,6 +93,7 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     public void SetParameters(ReadOnlySpan<float> values) => Write(BufferById(_kernels.ParametersBuffer), values);
     public void GetParameters(Span<float> values) => Read(BufferById(_kernels.ParametersBuffer), values);
     public void GetGradients(Span<float> values) => Read(BufferById(_kernels.GradientsBuffer), values);
+    public void SetGradients(ReadOnlySpan<float> values) => Write(BufferById(_kernels.GradientsBuffer), values);
     public void GetOptimizerState(int slot, Span<float> values) => Read(Slot(slot), values);
     public void SetOptimizerState(int slot, ReadOnlySpan<float> values) => Write(Slot(slot), values);
 

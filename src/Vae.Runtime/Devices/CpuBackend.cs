@@ -43,6 +43,7 @@ internal sealed unsafe class CpuBackend : IModelBackend
     public void SetParameters(ReadOnlySpan<float> values) => values.CopyTo(_parameters.Span);
     public void GetParameters(Span<float> values) => _parameters.Span.CopyTo(values);
     public void GetGradients(Span<float> values) => _gradients.Span.CopyTo(values);
+    public void SetGradients(ReadOnlySpan<float> values) => values.CopyTo(_gradients.Span);
 
     private NativeBuffer State(int slot) => _state[slot] ??= new NativeBuffer(_descriptor.ParameterCount);
     public void GetOptimizerState(int slot, Span<float> values) => State(slot).Span.CopyTo(values);

@@ -14,6 +14,9 @@ internal interface IModelBackend : IDisposable
     void GetParameters(Span<float> values);
     void GetGradients(Span<float> values);
 
+    /// <summary>Replaces the gradient (a data-parallel step writes back the sum over ranks).</summary>
+    void SetGradients(ReadOnlySpan<float> values);
+
     /// <summary>Optimiser state buffer <paramref name="slot"/> (e.g. Adam's exp_avg is 0), allocated on first use.</summary>
     void GetOptimizerState(int slot, Span<float> values);
     void SetOptimizerState(int slot, ReadOnlySpan<float> values);

@@ -359,6 +359,53 @@ public abstract class VaeModel : IDisposable
         return FinishStep(optimizer, step, loss, clipGradientNorm);
     }
 
+    /// <summary>
+    /// One data-parallel optimiser step: this rank's rows <paramref name="firstExample"/>.. of a global batch of
+    /// <paramref name="globalBatchSize"/> examples split across <paramref name="communicator"/>'s ranks. Each rank's
+    /// mean gradient and loss are weighted by its share of the batch and summed over the ranks, so every rank takes the
+    /// same step on the global batch's mean, as one process would; returns the global batch's mean loss.
+    /// </summary>
+    /// <remarks>
+    /// Every rank must call this for each step (a rank whose slice is empty passes an empty <paramref name="x"/>).
+    /// The gradient is all-reduced after the backward pass, in the communicator's buckets.
+    /// </remarks>
+    public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<int> labels, Optimizer optimizer, float? clipGradientNorm,
+        int firstExample, int globalBatchSize, ICommunicator communicator)
+    {
+        using var call = Enter();
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(communicator);
+        ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
+        ArgumentOutOfRangeException.ThrowIfLessThan(globalBatchSize, 1);
+        CheckClip(clipGradientNorm);
+        int n = x.IsEmpty ? 0 : Examples(x, nameof(x));
+        if (n > 0) CheckBatch(n);
+        if ((long)firstExample + n > globalBatchSize)
+            throw new ArgumentOutOfRangeException(nameof(firstExample), firstExample, $"Rows {firstExample}..{firstExample + n - 1} lie outside a global batch of {globalBatchSize}.");
+        var y = n > 0 ? Labels(labels, n) : default;
+        long step = _step + 1;
+        PrepareOptimizer(optimizer);
+        _hasGradients = true;
+        if (_reduced.Length != Parameters) _reduced = new float[Parameters];
+        double share = (double)n / globalBatchSize;
+        double loss = 0;
+        if (n > 0)
+        {
+            loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample) * share;
+            _backend.GetGradients(_reduced);
+            float weight = (float)share;
+            if (n != globalBatchSize) foreach (ref var g in _reduced.AsSpan()) g *= weight;
+        }
+        else Array.Clear(_reduced);
+        Span<double> lossSum = [loss];
+        communicator.AllReduceSum(_reduced);
+        communicator.AllReduceSum(lossSum);
+        _backend.SetGradients(_reduced);
+        return FinishStep(optimizer, step, lossSum[0], clipGradientNorm);
+    }
+
+    private float[] _reduced = [];
+
     /// <summary>One optimiser step with explicit noise. A non-finite loss or gradient throws and changes nothing.</summary>
     public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null) =>
         TrainStep(x, default, eps, optimizer, clipGradientNorm);

@@ -57,6 +57,20 @@ public sealed class Trainer
             : throw new ArgumentOutOfRangeException(nameof(ClipGradientNorm), value, "The gradient norm to clip to must be a finite number > 0.");
     }
 
+    /// <summary>
+    /// The processes this trainer trains with, one rank each (default: <see cref="SingleProcessCommunicator.Instance"/>).
+    /// With N ranks every rank shuffles alike, takes rows [B r / N, B (r+1) / N) of each global batch of
+    /// <see cref="BatchSize"/> examples, and steps on the gradient summed over the ranks: N ranks train what one process
+    /// trains on the same batches, up to summation order. Losses and progress are the global batch's.
+    /// </summary>
+    public ICommunicator Communicator
+    {
+        get => _communicator;
+        init => _communicator = value ?? throw new ArgumentNullException(nameof(Communicator));
+    }
+
+    private readonly ICommunicator _communicator = SingleProcessCommunicator.Instance;
+
     /// <summary>When set, the KL weight for a step: e.g. a linear warm-up <c>step =&gt; Math.Min(1f, step / 5000f)</c>.</summary>
     public Func<long, float>? KlWeightSchedule { get; set; }
 
@@ -115,6 +129,7 @@ public sealed class Trainer
         TrainEpoch(data, ReadOnlyMemory<int>.Empty, epochInCall, epochsInCall, progress, cancellationToken);
 
     /// <summary>One pass over labelled data (a conditional model's); the labels follow their examples through the shuffle.</summary>
+    /// <exception cref="RanksDisagreeException">With more than one rank: the ranks hold different data, batch sizes, epochs, steps or parameters.</exception>
     public EpochResult TrainEpoch(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         int input = _model.Architecture.Input;
@@ -126,6 +141,7 @@ public sealed class Trainer
         if (!labels.IsEmpty && labels.Length != n) throw new ArgumentException($"labels has {labels.Length} values for {n} examples.", nameof(labels));
         if (_batchLabels.Length < BatchSize) _batchLabels = new int[BatchSize];
         int epoch = EpochsCompleted + 1;
+        if (_communicator.Size > 1) CheckRanksAgree(n, epoch, !labels.IsEmpty);
         Shuffle(n, epoch);
         if (_batch.Length < BatchSize * input) _batch = new float[BatchSize * input];
 
@@ -138,14 +154,19 @@ public sealed class Trainer
         {
             cancellationToken.ThrowIfCancellationRequested();
             int count = Math.Min(BatchSize, n - start);
-            for (int b = 0; b < count; b++)
-                source.Slice(_order[start + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
+            // This rank's rows [first, first + rows) of the global batch: all of it in one process.
+            int ranks = _communicator.Size, rank = _communicator.Rank;
+            int first = (int)((long)count * rank / ranks), rows = (int)((long)count * (rank + 1) / ranks) - first;
+            for (int b = 0; b < rows; b++)
+                source.Slice(_order[start + first + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
             if (!sourceLabels.IsEmpty)
-                for (int b = 0; b < count; b++) _batchLabels[b] = sourceLabels[_order[start + b]];
+                for (int b = 0; b < rows; b++) _batchLabels[b] = sourceLabels[_order[start + first + b]];
             if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
-            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, count);
+            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, rows);
             if (LearningRateSchedule is { } rates) Optimizer.LearningRate = rates.At(_model.Step + 1);
-            double loss = _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm);
+            double loss = ranks == 1
+                ? _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm)
+                : _model.TrainStep(_batch.AsSpan(0, rows * input), batchLabels, Optimizer, ClipGradientNorm, first, count, _communicator);
             lossSum += loss * count;
             done += count;
             steps++;
@@ -156,6 +177,37 @@ public sealed class Trainer
         EpochsCompleted = epoch;
         progress?.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, n, n, lossSum / n, n / seconds, true));
         return new EpochResult(epoch, lossSum / n, seconds, _model.Step, LearningRate: Optimizer.LearningRate);
+    }
+
+    /// <summary>
+    /// Ranks that disagree on the data, the batch, the epoch, the step or the parameters would pair up different
+    /// collective calls, which hangs or silently mixes steps: every rank checks, and all throw alike.
+    /// </summary>
+    private void CheckRanksAgree(int n, int epoch, bool labelled)
+    {
+        double parameterSum = 0;
+        foreach (float v in _model.GetParameters()) parameterSum += v;
+        ReadOnlySpan<(string Name, double Value)> facts =
+        [
+            ("training examples", n), ("batch size", BatchSize), ("epoch", epoch), ("optimiser step", _model.Step),
+            ("shuffle seed", ShuffleSeed % 1_000_003), ("labels", labelled ? 1 : 0), ("sum of the parameters", parameterSum),
+        ];
+        // Summed over the ranks, a fact equals N times this rank's value (to rounding) when every rank holds that value.
+        int ranks = _communicator.Size;
+        var sums = new double[facts.Length];
+        for (int i = 0; i < facts.Length; i++) sums[i] = facts[i].Value;
+        _communicator.AllReduceSum(sums);
+        var disagree = new List<string>();
+        for (int i = 0; i < facts.Length; i++)
+            if (sums[i] != facts[i].Value * ranks && Math.Abs(sums[i] - facts[i].Value * ranks) > 1e-9 * Math.Abs(facts[i].Value * ranks))
+                disagree.Add($"{facts[i].Name} (this rank: {facts[i].Value}, mean over ranks: {sums[i] / ranks})");
+        // A difference that cancels in the sum on this rank shows on another; make every rank throw if any rank sees one.
+        Span<double> flag = [disagree.Count > 0 ? 1 : 0];
+        _communicator.AllReduceSum(flag);
+        if (flag[0] > 0)
+            throw new RanksDisagreeException($"Rank {_communicator.Rank} of {ranks}: the ranks do not agree on " +
+                (disagree.Count > 0 ? string.Join(", ", disagree) : "the data, batch, epoch, step or parameters (another rank saw the difference)") +
+                "; every rank must train the same model on the same data with the same settings.");
     }
 
     /// <summary>Fisher-Yates with Philox draws keyed by (shuffle seed, epoch): reproducible and resumable.</summary>

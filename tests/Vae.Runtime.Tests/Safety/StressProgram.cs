@@ -30,6 +30,7 @@ public static class StressProgram
 
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "mpi") return Distributed.MpiWorker.Run(args[1..]);
         if (args.Length != 3 || args[0] != "stress" || !Cases.TryGetValue(args[1], out var scenario) || args[2] is not ("cpu" or "opencl"))
         {
             Console.Error.WriteLine($"usage: Vae.Runtime.Tests stress {string.Join('|', Cases.Keys)} cpu|opencl");
@@ -248,6 +249,13 @@ public static class StressProgram
         checks.Throws<ArgumentException>("TrainStep on 0 rows", () => model.TrainStep([], optimizer));
         checks.Throws<ArgumentException>("TrainStep with firstExample so the rows pass int.MaxValue", () => model.TrainStep(x, optimizer, firstExample: int.MaxValue - 1));
         checks.Throws<ArgumentException>("TrainStep with firstExample -1", () => model.TrainStep(x, optimizer, firstExample: -1));
+        int rows = x.Length / d.Input;
+        checks.Throws<ArgumentException>("a rank's TrainStep whose rows run past the global batch",
+            () => model.TrainStep(x, default, optimizer, null, 1, rows, SingleProcessCommunicator.Instance));
+        checks.Throws<ArgumentException>("a rank's TrainStep with a global batch of 0",
+            () => model.TrainStep(x, default, optimizer, null, 0, 0, SingleProcessCommunicator.Instance));
+        checks.Throws<ArgumentNullException>("a rank's TrainStep without a communicator",
+            () => model.TrainStep(x, default, optimizer, null, 0, rows, null!));
         checks.Throws<ArgumentException>("x not a whole number of rows", () => model.Elbo(new float[d.Input + 1]));
         checks.Throws<ArgumentException>("eps of the wrong length", () => model.Loss(x, new float[3]));
         checks.Throws<ArgumentException>("gradients of the wrong length", () => model.ComputeGradients(x, TestData.Noise(d, 4, 1), new float[1]));
@@ -336,6 +344,8 @@ public static class StressProgram
             ("ComputeGradients(ReadOnlySpan`1, ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.ComputeGradients(x, ReadOnlySpan<int>.Empty, eps, new float[d.ParameterCount])),
             ("TrainStep(ReadOnlySpan`1, ReadOnlySpan`1, Optimizer, Nullable`1, Int32)", () => model.TrainStep(x, ReadOnlySpan<int>.Empty, optimizer)),
             ("TrainStep(ReadOnlySpan`1, ReadOnlySpan`1, ReadOnlySpan`1, Optimizer, Nullable`1)", () => model.TrainStep(x, ReadOnlySpan<int>.Empty, eps, optimizer)),
+            ("TrainStep(ReadOnlySpan`1, ReadOnlySpan`1, Optimizer, Nullable`1, Int32, Int32, ICommunicator)",
+                () => model.TrainStep(x, ReadOnlySpan<int>.Empty, optimizer, null, 0, x.Length / model.Architecture.Input, SingleProcessCommunicator.Instance)),
             ("Encode(ReadOnlySpan`1, ReadOnlySpan`1, Span`1, Span`1)", () => model.Encode(x, ReadOnlySpan<int>.Empty, z, new float[z.Length])),
             ("Decode(ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.Decode(z, ReadOnlySpan<int>.Empty, new float[x.Length])),
             ("Reconstruct(ReadOnlySpan`1, ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.Reconstruct(x, ReadOnlySpan<int>.Empty, z, new float[x.Length])),
