@@ -37,8 +37,16 @@ public sealed class Trainer
         ShuffleSeed = shuffleSeed;
     }
 
+    /// <summary>The model this trainer trains.</summary>
+    public VaeModel Model => _model;
+
+    /// <summary>The optimiser each step applies; its learning rate may be changed between steps (or by a schedule).</summary>
     public Optimizer Optimizer { get; }
+
+    /// <summary>Examples per optimiser step (the global batch under a communicator); the last batch of an epoch may be smaller.</summary>
     public int BatchSize { get; }
+
+    /// <summary>Seed of the epoch order: epoch e's order depends only on it and e.</summary>
     public ulong ShuffleSeed { get; }
 
     /// <summary>Epochs completed by this trainer, &gt;= 0 (set it when resuming, so the shuffles continue where they were).</summary>
