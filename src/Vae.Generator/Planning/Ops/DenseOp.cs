@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
 using Vae.Generator.Planning.Activations;
+using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning.Ops
 {
@@ -70,18 +71,53 @@ namespace Vae.Generator.Planning.Ops
                 Arg.Buffer(Pre), Arg.Buffer(Output), Arg.Value("packed")),
             ForwardLaunch());
 
-        /// <summary>The device forward: one work item per output value.</summary>
-        public Launch ForwardLaunch() => Launch(
-            Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; one work item per output.", $@"vae_i64 r = gid / {M("OutFeatures")};
-int o = (int)(gid % {M("OutFeatures")});
-VAE_GLOBAL const float* x = in + r * {M("InFeatures")};
-VAE_GLOBAL const float* weight = params + {M("Weight")} + (vae_i64)o * {M("InFeatures")};
-float sum = params[{M("Bias")} + o];
-for (int k = 0; k < {M("InFeatures")}; k++) sum += x[k] * weight[k];
-pre[gid] = sum;
-out[gid] = {Activation.DeviceFunction}(sum);",
-                Reads("params"), Reads("in"), Writes("pre"), Writes("out")),
-            Rows, OutFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output));
+        /// <summary>
+        /// Register tile of the device GEMMs: each work item computes <see cref="TileRows"/> x <see cref="TileColumns"/>
+        /// outputs, so every value it loads feeds several multiply-adds (one per output would load two floats per
+        /// multiply-add). Each output still adds its products in the order k = 0, 1, ..., as one output per work item did.
+        /// </summary>
+        public const int TileRows = 4, TileColumns = 4;
+
+        /// <summary>
+        /// Clamped row offsets (so the ragged last tile reads valid memory and only its real outputs are written) and
+        /// the accumulators of one tile; <paramref name="init"/> gives an accumulator's first value for column j.
+        /// </summary>
+        private static string TileStart(string rowVar, string rowLimit, string rowStride, string colVar, string colLimit, string colBase, string colStride, string init) => $@"vae_i64 ro[{Int(TileRows)}];
+vae_i64 co[{Int(TileColumns)}];
+float acc[{Int(TileRows)}][{Int(TileColumns)}];
+for (int t = 0; t < {Int(TileRows)}; t++) ro[t] = (vae_i64)({rowVar} + t < {rowLimit} ? {rowVar} + t : {rowLimit} - 1) * {rowStride};
+for (int u = 0; u < {Int(TileColumns)}; u++) co[u] = {colBase} + (vae_i64)({colVar} + u < {colLimit} ? {colVar} + u : {colLimit} - 1) * {colStride};
+for (int t = 0; t < {Int(TileRows)}; t++)
+    for (int u = 0; u < {Int(TileColumns)}; u++) acc[t][u] = {init};";
+
+        private static string TileInner(string a, string aIndex, string b, string bIndex) => $@"    float av[{Int(TileRows)}], bv[{Int(TileColumns)}];
+    for (int t = 0; t < {Int(TileRows)}; t++) av[t] = {a}[ro[t] + {aIndex}];
+    for (int u = 0; u < {Int(TileColumns)}; u++) bv[u] = {b}[co[u] + {bIndex}];
+    for (int t = 0; t < {Int(TileRows)}; t++)
+        for (int u = 0; u < {Int(TileColumns)}; u++) acc[t][u] += av[t] * bv[u];";
+
+        private static string Blocks(string extent, int tile) => $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
+
+        /// <summary>The device forward: a <see cref="TileRows"/> x <see cref="TileColumns"/> tile of outputs per work item.</summary>
+        public Launch ForwardLaunch() => new Launch(
+            Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; a {Int(TileRows)} x {Int(TileColumns)} tile of (row, output) per work item.", $@"int o0 = (int)(gid % {Blocks(M("OutFeatures"), TileColumns)}) * {Int(TileColumns)};
+int r0 = (int)(gid / {Blocks(M("OutFeatures"), TileColumns)}) * {Int(TileRows)};
+{TileStart("r0", "rows", M("InFeatures"), "o0", M("OutFeatures"), M("Weight"), M("InFeatures"), $"params[{M("Bias")} + (o0 + u < {M("OutFeatures")} ? o0 + u : 0)]")}
+for (int k = 0; k < {M("InFeatures")}; k++)
+{{
+{TileInner("in", "k", "params", "k")}
+}}
+for (int t = 0; t < {Int(TileRows)} && r0 + t < rows; t++)
+    for (int u = 0; u < {Int(TileColumns)} && o0 + u < {M("OutFeatures")}; u++)
+    {{
+        vae_i64 at = (vae_i64)(r0 + t) * {M("OutFeatures")} + o0 + u;
+        pre[at] = acc[t][u];
+        out[at] = {Activation.DeviceFunction}(acc[t][u]);
+    }}",
+                Reads("params"), Reads("in"), Writes("pre"), Writes("out"), IntParameter("rows")),
+            Rows, Blocks(OutFeatures, TileColumns),
+            new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output), Arg.Rows(Rows) }),
+            TileRows);
 
         public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
         {
@@ -93,24 +129,36 @@ out[gid] = {Activation.DeviceFunction}(sum);",
                         $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
                     Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
             }
-            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in, summed over rows.", $@"int o = (int)(gid / {M("InFeatures")});
-int i = (int)(gid % {M("InFeatures")});
-float sum = 0.0f;
-for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + o] * in[(vae_i64)r * {M("InFeatures")} + i];
-grads[{M("Weight")} + gid] = sum;", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
-                null, $"{OutFeatures} * {InFeatures}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
+            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in, summed over rows; a {Int(TileRows)} x {Int(TileColumns)} tile of (output, input) per work item.", $@"int i0 = (int)(gid % {Blocks(M("InFeatures"), TileColumns)}) * {Int(TileColumns)};
+int o0 = (int)(gid / {Blocks(M("InFeatures"), TileColumns)}) * {Int(TileRows)};
+{TileStart("o0", M("OutFeatures"), "1", "i0", M("InFeatures"), "0", "1", "0.0f")}
+for (int r = 0; r < rows; r++)
+{{
+{TileInner("d", $"(vae_i64)r * {M("OutFeatures")}", "in", $"(vae_i64)r * {M("InFeatures")}")}
+}}
+for (int t = 0; t < {Int(TileRows)} && o0 + t < {M("OutFeatures")}; t++)
+    for (int u = 0; u < {Int(TileColumns)} && i0 + u < {M("InFeatures")}; u++)
+        grads[{M("Weight")} + (vae_i64)(o0 + t) * {M("InFeatures")} + i0 + u] = acc[t][u];", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
+                null, $"{Blocks(OutFeatures, TileRows)} * {Blocks(InFeatures, TileColumns)}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
             device.Add(Launch(Kernel(Kernel("bias_grad"), $"{Name} backward: db[{Int(Out)}] = d summed over rows.", $@"float sum = 0.0f;
 for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + gid];
 grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("rows")),
                 null, OutFeatures, Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Rows(Rows)));
             if (!first)
             {
-                device.Add(Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W.", $@"vae_i64 r = gid / {M("InFeatures")};
-int i = (int)(gid % {M("InFeatures")});
-float sum = 0.0f;
-for (int o = 0; o < {M("OutFeatures")}; o++) sum += d[r * {M("OutFeatures")} + o] * params[{M("Weight")} + (vae_i64)o * {M("InFeatures")} + i];
-d_in[gid] = sum;", Reads("params"), Reads("d"), Writes("d_in")),
-                    Rows, InFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other)));
+                device.Add(new Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W; a {Int(TileRows)} x {Int(TileColumns)} tile of (row, input) per work item.", $@"int i0 = (int)(gid % {Blocks(M("InFeatures"), TileColumns)}) * {Int(TileColumns)};
+int r0 = (int)(gid / {Blocks(M("InFeatures"), TileColumns)}) * {Int(TileRows)};
+{TileStart("r0", "rows", M("OutFeatures"), "i0", M("InFeatures"), M("Weight"), "1", "0.0f")}
+for (int o = 0; o < {M("OutFeatures")}; o++)
+{{
+{TileInner("d", "o", "params", $"(vae_i64)o * {M("InFeatures")}")}
+}}
+for (int t = 0; t < {Int(TileRows)} && r0 + t < rows; t++)
+    for (int u = 0; u < {Int(TileColumns)} && i0 + u < {M("InFeatures")}; u++)
+        d_in[(vae_i64)(r0 + t) * {M("InFeatures")} + i0 + u] = acc[t][u];", Reads("params"), Reads("d"), Writes("d_in"), IntParameter("rows")),
+                    Rows, Blocks(InFeatures, TileColumns),
+                    new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other), Arg.Rows(Rows) }),
+                    TileRows));
             }
             var step = Step($"{Name} backward: d{Activation.Name}, dW, db" + (first ? "" : ", dx"),
                 Cpu($"global::Vae.Kernels.Cpu.Linear.Backward<{Activation.CpuType}>", Arg.Value("threads"), Arg.Rows(Rows),
