@@ -30,8 +30,8 @@ public static unsafe class Gemm
     /// <inheritdoc cref="WideSeconds"/>
     public static double NarrowSeconds { get; private set; }
 
-    /// <summary>Rows of C per register tile: 8 with AVX-512, else 4 (16 ymm registers hold 8 accumulators).</summary>
-    public static readonly int TileRows = Wide ? 8 : 4;
+    /// <summary>Rows of C per register tile: 8 with the 512-bit tiles, else 6 (12 ymm accumulators of the 16 registers).</summary>
+    public static readonly int TileRows = Wide ? 8 : 6;
 
     /// <summary>Columns of C per register tile: two vectors.</summary>
     public static readonly int TileColumns = Wide ? 32 : 16;
@@ -124,6 +124,8 @@ public static unsafe class Gemm
             for (; j + 16 <= j1; j += 16)
             {
                 int i = i0;
+                for (; i + 6 <= i1; i += 6)
+                    Tile6x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
                 for (; i + 4 <= i1; i += 4)
                     Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
                 for (; i < i1; i++)
@@ -210,6 +212,56 @@ public static unsafe class Gemm
         }
         c0.Store(c);
         c1.Store(c + 16);
+    }
+
+    /// <summary>
+    /// C[6, 16] (+)= A[6, kc] B[kc, 16] in 256-bit registers: 12 accumulators, two loads of B and six broadcasts of A
+    /// per step fill 15 of the 16 ymm registers an AVX2 machine has, a third fewer loads per multiply-add than 4 x 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile6x16(int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)
+    {
+        Vector256<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (add)
+        {
+            c00 = Vector256.Load(c); c01 = Vector256.Load(c + 8);
+            c10 = Vector256.Load(c + ldc); c11 = Vector256.Load(c + ldc + 8);
+            c20 = Vector256.Load(c + 2 * ldc); c21 = Vector256.Load(c + 2 * ldc + 8);
+            c30 = Vector256.Load(c + 3 * ldc); c31 = Vector256.Load(c + 3 * ldc + 8);
+            c40 = Vector256.Load(c + 4 * ldc); c41 = Vector256.Load(c + 4 * ldc + 8);
+            c50 = Vector256.Load(c + 5 * ldc); c51 = Vector256.Load(c + 5 * ldc + 8);
+        }
+        else
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = Vector256<float>.Zero;
+        }
+
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b);
+            var b1 = Vector256.Load(b + 8);
+            float* ap = a + (long)p * aCol;
+            var x = Vector256.Create(ap[0]);
+            c00 = MulAdd(x, b0, c00); c01 = MulAdd(x, b1, c01);
+            x = Vector256.Create(ap[aRow]);
+            c10 = MulAdd(x, b0, c10); c11 = MulAdd(x, b1, c11);
+            x = Vector256.Create(ap[2 * aRow]);
+            c20 = MulAdd(x, b0, c20); c21 = MulAdd(x, b1, c21);
+            x = Vector256.Create(ap[3 * aRow]);
+            c30 = MulAdd(x, b0, c30); c31 = MulAdd(x, b1, c31);
+            x = Vector256.Create(ap[4 * aRow]);
+            c40 = MulAdd(x, b0, c40); c41 = MulAdd(x, b1, c41);
+            x = Vector256.Create(ap[5 * aRow]);
+            c50 = MulAdd(x, b0, c50); c51 = MulAdd(x, b1, c51);
+            b += ldb;
+        }
+
+        c00.Store(c); c01.Store(c + 8);
+        c10.Store(c + ldc); c11.Store(c + ldc + 8);
+        c20.Store(c + 2 * ldc); c21.Store(c + 2 * ldc + 8);
+        c30.Store(c + 3 * ldc); c31.Store(c + 3 * ldc + 8);
+        c40.Store(c + 4 * ldc); c41.Store(c + 4 * ldc + 8);
+        c50.Store(c + 5 * ldc); c51.Store(c + 5 * ldc + 8);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
