@@ -33,8 +33,10 @@ public class OpPlanTests
         var launch = Assert.Single(step.Device);
         Assert.Equal("encoder_0_forward", launch.Kernel.Name);
         Assert.Equal(RowSpace.Examples, launch.Rows);
-        Assert.Equal("Encoder0OutFeatures", launch.WorkItems);
-        Assert.Contains("vae_tanh(sum)", launch.Kernel.Body);
+        // A tile of DenseOp.TileRows rows x DenseOp.TileOutputs outputs per work item: ceil(rows / 4) x ceil(4 / 4) items.
+        Assert.Equal("((Encoder0OutFeatures + 3) / 4)", launch.WorkItems);
+        Assert.Equal(DenseOp.TileRows, launch.RowBlock);
+        Assert.Contains("vae_tanh(s)", launch.Kernel.Body);
         Assert.Empty(op.Forward(ProgramKind.Decode));
     }
 
