@@ -511,7 +511,7 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     row_nll[gid] = 0.5f * sum * inverse_variance + INPUT * (VAE_LOG(SIGMA) + VAE_HALF_LOG_TWO_PI);
 }
 
-/* decoder.out backward: dW[96, 128] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.out backward: dW[96, 128] = d^T in and db[96] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -564,16 +564,14 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
                 (grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.out backward: db[96] = d summed over rows. */
-VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + gid];
-    grads[DECODER_OUTPUT_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o0 + t];
+            grads[DECODER_OUTPUT_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.out backward: d_in[rows, 128] = d W; 8 rows x 16 inputs per work item. */
@@ -631,7 +629,7 @@ VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VA
     }
 }
 
-/* decoder.2 backward: dW[128, 64] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.2 backward: dW[128, 64] = d^T in and db[128] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -684,16 +682,14 @@ VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + DECODER2_WEIGHT + (vae_i64)(o0 + t) * DECODER2_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.2 backward: db[128] = d summed over rows. */
-VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER2_OUT_FEATURES + gid];
-    grads[DECODER2_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER2_OUT_FEATURES + o0 + t];
+            grads[DECODER2_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.2 backward: d_in[rows, 64] = d W; 8 rows x 16 inputs per work item. */
@@ -759,7 +755,7 @@ VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_sigmoid_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.1 backward: dW[64, 32] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.1 backward: dW[64, 32] = d^T in and db[64] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -812,16 +808,14 @@ VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + DECODER1_WEIGHT + (vae_i64)(o0 + t) * DECODER1_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.1 backward: db[64] = d summed over rows. */
-VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER1_OUT_FEATURES + gid];
-    grads[DECODER1_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER1_OUT_FEATURES + o0 + t];
+            grads[DECODER1_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.1 backward: d_in[rows, 32] = d W; 8 rows x 16 inputs per work item. */
@@ -887,7 +881,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_leakyrelu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[32, 6] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.0 backward: dW[32, 6] = d^T in and db[32] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -940,16 +934,14 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + DECODER0_WEIGHT + (vae_i64)(o0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.0 backward: db[32] = d summed over rows. */
-VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + gid];
-    grads[DECODER0_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
+            grads[DECODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.0 backward: d_in[rows, 6] = d W; 8 rows x 16 inputs per work item. */
@@ -1029,7 +1021,7 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
-/* encoder.heads backward: dW[12, 32] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.heads backward: dW[12, 32] = d^T in and db[12] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1082,16 +1074,14 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
                 (grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.heads backward: db[12] = d summed over rows. */
-VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + gid];
-    grads[ENCODER_HEADS_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
+            grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
+        }
 }
 
 /* encoder.heads backward: d_in[rows, 32] = d W; 8 rows x 16 inputs per work item. */
@@ -1157,7 +1147,7 @@ VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_softplus_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.2 backward: dW[32, 64] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.2 backward: dW[32, 64] = d^T in and db[32] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1210,16 +1200,14 @@ VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + ENCODER2_WEIGHT + (vae_i64)(o0 + t) * ENCODER2_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.2 backward: db[32] = d summed over rows. */
-VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER2_OUT_FEATURES + gid];
-    grads[ENCODER2_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER2_OUT_FEATURES + o0 + t];
+            grads[ENCODER2_BIAS + o0 + t] = sum;
+        }
 }
 
 /* encoder.2 backward: d_in[rows, 64] = d W; 8 rows x 16 inputs per work item. */
@@ -1285,7 +1273,7 @@ VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_elu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.1 backward: dW[64, 128] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.1 backward: dW[64, 128] = d^T in and db[64] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1338,16 +1326,14 @@ VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + ENCODER1_WEIGHT + (vae_i64)(o0 + t) * ENCODER1_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.1 backward: db[64] = d summed over rows. */
-VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER1_OUT_FEATURES + gid];
-    grads[ENCODER1_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER1_OUT_FEATURES + o0 + t];
+            grads[ENCODER1_BIAS + o0 + t] = sum;
+        }
 }
 
 /* encoder.1 backward: d_in[rows, 128] = d W; 8 rows x 16 inputs per work item. */
@@ -1413,7 +1399,7 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_gelu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[128, 96] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.0 backward: dW[128, 96] = d^T in and db[128] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -1466,16 +1452,14 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + ENCODER0_WEIGHT + (vae_i64)(o0 + t) * ENCODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.0 backward: db[128] = d summed over rows. */
-VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + gid];
-    grads[ENCODER0_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + o0 + t];
+            grads[ENCODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -1651,42 +1635,34 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
                 queue.Launch("decoder_out_weight_grad", (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder2Out), Int(rows)]);
-                queue.Launch("decoder_out_bias_grad", (long)(DecoderOutputOutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
                 queue.Launch("decoder_out_input_grad", (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
                 // decoder.2 backward: dIdentity, dW, db, dx
                 queue.Launch("decoder_2_weight_grad", (long)(((Decoder2OutFeatures + 7) / 8) * ((Decoder2InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Decoder1Out), Int(rows)]);
-                queue.Launch("decoder_2_bias_grad", (long)(Decoder2OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
                 queue.Launch("decoder_2_input_grad", (long)((rows + 7) / 8) * ((Decoder2InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // decoder.1 backward: dSigmoid, dW, db, dx
                 queue.Launch("decoder_1_delta", (long)rows * Decoder1OutFeatures, [Buffer(GradientA), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 queue.Launch("decoder_1_weight_grad", (long)(((Decoder1OutFeatures + 7) / 8) * ((Decoder1InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
-                queue.Launch("decoder_1_bias_grad", (long)(Decoder1OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
                 queue.Launch("decoder_1_input_grad", (long)((rows + 7) / 8) * ((Decoder1InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
                 // decoder.0 backward: dLeakyRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-                queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
                 queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
                 queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder2Out), Int(examples)]);
-                queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
                 queue.Launch("encoder_heads_input_grad", (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.2 backward: dSoftplus, dW, db, dx
                 queue.Launch("encoder_2_delta", (long)examples * Encoder2OutFeatures, [Buffer(GradientA), Buffer(Encoder2Pre), Buffer(Encoder2Out)]);
                 queue.Launch("encoder_2_weight_grad", (long)(((Encoder2OutFeatures + 7) / 8) * ((Encoder2InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Encoder1Out), Int(examples)]);
-                queue.Launch("encoder_2_bias_grad", (long)(Encoder2OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
                 queue.Launch("encoder_2_input_grad", (long)((examples + 7) / 8) * ((Encoder2InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(examples)]);
                 // encoder.1 backward: dElu, dW, db, dx
                 queue.Launch("encoder_1_delta", (long)examples * Encoder1OutFeatures, [Buffer(GradientB), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 queue.Launch("encoder_1_weight_grad", (long)(((Encoder1OutFeatures + 7) / 8) * ((Encoder1InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
-                queue.Launch("encoder_1_bias_grad", (long)(Encoder1OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
                 queue.Launch("encoder_1_input_grad", (long)((examples + 7) / 8) * ((Encoder1InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.0 backward: dGelu, dW, db
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientA), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 queue.Launch("encoder_0_weight_grad", (long)(((Encoder0OutFeatures + 7) / 8) * ((Encoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
-                queue.Launch("encoder_0_bias_grad", (long)(Encoder0OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
                 return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(KlFloor, Latent), Latent, beta);
             }
 

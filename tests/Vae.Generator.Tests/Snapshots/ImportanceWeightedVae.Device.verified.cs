@@ -300,7 +300,7 @@ VAE_KERNEL void scale_rows(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* r
     d[gid] *= row_weight[gid / OUTPUT_WIDTH];
 }
 
-/* decoder.out backward: dW[784, 200] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.out backward: dW[784, 200] = d^T in and db[784] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -353,16 +353,14 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
                 (grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.out backward: db[784] = d summed over rows. */
-VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + gid];
-    grads[DECODER_OUTPUT_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o0 + t];
+            grads[DECODER_OUTPUT_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.out backward: d_in[rows, 200] = d W; 8 rows x 16 inputs per work item. */
@@ -428,7 +426,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[200, 10] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.0 backward: dW[200, 10] = d^T in and db[200] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -481,16 +479,14 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + DECODER0_WEIGHT + (vae_i64)(o0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.0 backward: db[200] = d summed over rows. */
-VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + gid];
-    grads[DECODER0_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
+            grads[DECODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.0 backward: d_in[rows, 10] = d W; 8 rows x 16 inputs per work item. */
@@ -569,7 +565,7 @@ VAE_KERNEL void reparameterize_backward_dreg(int n, VAE_GLOBAL const float* head
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar;
 }
 
-/* encoder.heads backward: dW[20, 200] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.heads backward: dW[20, 200] = d^T in and db[20] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -622,16 +618,14 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
                 (grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.heads backward: db[20] = d summed over rows. */
-VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + gid];
-    grads[ENCODER_HEADS_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
+            grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
+        }
 }
 
 /* encoder.heads backward: d_in[rows, 200] = d W; 8 rows x 16 inputs per work item. */
@@ -697,7 +691,7 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[200, 784] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.0 backward: dW[200, 784] = d^T in and db[200] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -750,16 +744,14 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + ENCODER0_WEIGHT + (vae_i64)(o0 + t) * ENCODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.0 backward: db[200] = d summed over rows. */
-VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + gid];
-    grads[ENCODER0_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + o0 + t];
+            grads[ENCODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -900,23 +892,19 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
                 queue.Launch("decoder_out_weight_grad", (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
-                queue.Launch("decoder_out_bias_grad", (long)(DecoderOutputOutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
                 queue.Launch("decoder_out_input_grad", (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
                 // decoder.0 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-                queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
                 queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // DReG backward: each sample's pathwise gradient of log w weighted by w~^2 / B, no score term, into d(mu | logvar).
                 queue.Launch("reparameterize_backward_dreg", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(GradientA), Buffer(RowWeight), Int(examples), Buffer(GradientB)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
-                queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
                 queue.Launch("encoder_heads_input_grad", (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.0 backward: dRelu, dW, db
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientA), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 queue.Launch("encoder_0_weight_grad", (long)(((Encoder0OutFeatures + 7) / 8) * ((Encoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
-                queue.Launch("encoder_0_bias_grad", (long)(Encoder0OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
                 return global::Vae.Kernels.Cpu.Losses.Mean(examples, queue.Download(ExampleLoss, (long)examples * 1), global::Vae.Kernels.Cpu.Floats.Null);
             }
 

@@ -240,7 +240,7 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     row_nll[gid] = 0.5f * sum + INPUT * VAE_HALF_LOG_TWO_PI;
 }
 
-/* decoder.out backward: dW[24, 16] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.out backward: dW[24, 16] = d^T in and db[24] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -293,16 +293,14 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
                 (grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.out backward: db[24] = d summed over rows. */
-VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + gid];
-    grads[DECODER_OUTPUT_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o0 + t];
+            grads[DECODER_OUTPUT_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.out backward: d_in[rows, 16] = d W; 8 rows x 16 inputs per work item. */
@@ -368,7 +366,7 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_tanh_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[16, 3] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.0 backward: dW[16, 3] = d^T in and db[16] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -421,16 +419,14 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
                 (grads + DECODER0_WEIGHT + (vae_i64)(o0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* decoder.0 backward: db[16] = d summed over rows. */
-VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + gid];
-    grads[DECODER0_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
+            grads[DECODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* decoder.0 backward: d_in[rows, 3] = d W; 8 rows x 16 inputs per work item. */
@@ -510,7 +506,7 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
-/* encoder.heads backward: dW[6, 12] = d^T in, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.heads backward: dW[6, 12] = d^T in and db[6] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
@@ -563,16 +559,14 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
                 (grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
-}
-
-/* encoder.heads backward: db[6] = d summed over rows. */
-VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + gid];
-    grads[ENCODER_HEADS_BIAS + gid] = sum;
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
+            grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
+        }
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -699,18 +693,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             // Backward: the forward pass in reverse.
             // decoder.out backward: dIdentity, dW, db, dx
             queue.Launch("decoder_out_weight_grad", (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
-            queue.Launch("decoder_out_bias_grad", (long)(DecoderOutputOutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
             queue.Launch("decoder_out_input_grad", (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
             // decoder.0 backward: dTanh, dW, db, dx
             queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
             queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-            queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
             queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
             // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
             queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
             // encoder.heads backward: dIdentity, dW, db
             queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(X), Int(examples)]);
-            queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
             return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(KlFloor, Latent), Latent, beta);
         }
 

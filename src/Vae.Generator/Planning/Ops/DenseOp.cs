@@ -164,17 +164,21 @@ else
                         $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
                     Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
             }
-            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in, summed over rows; {Int(StripRows)} outputs x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
+            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in and db[{Int(Out)}] = d, summed over rows; {Int(StripRows)} outputs x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
 int o0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};
 int live = {M("OutFeatures")} - o0;
 int oc[{Int(StripRows)}];
 for (int t = 0; t < {Int(StripRows)}; t++) oc[t] = t < live ? o0 + t : {M("OutFeatures")} - 1;
-{RowStrip("rows", $"d[(vae_i64)s * {M("OutFeatures")} + oc[t]]", $"in + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"grads + {M("Weight")} + (vae_i64)(o0 + t) * {M("InFeatures")} + c0")}", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
+{RowStrip("rows", $"d[(vae_i64)s * {M("OutFeatures")} + oc[t]]", $"in + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"grads + {M("Weight")} + (vae_i64)(o0 + t) * {M("InFeatures")} + c0")}
+/* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+if (c0 == 0)
+    for (int t = 0; t < {Int(StripRows)} && t < live; t++)
+    {{
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + o0 + t];
+        grads[{M("Bias")} + o0 + t] = sum;
+    }}", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
                 null, $"{Blocks(OutFeatures, StripRows)} * {Blocks(InFeatures, StripColumns)}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
-            device.Add(Launch(Kernel(Kernel("bias_grad"), $"{Name} backward: db[{Int(Out)}] = d summed over rows.", $@"float sum = 0.0f;
-for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + gid];
-grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("rows")),
-                null, OutFeatures, Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Rows(Rows)));
             if (!first)
             {
                 device.Add(new Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W; {Int(StripRows)} rows x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
