@@ -35,7 +35,7 @@ namespace Vae.Generator.Emitting
         public static string Source(ModelPlan plan)
         {
             var w = new SourceWriter();
-            w.Line($"/* Kernels of {plan.Model.ClassName}: {plan.Summary}. One work item computes one output value. */");
+            w.Line($"/* Kernels of {plan.Model.ClassName}: {plan.Summary}. A work item computes one output value, or a register tile of them where its comment says so. */");
             foreach (var c in plan.Constants) w.Line($"#define {c.Macro} {c.CValue}" + (c.Comment.Length > 0 ? $" /* {c.Comment} */" : ""));
             w.Line();
             var activations = plan.Model.Encoder.Concat(plan.Model.Decoder).Select(l => l.Activation)
@@ -193,6 +193,8 @@ namespace Vae.Generator.Emitting
         {
             string items = launch.Rows is RowSpace rows ? $"(long){RowsOf(rows)} * {launch.WorkItems}" : $"(long)({launch.WorkItems})";
             if (launch.WorkItems == "1" && launch.Rows is RowSpace only) items = RowsOf(only);
+            if (launch.RowBlock > 1 && launch.Rows is RowSpace blocked)
+                items = $"(long)(({RowsOf(blocked)} + {Int(launch.RowBlock - 1)}) / {Int(launch.RowBlock)}) * {launch.WorkItems}";
             var args = launch.Args.Select((a, i) => Argument(a, launch.Kernel.Parameters[i], p));
             return $"queue.Launch(\"{launch.Kernel.Name}\", {items}, [{string.Join(", ", args)}])";
         }

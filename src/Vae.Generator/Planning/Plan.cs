@@ -109,7 +109,8 @@ namespace Vae.Generator.Planning
     /// a C# expression of the plan's constants, with one argument per kernel parameter.
     /// </summary>
     /// <remarks>On a device the parameters and gradients are whole buffers and a kernel adds its tensor's offset macro itself.</remarks>
-    internal sealed record Launch(DeviceKernel Kernel, RowSpace? Rows, string WorkItems, EquatableArray<Arg> Args)
+    /// <param name="RowBlock">Rows per work item: the launch covers ceil(rows / RowBlock) x <see cref="WorkItems"/> work items.</param>
+    internal sealed record Launch(DeviceKernel Kernel, RowSpace? Rows, string WorkItems, EquatableArray<Arg> Args, int RowBlock = 1)
     {
         /// <summary>Throws unless the arguments fit the kernel's parameters one for one; the generator turns that into VAE999.</summary>
         public Launch Checked()

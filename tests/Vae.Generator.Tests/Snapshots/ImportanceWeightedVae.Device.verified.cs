@@ -11,7 +11,7 @@ namespace Samples.Iwae
         /// dialect prelude and device library (Philox noise, optimisers, stable math).
         /// </summary>
         public static readonly string DeviceSource = """
-/* Kernels of ImportanceWeightedVae: 784-200(Relu)-[10]-200(Relu)-784, Bernoulli likelihood, ImportanceWeightedDReG objective. One work item computes one output value. */
+/* Kernels of ImportanceWeightedVae: 784-200(Relu)-[10]-200(Relu)-784, Bernoulli likelihood, ImportanceWeightedDReG objective. A work item computes one output value, or a register tile of them where its comment says so. */
 #define INPUT 784 /* input features per example */
 #define LATENT 10 /* latent dimensions */
 #define SAMPLES 5 /* noise samples per example (L) */
@@ -40,34 +40,102 @@ VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; retur
 VAE_FN float vae_relu(float a) { return a > 0.0f ? a : 0.0f; }
 VAE_FN float vae_relu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : 0.0f; }
 
-/* encoder.0: [rows, 784] -> [rows, 200], Relu; one work item per output. */
-VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* encoder.0: [rows, 784] -> [rows, 200], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER0_OUT_FEATURES;
-    int o = (int)(gid % ENCODER0_OUT_FEATURES);
-    VAE_GLOBAL const float* x = in + r * ENCODER0_IN_FEATURES;
-    VAE_GLOBAL const float* weight = params + ENCODER0_WEIGHT + (vae_i64)o * ENCODER0_IN_FEATURES;
-    float sum = params[ENCODER0_BIAS + o];
-    for (int k = 0; k < ENCODER0_IN_FEATURES; k++) sum += x[k] * weight[k];
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    int o0 = (int)(gid % ((ENCODER0_OUT_FEATURES + 3) / 4)) * 4;
+    int r0 = (int)(gid / ((ENCODER0_OUT_FEATURES + 3) / 4)) * 4;
+    /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
+    VAE_GLOBAL const float* x0 = in + (vae_i64)(r0 + 0 < rows ? r0 + 0 : rows - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x1 = in + (vae_i64)(r0 + 1 < rows ? r0 + 1 : rows - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x2 = in + (vae_i64)(r0 + 2 < rows ? r0 + 2 : rows - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x3 = in + (vae_i64)(r0 + 3 < rows ? r0 + 3 : rows - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w0 = params + ENCODER0_WEIGHT + (vae_i64)(o0 + 0 < ENCODER0_OUT_FEATURES ? o0 + 0 : ENCODER0_OUT_FEATURES - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w1 = params + ENCODER0_WEIGHT + (vae_i64)(o0 + 1 < ENCODER0_OUT_FEATURES ? o0 + 1 : ENCODER0_OUT_FEATURES - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w2 = params + ENCODER0_WEIGHT + (vae_i64)(o0 + 2 < ENCODER0_OUT_FEATURES ? o0 + 2 : ENCODER0_OUT_FEATURES - 1) * ENCODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w3 = params + ENCODER0_WEIGHT + (vae_i64)(o0 + 3 < ENCODER0_OUT_FEATURES ? o0 + 3 : ENCODER0_OUT_FEATURES - 1) * ENCODER0_IN_FEATURES;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
+    int k = 0;
+    for (; k + 8 <= ENCODER0_IN_FEATURES; k += 8)
+    {
+        vae_f8 xv0 = vae_load8(x0 + k), xv1 = vae_load8(x1 + k), xv2 = vae_load8(x2 + k), xv3 = vae_load8(x3 + k);
+        vae_f8 wv0 = vae_load8(w0 + k), wv1 = vae_load8(w1 + k), wv2 = vae_load8(w2 + k), wv3 = vae_load8(w3 + k);
+        a0_0 = vae_madd8(xv0, wv0, a0_0); a0_1 = vae_madd8(xv0, wv1, a0_1); a0_2 = vae_madd8(xv0, wv2, a0_2); a0_3 = vae_madd8(xv0, wv3, a0_3);
+        a1_0 = vae_madd8(xv1, wv0, a1_0); a1_1 = vae_madd8(xv1, wv1, a1_1); a1_2 = vae_madd8(xv1, wv2, a1_2); a1_3 = vae_madd8(xv1, wv3, a1_3);
+        a2_0 = vae_madd8(xv2, wv0, a2_0); a2_1 = vae_madd8(xv2, wv1, a2_1); a2_2 = vae_madd8(xv2, wv2, a2_2); a2_3 = vae_madd8(xv2, wv3, a2_3);
+        a3_0 = vae_madd8(xv3, wv0, a3_0); a3_1 = vae_madd8(xv3, wv1, a3_1); a3_2 = vae_madd8(xv3, wv2, a3_2); a3_3 = vae_madd8(xv3, wv3, a3_3);
+    }
+    /* Bias, the eight partial sums, then the k left over by the vectors. */
+    if (r0 + 0 < rows && o0 + 0 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 0] + vae_hsum8(a0_0), x0, w0, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 1 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 1] + vae_hsum8(a0_1), x0, w1, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 2 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 2] + vae_hsum8(a0_2), x0, w2, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 3 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 3] + vae_hsum8(a0_3), x0, w3, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 0 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 0] + vae_hsum8(a1_0), x1, w0, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 1 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 1] + vae_hsum8(a1_1), x1, w1, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 2 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 2] + vae_hsum8(a1_2), x1, w2, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 3 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 3] + vae_hsum8(a1_3), x1, w3, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 0 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 0] + vae_hsum8(a2_0), x2, w0, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 1 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 1] + vae_hsum8(a2_1), x2, w1, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 2 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 2] + vae_hsum8(a2_2), x2, w2, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 3 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 3] + vae_hsum8(a2_3), x2, w3, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 0 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 0] + vae_hsum8(a3_0), x3, w0, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 1 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 2 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 3 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
 }
 
-/* encoder.heads: [rows, 200] -> [rows, 20], Identity; one work item per output. */
-VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* encoder.heads: [rows, 200] -> [rows, 20], Identity; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER_HEADS_OUT_FEATURES;
-    int o = (int)(gid % ENCODER_HEADS_OUT_FEATURES);
-    VAE_GLOBAL const float* x = in + r * ENCODER_HEADS_IN_FEATURES;
-    VAE_GLOBAL const float* weight = params + ENCODER_HEADS_WEIGHT + (vae_i64)o * ENCODER_HEADS_IN_FEATURES;
-    float sum = params[ENCODER_HEADS_BIAS + o];
-    for (int k = 0; k < ENCODER_HEADS_IN_FEATURES; k++) sum += x[k] * weight[k];
-    pre[gid] = sum;
-    out[gid] = vae_identity(sum);
+    int o0 = (int)(gid % ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
+    int r0 = (int)(gid / ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
+    /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
+    VAE_GLOBAL const float* x0 = in + (vae_i64)(r0 + 0 < rows ? r0 + 0 : rows - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* x1 = in + (vae_i64)(r0 + 1 < rows ? r0 + 1 : rows - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* x2 = in + (vae_i64)(r0 + 2 < rows ? r0 + 2 : rows - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* x3 = in + (vae_i64)(r0 + 3 < rows ? r0 + 3 : rows - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* w0 = params + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 0 < ENCODER_HEADS_OUT_FEATURES ? o0 + 0 : ENCODER_HEADS_OUT_FEATURES - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* w1 = params + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 1 < ENCODER_HEADS_OUT_FEATURES ? o0 + 1 : ENCODER_HEADS_OUT_FEATURES - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* w2 = params + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 2 < ENCODER_HEADS_OUT_FEATURES ? o0 + 2 : ENCODER_HEADS_OUT_FEATURES - 1) * ENCODER_HEADS_IN_FEATURES;
+    VAE_GLOBAL const float* w3 = params + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 3 < ENCODER_HEADS_OUT_FEATURES ? o0 + 3 : ENCODER_HEADS_OUT_FEATURES - 1) * ENCODER_HEADS_IN_FEATURES;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
+    int k = 0;
+    for (; k + 8 <= ENCODER_HEADS_IN_FEATURES; k += 8)
+    {
+        vae_f8 xv0 = vae_load8(x0 + k), xv1 = vae_load8(x1 + k), xv2 = vae_load8(x2 + k), xv3 = vae_load8(x3 + k);
+        vae_f8 wv0 = vae_load8(w0 + k), wv1 = vae_load8(w1 + k), wv2 = vae_load8(w2 + k), wv3 = vae_load8(w3 + k);
+        a0_0 = vae_madd8(xv0, wv0, a0_0); a0_1 = vae_madd8(xv0, wv1, a0_1); a0_2 = vae_madd8(xv0, wv2, a0_2); a0_3 = vae_madd8(xv0, wv3, a0_3);
+        a1_0 = vae_madd8(xv1, wv0, a1_0); a1_1 = vae_madd8(xv1, wv1, a1_1); a1_2 = vae_madd8(xv1, wv2, a1_2); a1_3 = vae_madd8(xv1, wv3, a1_3);
+        a2_0 = vae_madd8(xv2, wv0, a2_0); a2_1 = vae_madd8(xv2, wv1, a2_1); a2_2 = vae_madd8(xv2, wv2, a2_2); a2_3 = vae_madd8(xv2, wv3, a2_3);
+        a3_0 = vae_madd8(xv3, wv0, a3_0); a3_1 = vae_madd8(xv3, wv1, a3_1); a3_2 = vae_madd8(xv3, wv2, a3_2); a3_3 = vae_madd8(xv3, wv3, a3_3);
+    }
+    /* Bias, the eight partial sums, then the k left over by the vectors. */
+    if (r0 + 0 < rows && o0 + 0 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 0] + vae_hsum8(a0_0), x0, w0, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER_HEADS_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a0_1), x0, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a0_2), x0, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a0_3), x0, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 0 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 0] + vae_hsum8(a1_0), x1, w0, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER_HEADS_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a1_1), x1, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a1_2), x1, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a1_3), x1, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 0 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 0] + vae_hsum8(a2_0), x2, w0, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER_HEADS_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a2_1), x2, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a2_2), x2, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a2_3), x2, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 0 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 0] + vae_hsum8(a3_0), x3, w0, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
 }
 
 /* z[rows, LATENT] = mu + exp(logvar / 2) eps for every sample, and log_ratio[row] = log p(z) - log q(z|x) = sum_j (eps^2 - z^2 + logvar) / 2; one work item per example. */
@@ -92,34 +160,102 @@ VAE_KERNEL void reparameterize_importance(int n, VAE_GLOBAL const float* heads, 
     }
 }
 
-/* decoder.0: [rows, 10] -> [rows, 200], Relu; one work item per output. */
-VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* decoder.0: [rows, 10] -> [rows, 200], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER0_OUT_FEATURES;
-    int o = (int)(gid % DECODER0_OUT_FEATURES);
-    VAE_GLOBAL const float* x = in + r * DECODER0_IN_FEATURES;
-    VAE_GLOBAL const float* weight = params + DECODER0_WEIGHT + (vae_i64)o * DECODER0_IN_FEATURES;
-    float sum = params[DECODER0_BIAS + o];
-    for (int k = 0; k < DECODER0_IN_FEATURES; k++) sum += x[k] * weight[k];
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    int o0 = (int)(gid % ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
+    int r0 = (int)(gid / ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
+    /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
+    VAE_GLOBAL const float* x0 = in + (vae_i64)(r0 + 0 < rows ? r0 + 0 : rows - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x1 = in + (vae_i64)(r0 + 1 < rows ? r0 + 1 : rows - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x2 = in + (vae_i64)(r0 + 2 < rows ? r0 + 2 : rows - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* x3 = in + (vae_i64)(r0 + 3 < rows ? r0 + 3 : rows - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w0 = params + DECODER0_WEIGHT + (vae_i64)(o0 + 0 < DECODER0_OUT_FEATURES ? o0 + 0 : DECODER0_OUT_FEATURES - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w1 = params + DECODER0_WEIGHT + (vae_i64)(o0 + 1 < DECODER0_OUT_FEATURES ? o0 + 1 : DECODER0_OUT_FEATURES - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w2 = params + DECODER0_WEIGHT + (vae_i64)(o0 + 2 < DECODER0_OUT_FEATURES ? o0 + 2 : DECODER0_OUT_FEATURES - 1) * DECODER0_IN_FEATURES;
+    VAE_GLOBAL const float* w3 = params + DECODER0_WEIGHT + (vae_i64)(o0 + 3 < DECODER0_OUT_FEATURES ? o0 + 3 : DECODER0_OUT_FEATURES - 1) * DECODER0_IN_FEATURES;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
+    int k = 0;
+    for (; k + 8 <= DECODER0_IN_FEATURES; k += 8)
+    {
+        vae_f8 xv0 = vae_load8(x0 + k), xv1 = vae_load8(x1 + k), xv2 = vae_load8(x2 + k), xv3 = vae_load8(x3 + k);
+        vae_f8 wv0 = vae_load8(w0 + k), wv1 = vae_load8(w1 + k), wv2 = vae_load8(w2 + k), wv3 = vae_load8(w3 + k);
+        a0_0 = vae_madd8(xv0, wv0, a0_0); a0_1 = vae_madd8(xv0, wv1, a0_1); a0_2 = vae_madd8(xv0, wv2, a0_2); a0_3 = vae_madd8(xv0, wv3, a0_3);
+        a1_0 = vae_madd8(xv1, wv0, a1_0); a1_1 = vae_madd8(xv1, wv1, a1_1); a1_2 = vae_madd8(xv1, wv2, a1_2); a1_3 = vae_madd8(xv1, wv3, a1_3);
+        a2_0 = vae_madd8(xv2, wv0, a2_0); a2_1 = vae_madd8(xv2, wv1, a2_1); a2_2 = vae_madd8(xv2, wv2, a2_2); a2_3 = vae_madd8(xv2, wv3, a2_3);
+        a3_0 = vae_madd8(xv3, wv0, a3_0); a3_1 = vae_madd8(xv3, wv1, a3_1); a3_2 = vae_madd8(xv3, wv2, a3_2); a3_3 = vae_madd8(xv3, wv3, a3_3);
+    }
+    /* Bias, the eight partial sums, then the k left over by the vectors. */
+    if (r0 + 0 < rows && o0 + 0 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 0] + vae_hsum8(a0_0), x0, w0, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a0_1), x0, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a0_2), x0, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 0 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a0_3), x0, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 0 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 0] + vae_hsum8(a1_0), x1, w0, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a1_1), x1, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a1_2), x1, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 1 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a1_3), x1, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 0 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 0] + vae_hsum8(a2_0), x2, w0, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a2_1), x2, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a2_2), x2, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 2 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a2_3), x2, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 0 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 0] + vae_hsum8(a3_0), x3, w0, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
+    if (r0 + 3 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
 }
 
-/* decoder.out: [rows, 200] -> [rows, 784], Identity; one work item per output. */
-VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* decoder.out: [rows, 200] -> [rows, 784], Identity; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER_OUTPUT_OUT_FEATURES;
-    int o = (int)(gid % DECODER_OUTPUT_OUT_FEATURES);
-    VAE_GLOBAL const float* x = in + r * DECODER_OUTPUT_IN_FEATURES;
-    VAE_GLOBAL const float* weight = params + DECODER_OUTPUT_WEIGHT + (vae_i64)o * DECODER_OUTPUT_IN_FEATURES;
-    float sum = params[DECODER_OUTPUT_BIAS + o];
-    for (int k = 0; k < DECODER_OUTPUT_IN_FEATURES; k++) sum += x[k] * weight[k];
-    pre[gid] = sum;
-    out[gid] = vae_identity(sum);
+    int o0 = (int)(gid % ((DECODER_OUTPUT_OUT_FEATURES + 3) / 4)) * 4;
+    int r0 = (int)(gid / ((DECODER_OUTPUT_OUT_FEATURES + 3) / 4)) * 4;
+    /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
+    VAE_GLOBAL const float* x0 = in + (vae_i64)(r0 + 0 < rows ? r0 + 0 : rows - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* x1 = in + (vae_i64)(r0 + 1 < rows ? r0 + 1 : rows - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* x2 = in + (vae_i64)(r0 + 2 < rows ? r0 + 2 : rows - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* x3 = in + (vae_i64)(r0 + 3 < rows ? r0 + 3 : rows - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* w0 = params + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 0 < DECODER_OUTPUT_OUT_FEATURES ? o0 + 0 : DECODER_OUTPUT_OUT_FEATURES - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* w1 = params + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 1 < DECODER_OUTPUT_OUT_FEATURES ? o0 + 1 : DECODER_OUTPUT_OUT_FEATURES - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* w2 = params + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 2 < DECODER_OUTPUT_OUT_FEATURES ? o0 + 2 : DECODER_OUTPUT_OUT_FEATURES - 1) * DECODER_OUTPUT_IN_FEATURES;
+    VAE_GLOBAL const float* w3 = params + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 3 < DECODER_OUTPUT_OUT_FEATURES ? o0 + 3 : DECODER_OUTPUT_OUT_FEATURES - 1) * DECODER_OUTPUT_IN_FEATURES;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
+    int k = 0;
+    for (; k + 8 <= DECODER_OUTPUT_IN_FEATURES; k += 8)
+    {
+        vae_f8 xv0 = vae_load8(x0 + k), xv1 = vae_load8(x1 + k), xv2 = vae_load8(x2 + k), xv3 = vae_load8(x3 + k);
+        vae_f8 wv0 = vae_load8(w0 + k), wv1 = vae_load8(w1 + k), wv2 = vae_load8(w2 + k), wv3 = vae_load8(w3 + k);
+        a0_0 = vae_madd8(xv0, wv0, a0_0); a0_1 = vae_madd8(xv0, wv1, a0_1); a0_2 = vae_madd8(xv0, wv2, a0_2); a0_3 = vae_madd8(xv0, wv3, a0_3);
+        a1_0 = vae_madd8(xv1, wv0, a1_0); a1_1 = vae_madd8(xv1, wv1, a1_1); a1_2 = vae_madd8(xv1, wv2, a1_2); a1_3 = vae_madd8(xv1, wv3, a1_3);
+        a2_0 = vae_madd8(xv2, wv0, a2_0); a2_1 = vae_madd8(xv2, wv1, a2_1); a2_2 = vae_madd8(xv2, wv2, a2_2); a2_3 = vae_madd8(xv2, wv3, a2_3);
+        a3_0 = vae_madd8(xv3, wv0, a3_0); a3_1 = vae_madd8(xv3, wv1, a3_1); a3_2 = vae_madd8(xv3, wv2, a3_2); a3_3 = vae_madd8(xv3, wv3, a3_3);
+    }
+    /* Bias, the eight partial sums, then the k left over by the vectors. */
+    if (r0 + 0 < rows && o0 + 0 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 0] + vae_hsum8(a0_0), x0, w0, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER_OUTPUT_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 1 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 1] + vae_hsum8(a0_1), x0, w1, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER_OUTPUT_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 2 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 2] + vae_hsum8(a0_2), x0, w2, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER_OUTPUT_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 0 < rows && o0 + 3 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 3] + vae_hsum8(a0_3), x0, w3, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 0) * DECODER_OUTPUT_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 0 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 0] + vae_hsum8(a1_0), x1, w0, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER_OUTPUT_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 1 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 1] + vae_hsum8(a1_1), x1, w1, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER_OUTPUT_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 2 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 2] + vae_hsum8(a1_2), x1, w2, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER_OUTPUT_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 1 < rows && o0 + 3 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 3] + vae_hsum8(a1_3), x1, w3, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 1) * DECODER_OUTPUT_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 0 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 0] + vae_hsum8(a2_0), x2, w0, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER_OUTPUT_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 1 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 1] + vae_hsum8(a2_1), x2, w1, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER_OUTPUT_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 2 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 2] + vae_hsum8(a2_2), x2, w2, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER_OUTPUT_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 2 < rows && o0 + 3 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 3] + vae_hsum8(a2_3), x2, w3, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 2) * DECODER_OUTPUT_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 0 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 0] + vae_hsum8(a3_0), x3, w0, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 0; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 1 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 2 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
+    if (r0 + 3 < rows && o0 + 3 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
 }
 
 /* -log p(x|z) under the Bernoulli likelihood per decoder row (row gid belongs to example gid / samples), and its gradient scaled by grad_scale when asked. */
@@ -164,38 +300,122 @@ VAE_KERNEL void scale_rows(int n, VAE_GLOBAL float* d, VAE_GLOBAL const float* r
     d[gid] *= row_weight[gid / OUTPUT_WIDTH];
 }
 
-/* decoder.out backward: dW[784, 200] = d^T in, summed over rows. */
+/* decoder.out backward: dW[784, 200] = d^T in and db[784] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int o = (int)(gid / DECODER_OUTPUT_IN_FEATURES);
-    int i = (int)(gid % DECODER_OUTPUT_IN_FEATURES);
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o] * in[(vae_i64)r * DECODER_OUTPUT_IN_FEATURES + i];
-    grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
+    int c0 = (int)(gid % ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 16;
+    int o0 = (int)(gid / ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 8;
+    int live = DECODER_OUTPUT_OUT_FEATURES - o0;
+    int oc[8];
+    for (int t = 0; t < 8; t++) oc[t] = t < live ? o0 + t : DECODER_OUTPUT_OUT_FEATURES - 1;
+    if (c0 + 16 <= DECODER_OUTPUT_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < rows; s++)
+        {
+            VAE_GLOBAL const float* b = in + (vae_i64)s * DECODER_OUTPUT_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[0]]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[1]]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[2]]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[3]]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[4]]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[5]]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[6]]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[7]]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 0) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c0_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 0) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 1) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c1_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 1) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 2) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c2_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 2) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 3) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c3_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 3) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 4) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c4_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 4) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 5) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c5_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 5) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 6) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c6_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 6) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 7) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c7_1, grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + 7) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < DECODER_OUTPUT_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < rows; s++) sum += d[(vae_i64)s * DECODER_OUTPUT_OUT_FEATURES + oc[t]] * (in + (vae_i64)s * DECODER_OUTPUT_IN_FEATURES)[c];
+                (grads + DECODER_OUTPUT_WEIGHT + (vae_i64)(o0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o0 + t];
+            grads[DECODER_OUTPUT_BIAS + o0 + t] = sum;
+        }
 }
 
-/* decoder.out backward: db[784] = d summed over rows. */
-VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
+/* decoder.out backward: d_in[rows, 200] = d W; 8 rows x 16 inputs per work item. */
+VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + gid];
-    grads[DECODER_OUTPUT_BIAS + gid] = sum;
-}
-
-/* decoder.out backward: d_in[rows, 200] = d W. */
-VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    vae_i64 r = gid / DECODER_OUTPUT_IN_FEATURES;
-    int i = (int)(gid % DECODER_OUTPUT_IN_FEATURES);
-    float sum = 0.0f;
-    for (int o = 0; o < DECODER_OUTPUT_OUT_FEATURES; o++) sum += d[r * DECODER_OUTPUT_OUT_FEATURES + o] * params[DECODER_OUTPUT_WEIGHT + (vae_i64)o * DECODER_OUTPUT_IN_FEATURES + i];
-    d_in[gid] = sum;
+    int c0 = (int)(gid % ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 16;
+    int r0 = (int)(gid / ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 8;
+    int live = rows - r0;
+    vae_i64 rc[8];
+    for (int t = 0; t < 8; t++) rc[t] = (vae_i64)(t < live ? r0 + t : rows - 1) * DECODER_OUTPUT_OUT_FEATURES;
+    if (c0 + 16 <= DECODER_OUTPUT_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < DECODER_OUTPUT_OUT_FEATURES; s++)
+        {
+            VAE_GLOBAL const float* b = params + DECODER_OUTPUT_WEIGHT + (vae_i64)s * DECODER_OUTPUT_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[rc[0] + s]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[rc[1] + s]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[rc[2] + s]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[rc[3] + s]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[rc[4] + s]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[rc[5] + s]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[rc[6] + s]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[rc[7] + s]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, d_in + (vae_i64)(r0 + 0) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c0_1, d_in + (vae_i64)(r0 + 0) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, d_in + (vae_i64)(r0 + 1) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c1_1, d_in + (vae_i64)(r0 + 1) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, d_in + (vae_i64)(r0 + 2) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c2_1, d_in + (vae_i64)(r0 + 2) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, d_in + (vae_i64)(r0 + 3) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c3_1, d_in + (vae_i64)(r0 + 3) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, d_in + (vae_i64)(r0 + 4) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c4_1, d_in + (vae_i64)(r0 + 4) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, d_in + (vae_i64)(r0 + 5) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c5_1, d_in + (vae_i64)(r0 + 5) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, d_in + (vae_i64)(r0 + 6) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c6_1, d_in + (vae_i64)(r0 + 6) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, d_in + (vae_i64)(r0 + 7) * DECODER_OUTPUT_IN_FEATURES + c0); vae_store8(c7_1, d_in + (vae_i64)(r0 + 7) * DECODER_OUTPUT_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < DECODER_OUTPUT_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < DECODER_OUTPUT_OUT_FEATURES; s++) sum += d[rc[t] + s] * (params + DECODER_OUTPUT_WEIGHT + (vae_i64)s * DECODER_OUTPUT_IN_FEATURES)[c];
+                (d_in + (vae_i64)(r0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
 }
 
 /* decoder.0 backward: d[rows, 200] *= the Relu derivative, in place. */
@@ -206,38 +426,122 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[200, 10] = d^T in, summed over rows. */
+/* decoder.0 backward: dW[200, 10] = d^T in and db[200] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int o = (int)(gid / DECODER0_IN_FEATURES);
-    int i = (int)(gid % DECODER0_IN_FEATURES);
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o] * in[(vae_i64)r * DECODER0_IN_FEATURES + i];
-    grads[DECODER0_WEIGHT + gid] = sum;
+    int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
+    int o0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
+    int live = DECODER0_OUT_FEATURES - o0;
+    int oc[8];
+    for (int t = 0; t < 8; t++) oc[t] = t < live ? o0 + t : DECODER0_OUT_FEATURES - 1;
+    if (c0 + 16 <= DECODER0_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < rows; s++)
+        {
+            VAE_GLOBAL const float* b = in + (vae_i64)s * DECODER0_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[0]]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[1]]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[2]]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[3]]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[4]]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[5]]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[6]]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[7]]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 0) * DECODER0_IN_FEATURES + c0); vae_store8(c0_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 0) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 1) * DECODER0_IN_FEATURES + c0); vae_store8(c1_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 1) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 2) * DECODER0_IN_FEATURES + c0); vae_store8(c2_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 2) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 3) * DECODER0_IN_FEATURES + c0); vae_store8(c3_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 3) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 4) * DECODER0_IN_FEATURES + c0); vae_store8(c4_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 4) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 5) * DECODER0_IN_FEATURES + c0); vae_store8(c5_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 5) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 6) * DECODER0_IN_FEATURES + c0); vae_store8(c6_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 6) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 7) * DECODER0_IN_FEATURES + c0); vae_store8(c7_1, grads + DECODER0_WEIGHT + (vae_i64)(o0 + 7) * DECODER0_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < DECODER0_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < rows; s++) sum += d[(vae_i64)s * DECODER0_OUT_FEATURES + oc[t]] * (in + (vae_i64)s * DECODER0_IN_FEATURES)[c];
+                (grads + DECODER0_WEIGHT + (vae_i64)(o0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
+            grads[DECODER0_BIAS + o0 + t] = sum;
+        }
 }
 
-/* decoder.0 backward: db[200] = d summed over rows. */
-VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
+/* decoder.0 backward: d_in[rows, 10] = d W; 8 rows x 16 inputs per work item. */
+VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + gid];
-    grads[DECODER0_BIAS + gid] = sum;
-}
-
-/* decoder.0 backward: d_in[rows, 10] = d W. */
-VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    vae_i64 r = gid / DECODER0_IN_FEATURES;
-    int i = (int)(gid % DECODER0_IN_FEATURES);
-    float sum = 0.0f;
-    for (int o = 0; o < DECODER0_OUT_FEATURES; o++) sum += d[r * DECODER0_OUT_FEATURES + o] * params[DECODER0_WEIGHT + (vae_i64)o * DECODER0_IN_FEATURES + i];
-    d_in[gid] = sum;
+    int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
+    int r0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
+    int live = rows - r0;
+    vae_i64 rc[8];
+    for (int t = 0; t < 8; t++) rc[t] = (vae_i64)(t < live ? r0 + t : rows - 1) * DECODER0_OUT_FEATURES;
+    if (c0 + 16 <= DECODER0_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < DECODER0_OUT_FEATURES; s++)
+        {
+            VAE_GLOBAL const float* b = params + DECODER0_WEIGHT + (vae_i64)s * DECODER0_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[rc[0] + s]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[rc[1] + s]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[rc[2] + s]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[rc[3] + s]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[rc[4] + s]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[rc[5] + s]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[rc[6] + s]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[rc[7] + s]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, d_in + (vae_i64)(r0 + 0) * DECODER0_IN_FEATURES + c0); vae_store8(c0_1, d_in + (vae_i64)(r0 + 0) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, d_in + (vae_i64)(r0 + 1) * DECODER0_IN_FEATURES + c0); vae_store8(c1_1, d_in + (vae_i64)(r0 + 1) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, d_in + (vae_i64)(r0 + 2) * DECODER0_IN_FEATURES + c0); vae_store8(c2_1, d_in + (vae_i64)(r0 + 2) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, d_in + (vae_i64)(r0 + 3) * DECODER0_IN_FEATURES + c0); vae_store8(c3_1, d_in + (vae_i64)(r0 + 3) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, d_in + (vae_i64)(r0 + 4) * DECODER0_IN_FEATURES + c0); vae_store8(c4_1, d_in + (vae_i64)(r0 + 4) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, d_in + (vae_i64)(r0 + 5) * DECODER0_IN_FEATURES + c0); vae_store8(c5_1, d_in + (vae_i64)(r0 + 5) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, d_in + (vae_i64)(r0 + 6) * DECODER0_IN_FEATURES + c0); vae_store8(c6_1, d_in + (vae_i64)(r0 + 6) * DECODER0_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, d_in + (vae_i64)(r0 + 7) * DECODER0_IN_FEATURES + c0); vae_store8(c7_1, d_in + (vae_i64)(r0 + 7) * DECODER0_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < DECODER0_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < DECODER0_OUT_FEATURES; s++) sum += d[rc[t] + s] * (params + DECODER0_WEIGHT + (vae_i64)s * DECODER0_IN_FEATURES)[c];
+                (d_in + (vae_i64)(r0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
 }
 
 /* d(mu | logvar) under DReG: w~ dz + w~ (w~ / B) (z - eps / std) per sample (dz rows already weighted by w~ / B), no score term. */
@@ -261,38 +565,122 @@ VAE_KERNEL void reparameterize_backward_dreg(int n, VAE_GLOBAL const float* head
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar;
 }
 
-/* encoder.heads backward: dW[20, 200] = d^T in, summed over rows. */
+/* encoder.heads backward: dW[20, 200] = d^T in and db[20] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int o = (int)(gid / ENCODER_HEADS_IN_FEATURES);
-    int i = (int)(gid % ENCODER_HEADS_IN_FEATURES);
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o] * in[(vae_i64)r * ENCODER_HEADS_IN_FEATURES + i];
-    grads[ENCODER_HEADS_WEIGHT + gid] = sum;
+    int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
+    int o0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
+    int live = ENCODER_HEADS_OUT_FEATURES - o0;
+    int oc[8];
+    for (int t = 0; t < 8; t++) oc[t] = t < live ? o0 + t : ENCODER_HEADS_OUT_FEATURES - 1;
+    if (c0 + 16 <= ENCODER_HEADS_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < rows; s++)
+        {
+            VAE_GLOBAL const float* b = in + (vae_i64)s * ENCODER_HEADS_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[0]]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[1]]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[2]]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[3]]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[4]]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[5]]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[6]]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[7]]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 0) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c0_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 0) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 1) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c1_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 1) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 2) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c2_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 2) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 3) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c3_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 3) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 4) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c4_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 4) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 5) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c5_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 5) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 6) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c6_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 6) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 7) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c7_1, grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + 7) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < ENCODER_HEADS_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < rows; s++) sum += d[(vae_i64)s * ENCODER_HEADS_OUT_FEATURES + oc[t]] * (in + (vae_i64)s * ENCODER_HEADS_IN_FEATURES)[c];
+                (grads + ENCODER_HEADS_WEIGHT + (vae_i64)(o0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
+            grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
+        }
 }
 
-/* encoder.heads backward: db[20] = d summed over rows. */
-VAE_KERNEL void encoder_heads_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
+/* encoder.heads backward: d_in[rows, 200] = d W; 8 rows x 16 inputs per work item. */
+VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + gid];
-    grads[ENCODER_HEADS_BIAS + gid] = sum;
-}
-
-/* encoder.heads backward: d_in[rows, 200] = d W. */
-VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    vae_i64 r = gid / ENCODER_HEADS_IN_FEATURES;
-    int i = (int)(gid % ENCODER_HEADS_IN_FEATURES);
-    float sum = 0.0f;
-    for (int o = 0; o < ENCODER_HEADS_OUT_FEATURES; o++) sum += d[r * ENCODER_HEADS_OUT_FEATURES + o] * params[ENCODER_HEADS_WEIGHT + (vae_i64)o * ENCODER_HEADS_IN_FEATURES + i];
-    d_in[gid] = sum;
+    int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
+    int r0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
+    int live = rows - r0;
+    vae_i64 rc[8];
+    for (int t = 0; t < 8; t++) rc[t] = (vae_i64)(t < live ? r0 + t : rows - 1) * ENCODER_HEADS_OUT_FEATURES;
+    if (c0 + 16 <= ENCODER_HEADS_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < ENCODER_HEADS_OUT_FEATURES; s++)
+        {
+            VAE_GLOBAL const float* b = params + ENCODER_HEADS_WEIGHT + (vae_i64)s * ENCODER_HEADS_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[rc[0] + s]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[rc[1] + s]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[rc[2] + s]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[rc[3] + s]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[rc[4] + s]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[rc[5] + s]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[rc[6] + s]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[rc[7] + s]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, d_in + (vae_i64)(r0 + 0) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c0_1, d_in + (vae_i64)(r0 + 0) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, d_in + (vae_i64)(r0 + 1) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c1_1, d_in + (vae_i64)(r0 + 1) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, d_in + (vae_i64)(r0 + 2) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c2_1, d_in + (vae_i64)(r0 + 2) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, d_in + (vae_i64)(r0 + 3) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c3_1, d_in + (vae_i64)(r0 + 3) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, d_in + (vae_i64)(r0 + 4) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c4_1, d_in + (vae_i64)(r0 + 4) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, d_in + (vae_i64)(r0 + 5) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c5_1, d_in + (vae_i64)(r0 + 5) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, d_in + (vae_i64)(r0 + 6) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c6_1, d_in + (vae_i64)(r0 + 6) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, d_in + (vae_i64)(r0 + 7) * ENCODER_HEADS_IN_FEATURES + c0); vae_store8(c7_1, d_in + (vae_i64)(r0 + 7) * ENCODER_HEADS_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < ENCODER_HEADS_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < ENCODER_HEADS_OUT_FEATURES; s++) sum += d[rc[t] + s] * (params + ENCODER_HEADS_WEIGHT + (vae_i64)s * ENCODER_HEADS_IN_FEATURES)[c];
+                (d_in + (vae_i64)(r0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
 }
 
 /* encoder.0 backward: d[rows, 200] *= the Relu derivative, in place. */
@@ -303,26 +691,67 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[200, 784] = d^T in, summed over rows. */
+/* encoder.0 backward: dW[200, 784] = d^T in and db[200] = d, summed over rows; 8 outputs x 16 inputs per work item. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int o = (int)(gid / ENCODER0_IN_FEATURES);
-    int i = (int)(gid % ENCODER0_IN_FEATURES);
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + o] * in[(vae_i64)r * ENCODER0_IN_FEATURES + i];
-    grads[ENCODER0_WEIGHT + gid] = sum;
-}
-
-/* encoder.0 backward: db[200] = d summed over rows. */
-VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, int rows)
-{
-    vae_i64 gid = VAE_GID;
-    if (gid >= n) return;
-    float sum = 0.0f;
-    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + gid];
-    grads[ENCODER0_BIAS + gid] = sum;
+    int c0 = (int)(gid % ((ENCODER0_IN_FEATURES + 15) / 16)) * 16;
+    int o0 = (int)(gid / ((ENCODER0_IN_FEATURES + 15) / 16)) * 8;
+    int live = ENCODER0_OUT_FEATURES - o0;
+    int oc[8];
+    for (int t = 0; t < 8; t++) oc[t] = t < live ? o0 + t : ENCODER0_OUT_FEATURES - 1;
+    if (c0 + 16 <= ENCODER0_IN_FEATURES)
+    {
+        vae_f8 c0_0 = vae_zero8(), c0_1 = vae_zero8();
+        vae_f8 c1_0 = vae_zero8(), c1_1 = vae_zero8();
+        vae_f8 c2_0 = vae_zero8(), c2_1 = vae_zero8();
+        vae_f8 c3_0 = vae_zero8(), c3_1 = vae_zero8();
+        vae_f8 c4_0 = vae_zero8(), c4_1 = vae_zero8();
+        vae_f8 c5_0 = vae_zero8(), c5_1 = vae_zero8();
+        vae_f8 c6_0 = vae_zero8(), c6_1 = vae_zero8();
+        vae_f8 c7_0 = vae_zero8(), c7_1 = vae_zero8();
+        for (int s = 0; s < rows; s++)
+        {
+            VAE_GLOBAL const float* b = in + (vae_i64)s * ENCODER0_IN_FEATURES + c0;
+            vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + 8);
+            float a;
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[0]]; c0_0 = vae_madd8(a, b0, c0_0); c0_1 = vae_madd8(a, b1, c0_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[1]]; c1_0 = vae_madd8(a, b0, c1_0); c1_1 = vae_madd8(a, b1, c1_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[2]]; c2_0 = vae_madd8(a, b0, c2_0); c2_1 = vae_madd8(a, b1, c2_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[3]]; c3_0 = vae_madd8(a, b0, c3_0); c3_1 = vae_madd8(a, b1, c3_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[4]]; c4_0 = vae_madd8(a, b0, c4_0); c4_1 = vae_madd8(a, b1, c4_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[5]]; c5_0 = vae_madd8(a, b0, c5_0); c5_1 = vae_madd8(a, b1, c5_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[6]]; c6_0 = vae_madd8(a, b0, c6_0); c6_1 = vae_madd8(a, b1, c6_1);
+            a = d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[7]]; c7_0 = vae_madd8(a, b0, c7_0); c7_1 = vae_madd8(a, b1, c7_1);
+        }
+        if (0 < live) { vae_store8(c0_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 0) * ENCODER0_IN_FEATURES + c0); vae_store8(c0_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 0) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (1 < live) { vae_store8(c1_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 1) * ENCODER0_IN_FEATURES + c0); vae_store8(c1_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 1) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (2 < live) { vae_store8(c2_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 2) * ENCODER0_IN_FEATURES + c0); vae_store8(c2_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 2) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (3 < live) { vae_store8(c3_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 3) * ENCODER0_IN_FEATURES + c0); vae_store8(c3_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 3) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (4 < live) { vae_store8(c4_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 4) * ENCODER0_IN_FEATURES + c0); vae_store8(c4_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 4) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (5 < live) { vae_store8(c5_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 5) * ENCODER0_IN_FEATURES + c0); vae_store8(c5_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 5) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (6 < live) { vae_store8(c6_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 6) * ENCODER0_IN_FEATURES + c0); vae_store8(c6_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 6) * ENCODER0_IN_FEATURES + c0 + 8); }
+        if (7 < live) { vae_store8(c7_0, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 7) * ENCODER0_IN_FEATURES + c0); vae_store8(c7_1, grads + ENCODER0_WEIGHT + (vae_i64)(o0 + 7) * ENCODER0_IN_FEATURES + c0 + 8); }
+    }
+    else
+    {
+        for (int t = 0; t < 8 && t < live; t++)
+            for (int c = c0; c < ENCODER0_IN_FEATURES; c++)
+            {
+                float sum = 0.0f;
+                for (int s = 0; s < rows; s++) sum += d[(vae_i64)s * ENCODER0_OUT_FEATURES + oc[t]] * (in + (vae_i64)s * ENCODER0_IN_FEATURES)[c];
+                (grads + ENCODER0_WEIGHT + (vae_i64)(o0 + t) * ENCODER0_IN_FEATURES + c0)[c - c0] = sum;
+            }
+    }
+    /* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+    if (c0 == 0)
+        for (int t = 0; t < 8 && t < live; t++)
+        {
+            float sum = 0.0f;
+            for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + o0 + t];
+            grads[ENCODER0_BIAS + o0 + t] = sum;
+        }
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -446,15 +875,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 784] -> [rows, 200], Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 200] -> [rows, 20], Identity
-                queue.Launch("encoder_heads_forward", (long)examples * EncoderHeadsOutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads)]);
+                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and log p(z) - log q(z|x) per sample.
                 queue.Launch("reparameterize_importance", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(LogRatio)]);
                 // decoder.0: [rows, 10] -> [rows, 200], Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 200] -> [rows, 784], fused with the Bernoulli likelihood and its gradient.
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(1f), Int(1)]);
                 // The importance-weighted bound of each example by log-sum-exp over its samples, and each sample's weight w~ / B.
                 queue.Launch("importance_weights", examples, [Buffer(RowNll), Buffer(LogRatio), Buffer(RowWeight), Buffer(ExampleLoss), Int(examples)]);
@@ -462,24 +891,20 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("scale_rows", (long)rows * OutputWidth, [Buffer(GradientA), Buffer(RowWeight)]);
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
-                queue.Launch("decoder_out_weight_grad", (long)(DecoderOutputOutFeatures * DecoderOutputInFeatures), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
-                queue.Launch("decoder_out_bias_grad", (long)(DecoderOutputOutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
-                queue.Launch("decoder_out_input_grad", (long)rows * DecoderOutputInFeatures, [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
+                queue.Launch("decoder_out_weight_grad", (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_out_input_grad", (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
                 // decoder.0 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
-                queue.Launch("decoder_0_weight_grad", (long)(Decoder0OutFeatures * Decoder0InFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-                queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
-                queue.Launch("decoder_0_input_grad", (long)rows * Decoder0InFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
+                queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
+                queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // DReG backward: each sample's pathwise gradient of log w weighted by w~^2 / B, no score term, into d(mu | logvar).
                 queue.Launch("reparameterize_backward_dreg", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(GradientA), Buffer(RowWeight), Int(examples), Buffer(GradientB)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
-                queue.Launch("encoder_heads_weight_grad", (long)(EncoderHeadsOutFeatures * EncoderHeadsInFeatures), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
-                queue.Launch("encoder_heads_bias_grad", (long)(EncoderHeadsOutFeatures), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
-                queue.Launch("encoder_heads_input_grad", (long)examples * EncoderHeadsInFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
+                queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_heads_input_grad", (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.0 backward: dRelu, dW, db
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientA), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
-                queue.Launch("encoder_0_weight_grad", (long)(Encoder0OutFeatures * Encoder0InFeatures), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
-                queue.Launch("encoder_0_bias_grad", (long)(Encoder0OutFeatures), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
+                queue.Launch("encoder_0_weight_grad", (long)(((Encoder0OutFeatures + 7) / 8) * ((Encoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
                 return global::Vae.Kernels.Cpu.Losses.Mean(examples, queue.Download(ExampleLoss, (long)examples * 1), global::Vae.Kernels.Cpu.Floats.Null);
             }
 
@@ -487,15 +912,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 784] -> [rows, 200], Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 200] -> [rows, 20], Identity
-                queue.Launch("encoder_heads_forward", (long)examples * EncoderHeadsOutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads)]);
+                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and log p(z) - log q(z|x) per sample.
                 queue.Launch("reparameterize_importance", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(LogRatio)]);
                 // decoder.0: [rows, 10] -> [rows, 200], Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 200] -> [rows, 784], fused with the Bernoulli likelihood.
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(0f), Int(0)]);
                 // The importance-weighted bound of each example by log-sum-exp over its samples, and each sample's weight w~ / B.
                 queue.Launch("importance_weights", examples, [Buffer(RowNll), Buffer(LogRatio), Buffer(RowWeight), Buffer(ExampleLoss), Int(examples)]);
@@ -505,9 +930,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public void Encode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples)
             {
                 // encoder.0: [rows, 784] -> [rows, 200], Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 200] -> [rows, 20], Identity
-                queue.Launch("encoder_heads_forward", (long)examples * EncoderHeadsOutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads)]);
+                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // mu and logvar from the stacked heads.
                 queue.Launch("split_heads", (long)examples * Latent, [Buffer(Heads), Buffer(Mu), Buffer(LogVar)]);
             }
@@ -515,9 +940,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public void Decode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int rows)
             {
                 // decoder.0: [rows, 10] -> [rows, 200], Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 200] -> [rows, 784], Identity
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 // The mean of p(x|z) from the decoder output (Bernoulli).
                 queue.Launch("decode_mean", (long)rows * Input, [Buffer(Output), Buffer(Mean)]);
             }
@@ -526,9 +951,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * samples;
                 // decoder.0: [rows, 10] -> [rows, 200], Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 200] -> [rows, 784], fused with the Bernoulli likelihood.
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(samples), Float(0f), Int(0)]);
             }
 

@@ -31,6 +31,7 @@ public static class StressProgram
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "mpi") return Distributed.MpiWorker.Run(args[1..]);
+        if (args is [Kernels.IsaProgram.Command]) return Kernels.IsaProgram.Run();
         if (args.Length != 3 || args[0] != "stress" || !Cases.TryGetValue(args[1], out var scenario) || args[2] is not ("cpu" or "opencl"))
         {
             Console.Error.WriteLine($"usage: Vae.Runtime.Tests stress {string.Join('|', Cases.Keys)} cpu|opencl");

@@ -1,6 +1,8 @@
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using Vae.Generator.Planning.Activations;
+using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning.Ops
 {
@@ -70,18 +72,87 @@ namespace Vae.Generator.Planning.Ops
                 Arg.Buffer(Pre), Arg.Buffer(Output), Arg.Value("packed")),
             ForwardLaunch());
 
-        /// <summary>The device forward: one work item per output value.</summary>
-        public Launch ForwardLaunch() => Launch(
-            Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; one work item per output.", $@"vae_i64 r = gid / {M("OutFeatures")};
-int o = (int)(gid % {M("OutFeatures")});
-VAE_GLOBAL const float* x = in + r * {M("InFeatures")};
-VAE_GLOBAL const float* weight = params + {M("Weight")} + (vae_i64)o * {M("InFeatures")};
-float sum = params[{M("Bias")} + o];
-for (int k = 0; k < {M("InFeatures")}; k++) sum += x[k] * weight[k];
-pre[gid] = sum;
-out[gid] = {Activation.DeviceFunction}(sum);",
-                Reads("params"), Reads("in"), Writes("pre"), Writes("out")),
-            Rows, OutFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output));
+        /// <summary>
+        /// Register tiles of the device GEMMs. dW and dx, whose second operand is contiguous along the output's
+        /// columns, give a work item a strip of <see cref="StripRows"/> x <see cref="StripColumns"/> outputs held in
+        /// <c>vae_f8</c> vectors; the forward, where both operands are contiguous along k, gives it a
+        /// <see cref="TileRows"/> x <see cref="TileOutputs"/> tile of dot products accumulated <see cref="Lanes"/> lanes
+        /// at a time along k. Every loaded value feeds several multiply-adds, and the inner loop runs on vector
+        /// registers even where the device runs a kernel's loops one work item at a time (PoCL on a CPU). dW and dx add
+        /// each output's products in the order of one output per work item; the forward adds eight partial sums,
+        /// pairwise, then the ragged tail of k.
+        /// </summary>
+        public const int TileRows = 4, TileOutputs = 4, Lanes = 8;
+
+        private static string Blocks(string extent, int tile) => $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
+
+        /// <summary>Lines of C, one per index 0 .. count - 1, from a template with {t} for the index.</summary>
+        private static string Each(int count, string template, string separator = "\n") =>
+            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
+
+        /// <summary>
+        /// The device forward: a <see cref="TileRows"/> x <see cref="TileOutputs"/> tile of (row, output) per work item.
+        /// The tile is written out statement by statement, accumulators as named variables: PoCL does not unroll the
+        /// loops of a small array into registers, and then each multiply-add goes through memory.
+        /// </summary>
+        public Launch ForwardLaunch()
+        {
+            string inF = M("InFeatures"), outF = M("OutFeatures");
+            var pairs = Enumerable.Range(0, TileRows).SelectMany(t => Enumerable.Range(0, TileOutputs).Select(u => (T: Int(t), U: Int(u)))).ToList();
+            string body = $@"int o0 = (int)(gid % {Blocks(outF, TileOutputs)}) * {Int(TileOutputs)};
+int r0 = (int)(gid / {Blocks(outF, TileOutputs)}) * {Int(TileRows)};
+/* The ragged last tile reads the last valid row or output again and writes only its real ones. */
+{Each(TileRows, $"VAE_GLOBAL const float* x{{t}} = in + (vae_i64)(r0 + {{t}} < rows ? r0 + {{t}} : rows - 1) * {inF};")}
+{Each(TileOutputs, $"VAE_GLOBAL const float* w{{t}} = params + {M("Weight")} + (vae_i64)(o0 + {{t}} < {outF} ? o0 + {{t}} : {outF} - 1) * {inF};")}
+{Each(TileRows, "vae_f8 " + Each(TileOutputs, "a{r}_{t} = vae_zero8()", ", ").Replace("{r}", "{t}") + ";")}
+int k = 0;
+for (; k + {Int(Lanes)} <= {inF}; k += {Int(Lanes)})
+{{
+    vae_f8 {Each(TileRows, "xv{t} = vae_load8(x{t} + k)", ", ")};
+    vae_f8 {Each(TileOutputs, "wv{t} = vae_load8(w{t} + k)", ", ")};
+{string.Join("\n", Enumerable.Range(0, TileRows).Select(t => "    " + Each(TileOutputs, $"a{Int(t)}_{{t}} = vae_madd8(xv{Int(t)}, wv{{t}}, a{Int(t)}_{{t}});", " ")))}
+}}
+/* Bias, the eight partial sums, then the k left over by the vectors. */
+{string.Join("\n", pairs.Select(p => $"if (r0 + {p.T} < rows && o0 + {p.U} < {outF}) {{ float s = vae_dot_tail(params[{M("Bias")} + o0 + {p.U}] + vae_hsum8(a{p.T}_{p.U}), x{p.T}, w{p.U}, k, {inF}); vae_i64 at = (vae_i64)(r0 + {p.T}) * {outF} + o0 + {p.U}; pre[at] = s; out[at] = {Activation.DeviceFunction}(s); }}"))}";
+            return new Launch(
+                Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; a {Int(TileRows)} x {Int(TileOutputs)} tile of (row, output) per work item, k {Int(Lanes)} lanes at a time.", body,
+                    Reads("params"), Reads("in"), Writes("pre"), Writes("out"), IntParameter("rows")),
+                Rows, Blocks(OutFeatures, TileOutputs),
+                new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output), Arg.Rows(Rows) }),
+                TileRows);
+        }
+
+        /// <summary>Rows and columns of the dW and dx strips: <see cref="StripColumns"/> is two <see cref="Lanes"/>-wide vectors.</summary>
+        public const int StripRows = 8, StripColumns = 16;
+
+        /// <summary>
+        /// C[t][c0 .. c0 + <see cref="StripColumns"/>) = sum over s of A(t, s) B[s][same columns] for the work item's
+        /// <see cref="StripRows"/> rows t: per s, two vector loads of B's strip and one broadcast of A per row, written
+        /// out statement by statement (see <see cref="ForwardLaunch"/>), while the whole strip fits; one column at a
+        /// time at the ragged right edge. The sum over s runs in order, as one output per work item did.
+        /// </summary>
+        private static string RowStrip(string depth, string aIndex, string bRow, string width, string store) => $@"if (c0 + {Int(StripColumns)} <= {width})
+{{
+{Each(StripRows, "    vae_f8 c{t}_0 = vae_zero8(), c{t}_1 = vae_zero8();")}
+    for (int s = 0; s < {depth}; s++)
+    {{
+        VAE_GLOBAL const float* b = {bRow} + c0;
+        vae_f8 b0 = vae_load8(b), b1 = vae_load8(b + {Int(Lanes)});
+        float a;
+{Each(StripRows, $"        a = {aIndex.Replace("[t]", "[{t}]")}; c{{t}}_0 = vae_madd8(a, b0, c{{t}}_0); c{{t}}_1 = vae_madd8(a, b1, c{{t}}_1);")}
+    }}
+{Each(StripRows, $"    if ({{t}} < live) {{ vae_store8(c{{t}}_0, {store.Replace("(o0 + t)", "(o0 + {t})").Replace("(r0 + t)", "(r0 + {t})")}); vae_store8(c{{t}}_1, {store.Replace("(o0 + t)", "(o0 + {t})").Replace("(r0 + t)", "(r0 + {t})")} + {Int(Lanes)}); }}")}
+}}
+else
+{{
+    for (int t = 0; t < {Int(StripRows)} && t < live; t++)
+        for (int c = c0; c < {width}; c++)
+        {{
+            float sum = 0.0f;
+            for (int s = 0; s < {depth}; s++) sum += {aIndex} * ({bRow})[c];
+            ({store})[c - c0] = sum;
+        }}
+}}";
 
         public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
         {
@@ -93,24 +164,32 @@ out[gid] = {Activation.DeviceFunction}(sum);",
                         $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
                     Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
             }
-            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in, summed over rows.", $@"int o = (int)(gid / {M("InFeatures")});
-int i = (int)(gid % {M("InFeatures")});
-float sum = 0.0f;
-for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + o] * in[(vae_i64)r * {M("InFeatures")} + i];
-grads[{M("Weight")} + gid] = sum;", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
-                null, $"{OutFeatures} * {InFeatures}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
-            device.Add(Launch(Kernel(Kernel("bias_grad"), $"{Name} backward: db[{Int(Out)}] = d summed over rows.", $@"float sum = 0.0f;
-for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + gid];
-grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("rows")),
-                null, OutFeatures, Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Rows(Rows)));
+            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in and db[{Int(Out)}] = d, summed over rows; {Int(StripRows)} outputs x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
+int o0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};
+int live = {M("OutFeatures")} - o0;
+int oc[{Int(StripRows)}];
+for (int t = 0; t < {Int(StripRows)}; t++) oc[t] = t < live ? o0 + t : {M("OutFeatures")} - 1;
+{RowStrip("rows", $"d[(vae_i64)s * {M("OutFeatures")} + oc[t]]", $"in + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"grads + {M("Weight")} + (vae_i64)(o0 + t) * {M("InFeatures")} + c0")}
+/* db[o] = d summed over rows, by the work items of the first column strip (one launch fewer per layer). */
+if (c0 == 0)
+    for (int t = 0; t < {Int(StripRows)} && t < live; t++)
+    {{
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + o0 + t];
+        grads[{M("Bias")} + o0 + t] = sum;
+    }}", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
+                null, $"{Blocks(OutFeatures, StripRows)} * {Blocks(InFeatures, StripColumns)}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
             if (!first)
             {
-                device.Add(Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W.", $@"vae_i64 r = gid / {M("InFeatures")};
-int i = (int)(gid % {M("InFeatures")});
-float sum = 0.0f;
-for (int o = 0; o < {M("OutFeatures")}; o++) sum += d[r * {M("OutFeatures")} + o] * params[{M("Weight")} + (vae_i64)o * {M("InFeatures")} + i];
-d_in[gid] = sum;", Reads("params"), Reads("d"), Writes("d_in")),
-                    Rows, InFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other)));
+                device.Add(new Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W; {Int(StripRows)} rows x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
+int r0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};
+int live = rows - r0;
+vae_i64 rc[{Int(StripRows)}];
+for (int t = 0; t < {Int(StripRows)}; t++) rc[t] = (vae_i64)(t < live ? r0 + t : rows - 1) * {M("OutFeatures")};
+{RowStrip(M("OutFeatures"), "d[rc[t] + s]", $"params + {M("Weight")} + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"d_in + (vae_i64)(r0 + t) * {M("InFeatures")} + c0")}", Reads("params"), Reads("d"), Writes("d_in"), IntParameter("rows")),
+                    Rows, Blocks(InFeatures, StripColumns),
+                    new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other), Arg.Rows(Rows) }),
+                    StripRows));
             }
             var step = Step($"{Name} backward: d{Activation.Name}, dW, db" + (first ? "" : ", dx"),
                 Cpu($"global::Vae.Kernels.Cpu.Linear.Backward<{Activation.CpuType}>", Arg.Value("threads"), Arg.Rows(Rows),

@@ -14,3 +14,14 @@
 typedef unsigned int vae_u32;
 typedef unsigned long long vae_u64;
 typedef long long vae_i64;
+
+/* Eight floats that the GEMM-shaped kernels treat as one value (OpenCL's float8; here a struct the compiler keeps in registers). */
+typedef struct { float v[8]; } vae_f8;
+static __device__ __forceinline__ vae_f8 vae_load8(const float* p) { vae_f8 r; for (int i = 0; i < 8; i++) r.v[i] = p[i]; return r; }
+static __device__ __forceinline__ void vae_store8(vae_f8 a, float* p) { for (int i = 0; i < 8; i++) p[i] = a.v[i]; }
+static __device__ __forceinline__ vae_f8 vae_zero8() { vae_f8 r; for (int i = 0; i < 8; i++) r.v[i] = 0.0f; return r; }
+/* c + a * b, lane by lane, with a one float or eight. */
+static __device__ __forceinline__ vae_f8 vae_madd8(vae_f8 a, vae_f8 b, vae_f8 c) { for (int i = 0; i < 8; i++) c.v[i] = c.v[i] + a.v[i] * b.v[i]; return c; }
+static __device__ __forceinline__ vae_f8 vae_madd8(float a, vae_f8 b, vae_f8 c) { for (int i = 0; i < 8; i++) c.v[i] = c.v[i] + a * b.v[i]; return c; }
+/* The eight lanes summed pairwise, in the same order on both dialects. */
+static __device__ __forceinline__ float vae_hsum8(vae_f8 a) { return ((a.v[0] + a.v[1]) + (a.v[2] + a.v[3])) + ((a.v[4] + a.v[5]) + (a.v[6] + a.v[7])); }

@@ -28,6 +28,13 @@ VAE_FN float vae_sech2(float u)
     return 4.0f * e / ((1.0f + e) * (1.0f + e));
 }
 
+/* start + the sum over j in [k, n) of x[j] w[j], in order: the part of a dot product that eight-lane vectors leave over. */
+VAE_FN float vae_dot_tail(float start, VAE_GLOBAL const float* x, VAE_GLOBAL const float* w, int k, int n)
+{
+    for (; k < n; k++) start += x[k] * w[k];
+    return start;
+}
+
 /* Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1). */
 VAE_FN void vae_philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)
 {

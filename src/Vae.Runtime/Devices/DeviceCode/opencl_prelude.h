@@ -14,3 +14,17 @@
 typedef uint vae_u32;
 typedef ulong vae_u64;
 typedef long vae_i64;
+
+/*
+ * Eight floats that the GEMM-shaped kernels treat as one value, so a work item's inner loop runs on vector registers
+ * (PoCL executes a kernel's loops one work item at a time, so vectors across work items do not form there). vload8 and
+ * vstore8 need only float alignment.
+ */
+typedef float8 vae_f8;
+#define vae_load8(p) vload8(0, (p))
+#define vae_store8(v, p) vstore8((v), 0, (p))
+#define vae_zero8() ((float8)(0.0f))
+/* c + a * b, lane by lane (a one float or eight), with the same contraction as the scalar c += a * b. */
+#define vae_madd8(a, b, c) ((c) + (a) * (b))
+/* The eight lanes summed pairwise, in the same order on both dialects. */
+inline float vae_hsum8(float8 a) { return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7)); }
