@@ -7,6 +7,12 @@ using Vae.Data;
 // dotnet run -c Release --project bench/Vae.Benchmarks -- [BenchmarkDotNet arguments]  (kernels and steps)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- epoch [--data DIR]           (one epoch: seconds, GFLOP/s, bytes allocated)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- inference [--data DIR]       (encode and decode images/s)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- memory stream|in-memory EPOCHS [DIR]  (peak working set, test ELBO)
+if (args.Length is 3 or 4 && args[0] == "memory")
+{
+    MemoryFigures.Run(args.Length == 4 ? args[3] : FashionMnist.DebianDirectory, args[1] == "stream", int.Parse(args[2]));
+    return 0;
+}
 if (args.Length > 0 && args[0] is "epoch" or "inference")
 {
     string dir = args.Length > 2 && args[1] == "--data" ? args[2] : FashionMnist.DebianDirectory;

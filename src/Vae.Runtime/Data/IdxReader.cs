@@ -145,6 +145,41 @@ public static class IdxReader
         }
     }
 
+    /// <summary>
+    /// Copies the pixels of an images file (raw or gzip) to <paramref name="destination"/> as raw bytes, a chunk at a
+    /// time, so memory does not grow with the file; checks the header and that exactly the promised pixels are there.
+    /// </summary>
+    internal static (int Count, int Rows, int Columns) ExtractPixels(string path, string destination)
+    {
+        using var stream = OpenFile(path);
+        var source = Source.Open(stream, path);
+        try
+        {
+            uint[] dims = ReadHeader(source, expectImages: true);
+            int count = (int)dims[0], rows = (int)dims[1], columns = (int)dims[2];
+            long expected = (long)count * rows * columns;
+            using var output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, ChunkSize);
+            var chunk = new byte[ChunkSize];
+            long copied = 0;
+            while (copied < expected)
+            {
+                int got = source.ReadAtMost(chunk.AsSpan(0, (int)Math.Min(ChunkSize, expected - copied)));
+                if (got == 0) break;
+                output.Write(chunk, 0, got);
+                copied += got;
+            }
+            long extra = copied == expected ? source.CountRest() : 0;
+            if (copied != expected || extra != 0)
+                throw source.Error(LengthMismatch(expected, copied + extra, headerBytes: 16,
+                    $"{count} images of {rows}x{columns} pixels", source.IsCompressed));
+            return (count, rows, columns);
+        }
+        finally
+        {
+            source.Dispose();
+        }
+    }
+
     // A FIFO would block the open forever and a device would never end: only regular files are read.
     private static FileStream OpenFile(string path) => RegularFile.OpenRead(path, "IDX file");
 
@@ -509,6 +544,19 @@ public static class FashionMnist
             }
         }
         return (images, labels);
+    }
+
+    /// <summary>
+    /// Opens the training or test set for streaming (<see cref="IdxBatchSource"/>): the pixels are read from a
+    /// memory-mapped file as the trainer asks for them instead of being held as floats. Dispose the source when done.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A file is missing; the message lists every name tried.</exception>
+    /// <exception cref="InvalidDataException">The files are malformed or disagree.</exception>
+    public static IdxBatchSource OpenStreaming(string directory, bool train, string? cacheDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        string prefix = train ? "train" : "t10k";
+        return IdxBatchSource.Open(Find(directory, prefix, "images", "idx3"), Find(directory, prefix, "labels", "idx1"), cacheDirectory);
     }
 
     private static string Find(string directory, string prefix, string kind, string idx)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Vae.Data;
 using Vae.Noise;
 
 namespace Vae;
@@ -116,14 +117,22 @@ public sealed class Trainer
         Fit(data, ReadOnlyMemory<int>.Empty, epochs, progress, cancellationToken);
 
     /// <summary>Trains a conditional model for <paramref name="epochs"/> epochs over labelled data (one label per example, shuffled with it).</summary>
-    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public IReadOnlyList<EpochResult> Fit(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Fit(InMemory(data, labels), epochs, progress, cancellationToken);
+
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs over examples read from <paramref name="source"/> (in memory or
+    /// streamed from disk); with the same shuffle seed, the batches and the result are those of the in-memory overloads.
+    /// </summary>
+    public IReadOnlyList<EpochResult> Fit(IBatchSource source, int epochs, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(source);
         ArgumentOutOfRangeException.ThrowIfNegative(epochs);
         var results = new List<EpochResult>();
         StopRequested = false;
         for (int e = 0; e < epochs && !StopRequested; e++)
         {
-            var result = TrainEpoch(data, labels, e + 1, epochs, progress, cancellationToken);
+            var result = TrainEpoch(source, e + 1, epochs, progress, cancellationToken);
             if (!ValidationData.IsEmpty)
                 result = result with { ValidationLoss = -Evaluation.Metrics.Elbo(_model, ValidationData.Span, ValidationLabels.Span) };
             results.Add(result);
@@ -138,26 +147,47 @@ public sealed class Trainer
 
     /// <summary>One pass over labelled data (a conditional model's); the labels follow their examples through the shuffle.</summary>
     /// <exception cref="RanksDisagreeException">With more than one rank: the ranks hold different data, batch sizes, epochs, steps or parameters.</exception>
-    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    public EpochResult TrainEpoch(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        TrainEpoch(InMemory(data, labels), epochInCall, epochsInCall, progress, cancellationToken);
+
+    private InMemoryBatchSource InMemory(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels)
     {
         int input = _model.Architecture.Input;
         if (data.Length % input != 0)
             throw new ArgumentException($"The data has {data.Length} values, not a whole number of examples of Input = {input}.", nameof(data));
-        int n = data.Length / input;
-        if (n == 0) throw new ArgumentException("The data set is empty.", nameof(data));
+        if (data.IsEmpty) throw new ArgumentException("The data set is empty.", nameof(data));
+        if (!labels.IsEmpty && labels.Length != data.Length / input)
+            throw new ArgumentException($"labels has {labels.Length} values for {data.Length / input} examples.", nameof(labels));
+        if (!labels.IsEmpty && !_model.Architecture.IsConditional)
+            throw new ArgumentException($"{_model.Architecture.Name} is not conditional: it takes no labels (declare [Conditional(Classes = C)] for one that does).", nameof(labels));
+        return new InMemoryBatchSource(data, input, labels);
+    }
+
+    /// <summary>One pass over the examples of <paramref name="source"/>.</summary>
+    /// <exception cref="ArgumentException">The source's examples are not the model's Input long.</exception>
+    /// <exception cref="RanksDisagreeException">With more than one rank: the ranks hold different data, batch sizes, epochs, steps or parameters.</exception>
+    public EpochResult TrainEpoch(IBatchSource source, int epochInCall = 1, int epochsInCall = 1, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        int input = _model.Architecture.Input;
+        if (source.ExampleLength != input)
+            throw new ArgumentException($"The source's examples have {source.ExampleLength} values; the model's Input is {input}.", nameof(source));
+        int n = source.Count;
+        if (n == 0) throw new ArgumentException("The data set is empty.", nameof(source));
         if (EpochsCompleted == int.MaxValue) throw new InvalidOperationException($"This trainer has completed {int.MaxValue} epochs, the most it counts.");
-        if (!labels.IsEmpty && labels.Length != n) throw new ArgumentException($"labels has {labels.Length} values for {n} examples.", nameof(labels));
+        // A source may carry labels an unconditional model ignores (Fashion-MNIST's do); a conditional model needs them.
+        bool labelled = _model.Architecture.IsConditional;
+        if (labelled && !source.HasLabels)
+            throw new ArgumentException($"{_model.Architecture.Name} is conditional: the source must have a label for every example.", nameof(source));
         if (_batchLabels.Length < BatchSize) _batchLabels = new int[BatchSize];
         int epoch = EpochsCompleted + 1;
-        if (_communicator.Size > 1) CheckRanksAgree(n, epoch, !labels.IsEmpty);
+        if (_communicator.Size > 1) CheckRanksAgree(n, epoch, labelled);
         Shuffle(n, epoch);
         if (_batch.Length < BatchSize * input) _batch = new float[BatchSize * input];
 
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         int done = 0, steps = 0;
-        var source = data.Span;
-        var sourceLabels = labels.Span;
         for (int start = 0; start < n; start += BatchSize)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -166,11 +196,11 @@ public sealed class Trainer
             int ranks = _communicator.Size, rank = _communicator.Rank;
             int first = (int)((long)count * rank / ranks), rows = (int)((long)count * (rank + 1) / ranks) - first;
             for (int b = 0; b < rows; b++)
-                source.Slice(_order[start + first + b] * input, input).CopyTo(_batch.AsSpan(b * input, input));
-            if (!sourceLabels.IsEmpty)
-                for (int b = 0; b < rows; b++) _batchLabels[b] = sourceLabels[_order[start + first + b]];
+                source.CopyExample(_order[start + first + b], _batch.AsSpan(b * input, input));
+            if (labelled)
+                for (int b = 0; b < rows; b++) _batchLabels[b] = source.LabelOf(_order[start + first + b]);
             if (KlWeightSchedule is { } schedule) _model.KlWeight = schedule(_model.Step + 1);
-            var batchLabels = sourceLabels.IsEmpty ? ReadOnlySpan<int>.Empty : _batchLabels.AsSpan(0, rows);
+            var batchLabels = labelled ? _batchLabels.AsSpan(0, rows) : ReadOnlySpan<int>.Empty;
             if (LearningRateSchedule is { } rates) Optimizer.LearningRate = rates.At(_model.Step + 1);
             double loss = ranks == 1
                 ? _model.TrainStep(_batch.AsSpan(0, count * input), batchLabels, Optimizer, ClipGradientNorm)
