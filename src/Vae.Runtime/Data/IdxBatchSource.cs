@@ -1,23 +1,23 @@
-using System.IO.MemoryMappedFiles;
+using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 
 namespace Vae.Data;
 
 /// <summary>
 /// Images read from an IDX file as the trainer asks for them, for data that should not be held in memory as floats.
-/// The pixels (decompressed once, if the file is gzip) sit in a raw file that is memory-mapped: the operating system
-/// pages in what is read and drops it under pressure, so the process holds about one byte per pixel at most (the
-/// in-memory path holds four, plus the bytes it read them from), and each pixel becomes <c>pixel / 255f</c> exactly as
-/// <see cref="IdxImages.ToFloats"/> makes it, so training sees the same numbers either way.
+/// The pixels (decompressed once, if the file is gzip) sit in a raw file from which each example is read at its offset
+/// when the trainer asks for it: the file's pages live in the operating system's cache, which it drops under pressure,
+/// not in the process (a memory map would count every page touched in the process's working set), and each pixel
+/// becomes <c>pixel / 255f</c> exactly as <see cref="IdxImages.ToFloats"/> makes it, so training sees the same
+/// numbers either way.
 /// </summary>
 /// <remarks>
 /// The trainer's shuffle is a full permutation, so reads jump around the file; that is cheap while the file fits in
 /// the page cache (Fashion-MNIST's 47 MB does) and slow from a disk when it does not.
 /// </remarks>
-public sealed unsafe class IdxBatchSource : IBatchSource, IDisposable
+public sealed class IdxBatchSource : IBatchSource, IDisposable
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly byte* _pixels;
+    private readonly SafeFileHandle _pixels;
     private readonly byte[] _labels;
     private readonly string _pixelFile;
     private readonly float[] _scale = new float[256];
@@ -31,11 +31,7 @@ public sealed unsafe class IdxBatchSource : IBatchSource, IDisposable
         Columns = columns;
         _labels = labels;
         for (int v = 0; v < 256; v++) _scale[v] = v / 255f;
-        _map = MemoryMappedFile.CreateFromFile(pixelFile, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        _view = _map.CreateViewAccessor(0, (long)count * rows * columns, MemoryMappedFileAccess.Read);
-        byte* pointer = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        _pixels = pointer + _view.PointerOffset;
+        _pixels = File.OpenHandle(pixelFile, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
     }
 
     /// <summary>
@@ -90,21 +86,32 @@ public sealed unsafe class IdxBatchSource : IBatchSource, IDisposable
         if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"The source has {Count} examples.");
         int length = ExampleLength;
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, length, nameof(destination));
-        var pixels = new ReadOnlySpan<byte>(_pixels + (long)index * length, length);
-        var scale = _scale;
-        for (int i = 0; i < length; i++) destination[i] = scale[pixels[i]];
+        byte[] pixels = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            long offset = (long)index * length;
+            for (int got = 0, n; got < length; got += n)
+            {
+                n = RandomAccess.Read(_pixels, pixels.AsSpan(got, length - got), offset + got);
+                if (n == 0) throw new IOException($"{_pixelFile}: the pixel file ended early (example {index}); was it changed while in use?");
+            }
+            var scale = _scale;
+            for (int i = 0; i < length; i++) destination[i] = scale[pixels[i]];
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(pixels);
+        }
     }
 
     /// <inheritdoc/>
     public int LabelOf(int index) => _labels[index];
 
-    /// <summary>Unmaps the pixels and deletes the temporary pixel file.</summary>
+    /// <summary>Closes and deletes the temporary pixel file.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        _pixels.Dispose();
         File.Delete(_pixelFile);
     }
 }

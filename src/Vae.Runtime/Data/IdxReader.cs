@@ -548,7 +548,7 @@ public static class FashionMnist
 
     /// <summary>
     /// Opens the training or test set for streaming (<see cref="IdxBatchSource"/>): the pixels are read from a
-    /// memory-mapped file as the trainer asks for them instead of being held as floats. Dispose the source when done.
+    /// raw file, one example at a time, as the trainer asks for them instead of being held as floats. Dispose the source when done.
     /// </summary>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists every name tried.</exception>
     /// <exception cref="InvalidDataException">The files are malformed or disagree.</exception>
