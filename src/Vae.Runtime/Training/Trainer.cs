@@ -208,6 +208,7 @@ public sealed class Trainer
             lossSum += loss * count;
             done += count;
             steps++;
+            foreach (var callback in Callbacks) callback.OnStepEnd(this, _model, _model.Step, loss);
             if (progress is not null && steps % ReportEvery == 0 && done < n)
                 progress.Report(new TrainingProgress(epochInCall, epochsInCall, _model.Step, done, n, lossSum / done, done / clock.Elapsed.TotalSeconds, false));
         }

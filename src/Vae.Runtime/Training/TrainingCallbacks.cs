@@ -1,10 +1,45 @@
 namespace Vae;
 
-/// <summary>Code the <see cref="Trainer"/> runs at the end of each epoch of <c>Fit</c> (after the validation loss is known).</summary>
+/// <summary>
+/// Code the <see cref="Trainer"/> runs at the end of each epoch of <c>Fit</c> (after the validation loss is known) and,
+/// if it overrides <see cref="OnStepEnd"/>, after every optimiser step of <c>Fit</c> and <c>TrainEpoch</c>.
+/// </summary>
 public interface ITrainingCallback
 {
     /// <summary>Called after epoch <paramref name="result"/>; <see cref="Trainer.StopTraining"/> ends <c>Fit</c> after it.</summary>
     void OnEpochEnd(Trainer trainer, VaeModel model, EpochResult result);
+
+    /// <summary>Called after each optimiser step with the model's step count and that batch's loss; does nothing unless overridden.</summary>
+    void OnStepEnd(Trainer trainer, VaeModel model, long step, double batchLoss) { }
+}
+
+/// <summary>
+/// Saves the whole run (<see cref="Files.TrainingCheckpoint.Save"/>: model, optimiser, position, seeds) every
+/// <see cref="EveryEpochs"/> epochs to one file, replaced atomically, so a run stopped at any moment resumes from the
+/// last save with <see cref="Files.TrainingCheckpoint.Restore"/>.
+/// </summary>
+public sealed class SaveCheckpointEvery : ITrainingCallback
+{
+    /// <param name="path">The checkpoint file (<c>.safetensors</c>).</param>
+    /// <param name="everyEpochs">Epochs between saves, &gt;= 1 (counted by <see cref="Trainer.EpochsCompleted"/>, so a resumed run keeps the rhythm).</param>
+    public SaveCheckpointEvery(string path, int everyEpochs = 1)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Path = path;
+        EveryEpochs = everyEpochs >= 1 ? everyEpochs : throw new ArgumentOutOfRangeException(nameof(everyEpochs), everyEpochs, "Save every 1 or more epochs.");
+    }
+
+    /// <summary>The checkpoint file.</summary>
+    public string Path { get; }
+
+    /// <summary>Epochs between saves.</summary>
+    public int EveryEpochs { get; }
+
+    /// <inheritdoc/>
+    public void OnEpochEnd(Trainer trainer, VaeModel model, EpochResult result)
+    {
+        if (trainer.EpochsCompleted % EveryEpochs == 0) Files.TrainingCheckpoint.Save(trainer, Path);
+    }
 }
 
 /// <summary>

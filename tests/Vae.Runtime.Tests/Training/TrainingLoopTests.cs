@@ -93,7 +93,7 @@ public class TrainingLoopTests
     }
 }
 
-/// <summary>A whole run saved and resumed with one call continues exactly as if it had not stopped.</summary>
+/// <summary>A whole run saved and resumed with one call continues exactly as if it had not stopped; the callbacks that save runs and watch steps.</summary>
 public class TrainingCheckpointTests
 {
     [Fact]
@@ -129,6 +129,57 @@ public class TrainingCheckpointTests
             var mismatched = new Trainer(other, new Adam(), batchSize: 64, shuffleSeed: 4);
             var e = Assert.Throws<InvalidDataException>(() => Vae.Files.TrainingCheckpoint.Restore(mismatched, path));
             Assert.Contains("batch size 32", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private sealed class StepRecorder : ITrainingCallback
+    {
+        public List<(long Step, double Loss)> Steps { get; } = [];
+
+        public void OnEpochEnd(Trainer trainer, VaeModel model, EpochResult result) { }
+
+        public void OnStepEnd(Trainer trainer, VaeModel model, long step, double batchLoss) => Steps.Add((step, batchLoss));
+    }
+
+    [Fact]
+    public void Step_callbacks_see_every_step_in_order_with_its_batch_loss()
+    {
+        using var device = Device.Cpu(1);
+        using var model = new WideVae(device, 3);
+        var recorder = new StepRecorder();
+        var trainer = new Trainer(model, new Adam(1e-3f), batchSize: 30, shuffleSeed: 2) { Callbacks = { recorder } };
+        var results = trainer.Fit(TestData.Inputs(WideVae.Descriptor, 100, 1), epochs: 2);
+        Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), recorder.Steps.Select(s => s.Step));
+        Assert.All(recorder.Steps, s => Assert.True(double.IsFinite(s.Loss) && s.Loss > 0));
+        // The epoch's loss is the example-weighted mean of its batches' (30, 30, 30, 10).
+        double first = (30 * (recorder.Steps[0].Loss + recorder.Steps[1].Loss + recorder.Steps[2].Loss) + 10 * recorder.Steps[3].Loss) / 100;
+        Assert.Equal(first, results[0].TrainLoss, 12);
+    }
+
+    [Fact]
+    public void A_checkpoint_every_two_epochs_holds_the_last_even_epoch()
+    {
+        using var device = Device.Cpu(1);
+        var data = TestData.Inputs(WideVae.Descriptor, 64, 5);
+        string path = Path.Combine(Path.GetTempPath(), $"vae-every-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using var model = new WideVae(device, 3);
+            var trainer = new Trainer(model, new Adam(1e-3f), batchSize: 16, shuffleSeed: 2) { Callbacks = { new SaveCheckpointEvery(path, everyEpochs: 2) } };
+            trainer.Fit(data, epochs: 1);
+            Assert.False(File.Exists(path));
+            trainer.Fit(data, epochs: 2);
+            var afterTwo = model.GetParameters();
+            using var resumed = new WideVae(device, 99);
+            var again = new Trainer(resumed, new Adam(1e-3f), batchSize: 16, shuffleSeed: 2);
+            Vae.Files.TrainingCheckpoint.Restore(again, path);
+            Assert.Equal(2, again.EpochsCompleted);
+            Assert.NotEqual(afterTwo, resumed.GetParameters()); // saved after epoch 2, not epoch 3
+            Assert.Throws<ArgumentOutOfRangeException>(() => new SaveCheckpointEvery(path, 0));
         }
         finally
         {
