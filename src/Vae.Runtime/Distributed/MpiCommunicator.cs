@@ -1,3 +1,4 @@
+using System.Numerics;
 using Vae.Distributed;
 
 namespace Vae;
@@ -146,39 +147,26 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
     // A bucket's values from every rank fit in one int count at rank 0.
     private int Bucket() => Math.Max(1, Math.Min(BucketSize, int.MaxValue / Size));
 
-    private void OrderedSum(Span<float> part)
-    {
-        if (Rank == 0 && _gatherF.Length < part.Length * Size) _gatherF = new float[part.Length * Size];
-        fixed (float* p = part)
-        fixed (float* all = _gatherF)
-        {
-            MpiNative.Check(_mpi.Gather(p, part.Length, _mpi.Float, all, part.Length, _mpi.Float, 0, _mpi.CommWorld), "MPI_Gather");
-            if (Rank == 0)
-                for (int i = 0; i < part.Length; i++)
-                {
-                    float s = all[i];
-                    for (int r = 1; r < Size; r++) s += all[r * part.Length + i];
-                    p[i] = s;
-                }
-            MpiNative.Check(_mpi.Bcast(p, part.Length, _mpi.Float, 0, _mpi.CommWorld), "MPI_Bcast");
-        }
-    }
+    private void OrderedSum(Span<float> part) => OrderedSum(part, ref _gatherF, _mpi.Float);
 
-    private void OrderedSum(Span<double> part)
+    private void OrderedSum(Span<double> part) => OrderedSum(part, ref _gatherD, _mpi.Double);
+
+    /// <summary>Rank 0 gathers every rank's values and adds them rank by rank, then broadcasts: the same order every run.</summary>
+    private void OrderedSum<T>(Span<T> part, ref T[] gather, nint datatype) where T : unmanaged, IAdditionOperators<T, T, T>
     {
-        if (Rank == 0 && _gatherD.Length < part.Length * Size) _gatherD = new double[part.Length * Size];
-        fixed (double* p = part)
-        fixed (double* all = _gatherD)
+        if (Rank == 0 && gather.Length < part.Length * Size) gather = new T[part.Length * Size];
+        fixed (T* p = part)
+        fixed (T* all = gather)
         {
-            MpiNative.Check(_mpi.Gather(p, part.Length, _mpi.Double, all, part.Length, _mpi.Double, 0, _mpi.CommWorld), "MPI_Gather");
+            MpiNative.Check(_mpi.Gather(p, part.Length, datatype, all, part.Length, datatype, 0, _mpi.CommWorld), "MPI_Gather");
             if (Rank == 0)
                 for (int i = 0; i < part.Length; i++)
                 {
-                    double s = all[i];
+                    T s = all[i];
                     for (int r = 1; r < Size; r++) s += all[r * part.Length + i];
                     p[i] = s;
                 }
-            MpiNative.Check(_mpi.Bcast(p, part.Length, _mpi.Double, 0, _mpi.CommWorld), "MPI_Bcast");
+            MpiNative.Check(_mpi.Bcast(p, part.Length, datatype, 0, _mpi.CommWorld), "MPI_Bcast");
         }
     }
 
