@@ -108,18 +108,9 @@ public sealed class MpiTests(ITestOutputHelper output)
         start.ArgumentList.Add(typeof(MpiWorker).Assembly.Location);
         start.ArgumentList.Add("mpi");
         foreach (var a in args) start.ArgumentList.Add(a);
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Limit))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"mpirun -np {ranks} {string.Join(' ', args)} did not finish within {Limit.TotalSeconds} s (a hang).\n{stdout.Result}\n{stderr.Result}");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result, clock.Elapsed);
+        var (exitCode, stdout, stderr, elapsed, timedOut) = ChildProcess.Run(start, Limit);
+        if (timedOut) Assert.Fail($"mpirun -np {ranks} {string.Join(' ', args)} did not finish within {Limit.TotalSeconds} s (a hang).\n{stdout}\n{stderr}");
+        return (exitCode, stdout, stderr, elapsed);
     }
 
     /// <summary>One machine, more ranks than cores allowed, and --allow-run-as-root only when running as root.</summary>

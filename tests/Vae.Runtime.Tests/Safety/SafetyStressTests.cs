@@ -52,18 +52,9 @@ public sealed class SafetyStressTests(ITestOutputHelper output)
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(typeof(StressProgram).Assembly.Location);
         foreach (var a in args) start.ArgumentList.Add(a);
-        var clock = Stopwatch.StartNew();
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(Limit))
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit();
-            Assert.Fail($"'{string.Join(' ', args)}' did not finish within {Limit.TotalMinutes} minutes (a hang).\n{stdout.Result}");
-        }
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result, clock.Elapsed);
+        var (exitCode, stdout, stderr, elapsed, timedOut) = ChildProcess.Run(start, Limit);
+        if (timedOut) Assert.Fail($"'{string.Join(' ', args)}' did not finish within {Limit.TotalMinutes} minutes (a hang).\n{stdout}");
+        return (exitCode, stdout, stderr, elapsed);
     }
 
     /// <summary>The dotnet host running the tests (the test host sets DOTNET_HOST_PATH), else the one on the PATH.</summary>
