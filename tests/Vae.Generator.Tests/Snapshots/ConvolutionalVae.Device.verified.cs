@@ -412,7 +412,17 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     VAE_GLOBAL const float* o = output + gid * OUTPUT_WIDTH;
     VAE_GLOBAL float* d = d_output + gid * OUTPUT_WIDTH;
     float sum = 0.0f;
-    for (int i = 0; i < INPUT; i++)
+    /* Eight columns at a time on vector registers (vector exp and log), then the ragged tail one by one. */
+    vae_f8 acc = vae_zero8();
+    int i = 0;
+    for (; i + 8 <= INPUT; i += 8)
+    {
+        vae_f8 g;
+        acc = vae_madd8(1.0f, vae_bernoulli8(vae_load8(o + i), vae_load8(xr + i), &g), acc);
+        if (with_gradient) vae_store8(vae_madd8(grad_scale, g, vae_zero8()), d + i);
+    }
+    sum = vae_hsum8(acc);
+    for (; i < INPUT; i++)
     {
         float l = o[i];
         float e = VAE_EXP(-VAE_FABS(l));

@@ -25,3 +25,15 @@ static __device__ __forceinline__ vae_f8 vae_madd8(vae_f8 a, vae_f8 b, vae_f8 c)
 static __device__ __forceinline__ vae_f8 vae_madd8(float a, vae_f8 b, vae_f8 c) { for (int i = 0; i < 8; i++) c.v[i] = c.v[i] + a * b.v[i]; return c; }
 /* The eight lanes summed pairwise, in the same order on both dialects. */
 static __device__ __forceinline__ float vae_hsum8(vae_f8 a) { return ((a.v[0] + a.v[1]) + (a.v[2] + a.v[3])) + ((a.v[4] + a.v[5]) + (a.v[6] + a.v[7])); }
+/* The Bernoulli likelihood on eight logits: softplus(l) - x l per lane, and sigmoid(l) - x into *g (as OpenCL's). */
+static __device__ __forceinline__ vae_f8 vae_bernoulli8(vae_f8 l, vae_f8 x, vae_f8* g)
+{
+    vae_f8 r;
+    for (int i = 0; i < 8; i++)
+    {
+        float e = expf(-fabsf(l.v[i]));
+        g->v[i] = (l.v[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e)) - x.v[i];
+        r.v[i] = fmaxf(l.v[i], 0.0f) - x.v[i] * l.v[i] + logf(1.0f + e);
+    }
+    return r;
+}

@@ -28,3 +28,13 @@ typedef float8 vae_f8;
 #define vae_madd8(a, b, c) ((c) + (a) * (b))
 /* The eight lanes summed pairwise, in the same order on both dialects. */
 inline float vae_hsum8(float8 a) { return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7)); }
+/*
+ * The Bernoulli likelihood on eight logits l with targets x: returns softplus(l) - x l per lane and writes
+ * sigmoid(l) - x to *g, each lane computed with the same operations as the scalar loop, so vector exp and log run.
+ */
+inline float8 vae_bernoulli8(float8 l, float8 x, float8* g)
+{
+    float8 e = exp(-fabs(l));
+    *g = select(e / (1.0f + e), 1.0f / (1.0f + e), isgreaterequal(l, (float8)(0.0f))) - x;
+    return fmax(l, 0.0f) - x * l + log(1.0f + e);
+}
