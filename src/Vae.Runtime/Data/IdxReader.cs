@@ -551,12 +551,23 @@ public static class FashionMnist
     /// raw file, one example at a time, as the trainer asks for them instead of being held as floats. Dispose the source when done.
     /// </summary>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists every name tried.</exception>
-    /// <exception cref="InvalidDataException">The files are malformed or disagree.</exception>
+    /// <exception cref="InvalidDataException">The files are malformed or disagree, or a label is not a class 0 to 9.</exception>
     public static IdxBatchSource OpenStreaming(string directory, bool train, string? cacheDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(directory);
         string prefix = train ? "train" : "t10k";
-        return IdxBatchSource.Open(Find(directory, prefix, "images", "idx3"), Find(directory, prefix, "labels", "idx1"), cacheDirectory);
+        string labelsPath = Find(directory, prefix, "labels", "idx1");
+        var source = IdxBatchSource.Open(Find(directory, prefix, "images", "idx3"), labelsPath, cacheDirectory);
+        for (int i = 0; i < source.Count; i++)
+        {
+            if (source.LabelOf(i) >= 10)
+            {
+                source.Dispose();
+                throw new InvalidDataException(
+                    $"{labelsPath}: label {source.LabelOf(i)} of item {i} (byte offset {8 + i}) is not a Fashion-MNIST class (expected 0..9).");
+            }
+        }
+        return source;
     }
 
     private static string Find(string directory, string prefix, string kind, string idx)

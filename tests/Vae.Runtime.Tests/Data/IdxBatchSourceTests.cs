@@ -83,6 +83,20 @@ public sealed class IdxBatchSourceTests : IDisposable
     }
 
     [Fact]
+    public void Opening_fashion_mnist_for_streaming_refuses_a_label_that_is_not_a_class()
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(_cache, "data")).FullName;
+        File.Move(WriteRawIdx(3), Path.Combine(folder, "t10k-images-idx3-ubyte"));
+        File.WriteAllBytes(Path.Combine(folder, "t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 3, 4, 12, 7]);
+        var error = Assert.Throws<InvalidDataException>(() => FashionMnist.OpenStreaming(folder, train: false, _cache));
+        Assert.Contains("label 12 of item 1", error.Message);
+        Assert.Empty(Directory.GetFiles(_cache)); // the pixel copy went with the refused source
+        File.WriteAllBytes(Path.Combine(folder, "t10k-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 3, 4, 9, 7]);
+        using var source = FashionMnist.OpenStreaming(folder, train: false, _cache);
+        Assert.Equal((3, 9), (source.Count, source.LabelOf(1)));
+    }
+
+    [Fact]
     public void A_conditional_model_refuses_a_source_without_labels()
     {
         using var device = Device.Cpu(1);
