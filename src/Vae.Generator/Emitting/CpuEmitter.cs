@@ -75,7 +75,7 @@ namespace Vae.Generator.Emitting
                     w.Line("public static readonly GeneratedCpuKernels Instance = new GeneratedCpuKernels();");
                     w.Line();
                     w.Line("// Sizes and offsets in the flat parameter buffer (the gradient buffer has the same layout).");
-                    foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression};" + (c.Comment.Length > 0 ? " // " + c.Comment : ""));
+                    foreach (var c in plan.Constants) w.Line(c.CSharpDeclaration);
                     w.Line();
                     w.Line("/// <summary>Scratch for the transposed weights of the largest layer.</summary>");
                     w.Line($"public long PackedFloats => {plan.PackedFloatsExpression};");

@@ -36,7 +36,7 @@ namespace Vae.Generator.Emitting
         {
             var w = new SourceWriter();
             w.Line($"/* Kernels of {plan.Model.ClassName}: {plan.Summary}. A work item computes one output value, or a register tile of them where its comment says so. */");
-            foreach (var c in plan.Constants) w.Line($"#define {c.Macro} {c.CValue}" + (c.Comment.Length > 0 ? $" /* {c.Comment} */" : ""));
+            foreach (var c in plan.Constants) w.Line(c.CDefinition);
             w.Line();
             var activations = plan.Model.Encoder.Concat(plan.Model.Decoder).Select(l => l.Activation)
                 .Concat(plan.Model.EncoderConvs.Concat(plan.Model.DecoderConvs).Select(c => c.Activation))
@@ -116,7 +116,7 @@ namespace Vae.Generator.Emitting
                 w.Line("public static readonly GeneratedAcceleratorKernels Instance = new GeneratedAcceleratorKernels();");
                 w.Line();
                 w.Line("// Sizes, and offsets in the flat parameter buffer.");
-                foreach (var c in plan.Constants) w.Line($"private const {c.CSharpType} {c.Name} = {c.Expression};" + (c.Comment.Length > 0 ? " // " + c.Comment : ""));
+                foreach (var c in plan.Constants) w.Line(c.CSharpDeclaration);
                 w.Line();
                 w.Line("// Buffer ids: the index in Buffers.");
                 var table = Table(plan).ToList();

@@ -42,6 +42,12 @@ namespace Vae.Generator.Planning
     {
         public static ConstantPlan Int(string name, string macro, int value, string expression, string comment) =>
             new ConstantPlan(name, macro, "int", expression, value.ToString(System.Globalization.CultureInfo.InvariantCulture), comment);
+
+        /// <summary>The C# declaration both generated kernel classes open with.</summary>
+        public string CSharpDeclaration => $"private const {CSharpType} {Name} = {Expression};" + (Comment.Length > 0 ? " // " + Comment : "");
+
+        /// <summary>The C macro the device source opens with.</summary>
+        public string CDefinition => $"#define {Macro} {CValue}" + (Comment.Length > 0 ? $" /* {Comment} */" : "");
     }
 
     /// <summary>What an argument of a call refers to; each emitter binds these to its own expressions.</summary>

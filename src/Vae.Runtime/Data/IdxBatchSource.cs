@@ -20,7 +20,6 @@ public sealed class IdxBatchSource : IBatchSource, IDisposable
     private readonly SafeFileHandle _pixels;
     private readonly byte[] _labels;
     private readonly string _pixelFile;
-    private readonly float[] _scale = new float[256];
     private int _disposed;
 
     private IdxBatchSource(string pixelFile, int count, int rows, int columns, byte[] labels)
@@ -30,7 +29,6 @@ public sealed class IdxBatchSource : IBatchSource, IDisposable
         Rows = rows;
         Columns = columns;
         _labels = labels;
-        for (int v = 0; v < 256; v++) _scale[v] = v / 255f;
         _pixels = File.OpenHandle(pixelFile, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.RandomAccess);
     }
 
@@ -95,7 +93,7 @@ public sealed class IdxBatchSource : IBatchSource, IDisposable
                 n = RandomAccess.Read(_pixels, pixels.AsSpan(got, length - got), offset + got);
                 if (n == 0) throw new IOException($"{_pixelFile}: the pixel file ended early (example {index}); was it changed while in use?");
             }
-            var scale = _scale;
+            var scale = IdxImages.PixelValues;
             for (int i = 0; i < length; i++) destination[i] = scale[pixels[i]];
         }
         finally

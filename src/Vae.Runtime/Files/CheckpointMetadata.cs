@@ -308,8 +308,8 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
     {
         if (value.ValueKind != kind)
             throw SchemaError(field.Length == 0
-                ? $"it must be a JSON object, found {Describe(value.ValueKind)}"
-                : $"field '{field}' must be {Describe(kind)}, found {Describe(value.ValueKind)}");
+                ? $"it must be a JSON object, found {SafeTensors.Describe(value.ValueKind)}"
+                : $"field '{field}' must be {SafeTensors.Describe(kind)}, found {SafeTensors.Describe(value.ValueKind)}");
     }
 
     private void Integer(JsonElement parent, string at, string name)
@@ -328,17 +328,6 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
 
     private InvalidDataException SchemaError(string message) =>
         Bad($"metadata '{Checkpoint.ArchitectureKey}' is not a valid architecture description: {message}");
-
-    private static string Describe(JsonValueKind kind) => kind switch
-    {
-        JsonValueKind.Object => "an object",
-        JsonValueKind.Array => "an array",
-        JsonValueKind.String => "a string",
-        JsonValueKind.Number => "a number",
-        JsonValueKind.True or JsonValueKind.False => "a boolean",
-        JsonValueKind.Null => "null",
-        _ => kind.ToString(),
-    };
 
     private void CheckLayers(string where, string side, IReadOnlyList<LayerDescriptor> layers)
     {

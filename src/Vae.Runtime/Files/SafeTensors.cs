@@ -1028,7 +1028,8 @@ public static class SafeTensors
         }
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    /// <summary>A JSON value's kind as an error message names it ("an object", "a string").</summary>
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

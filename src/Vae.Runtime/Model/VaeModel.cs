@@ -701,6 +701,10 @@ public abstract class VaeModel : IDisposable
 
     private float[] _labels = [];
 
+    /// <summary>The error for labels given to an unconditional model (the trainer checks before its first step).</summary>
+    internal ArgumentException NotConditional(string parameter) =>
+        new($"{Architecture.Name} is not conditional: it takes no labels (declare [Conditional(Classes = C)] for one that does).", parameter);
+
     /// <summary>
     /// A conditional model's labels, checked (one per example, each in 0 .. Classes - 1) and held as floats for the
     /// kernels in a buffer the model reuses; empty for an unconditional model, which must be given none.
@@ -710,8 +714,7 @@ public abstract class VaeModel : IDisposable
         int classes = Architecture.Classes;
         if (classes == 0)
         {
-            if (!labels.IsEmpty)
-                throw new ArgumentException($"{Architecture.Name} is not conditional: it takes no labels (declare [Conditional(Classes = C)] for one that does).", nameof(labels));
+            if (!labels.IsEmpty) throw NotConditional(nameof(labels));
             return default;
         }
         if (labels.Length != n)

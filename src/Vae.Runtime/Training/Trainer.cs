@@ -152,15 +152,9 @@ public sealed class Trainer
 
     private InMemoryBatchSource InMemory(ReadOnlyMemory<float> data, ReadOnlyMemory<int> labels)
     {
-        int input = _model.Architecture.Input;
-        if (data.Length % input != 0)
-            throw new ArgumentException($"The data has {data.Length} values, not a whole number of examples of Input = {input}.", nameof(data));
-        if (data.IsEmpty) throw new ArgumentException("The data set is empty.", nameof(data));
-        if (!labels.IsEmpty && labels.Length != data.Length / input)
-            throw new ArgumentException($"labels has {labels.Length} values for {data.Length / input} examples.", nameof(labels));
-        if (!labels.IsEmpty && !_model.Architecture.IsConditional)
-            throw new ArgumentException($"{_model.Architecture.Name} is not conditional: it takes no labels (declare [Conditional(Classes = C)] for one that does).", nameof(labels));
-        return new InMemoryBatchSource(data, input, labels);
+        var source = new InMemoryBatchSource(data, _model.Architecture.Input, labels);
+        if (!labels.IsEmpty && !_model.Architecture.IsConditional) throw _model.NotConditional(nameof(labels));
+        return source;
     }
 
     /// <summary>One pass over the examples of <paramref name="source"/>.</summary>
