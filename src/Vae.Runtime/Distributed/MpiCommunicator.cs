@@ -77,22 +77,13 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
     public int BucketSize { get; }
 
     /// <inheritdoc/>
-    public void AllReduceSum(Span<float> values)
-    {
-        ThrowIfDisposed();
-        if (Size == 1) return;
-        int bucket = Bucket();
-        for (int start = 0; start < values.Length; start += bucket)
-        {
-            var part = values.Slice(start, Math.Min(bucket, values.Length - start));
-            if (Deterministic) OrderedSum(part);
-            else fixed (float* p = part)
-                MpiNative.Check(_mpi.Allreduce((void*)MpiNative.MPI_IN_PLACE, p, part.Length, _mpi.Float, _mpi.Sum, _mpi.CommWorld), "MPI_Allreduce");
-        }
-    }
+    public void AllReduceSum(Span<float> values) => AllReduceSum(values, ref _gatherF, _mpi.Float);
 
     /// <inheritdoc/>
-    public void AllReduceSum(Span<double> values)
+    public void AllReduceSum(Span<double> values) => AllReduceSum(values, ref _gatherD, _mpi.Double);
+
+    /// <summary>Sums in buckets: MPI's own all-reduce, or in deterministic mode the ordered sum.</summary>
+    private void AllReduceSum<T>(Span<T> values, ref T[] gather, nint datatype) where T : unmanaged, IAdditionOperators<T, T, T>
     {
         ThrowIfDisposed();
         if (Size == 1) return;
@@ -100,9 +91,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         for (int start = 0; start < values.Length; start += bucket)
         {
             var part = values.Slice(start, Math.Min(bucket, values.Length - start));
-            if (Deterministic) OrderedSum(part);
-            else fixed (double* p = part)
-                MpiNative.Check(_mpi.Allreduce((void*)MpiNative.MPI_IN_PLACE, p, part.Length, _mpi.Double, _mpi.Sum, _mpi.CommWorld), "MPI_Allreduce");
+            if (Deterministic) OrderedSum(part, ref gather, datatype);
+            else fixed (T* p = part)
+                MpiNative.Check(_mpi.Allreduce((void*)MpiNative.MPI_IN_PLACE, p, part.Length, datatype, _mpi.Sum, _mpi.CommWorld), "MPI_Allreduce");
         }
     }
 
@@ -146,10 +137,6 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
 
     // A bucket's values from every rank fit in one int count at rank 0.
     private int Bucket() => Math.Max(1, Math.Min(BucketSize, int.MaxValue / Size));
-
-    private void OrderedSum(Span<float> part) => OrderedSum(part, ref _gatherF, _mpi.Float);
-
-    private void OrderedSum(Span<double> part) => OrderedSum(part, ref _gatherD, _mpi.Double);
 
     /// <summary>Rank 0 gathers every rank's values and adds them rank by rank, then broadcasts: the same order every run.</summary>
     private void OrderedSum<T>(Span<T> part, ref T[] gather, nint datatype) where T : unmanaged, IAdditionOperators<T, T, T>
