@@ -8,9 +8,22 @@ using Vae.Data;
 // dotnet run -c Release --project bench/Vae.Benchmarks -- epoch [--data DIR]           (one epoch: seconds, GFLOP/s, bytes allocated)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- inference [--data DIR]       (encode and decode images/s)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- memory stream|in-memory EPOCHS [DIR]  (peak working set, test ELBO)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- conv [IMAGES] [THREADS]          (the Keras-shaped conv model: one epoch)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- conv-layers [THREADS]            (each conv layer's kernels at batch 128)
 if (args.Length is 3 or 4 && args[0] == "memory")
 {
     MemoryFigures.Run(args.Length == 4 ? args[3] : FashionMnist.DebianDirectory, args[1] == "stream", int.Parse(args[2]));
+    return 0;
+}
+if (args.Length > 0 && args[0] == "conv")
+{
+    var (images, _) = FashionMnist.Load(FashionMnist.DebianDirectory, train: true);
+    ConvFigures.Epoch(images.ToFloats(), args.Length > 1 ? int.Parse(args[1]) : 12000, args.Length > 2 ? int.Parse(args[2]) : 2);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "conv-layers")
+{
+    ConvFigures.Layers(args.Length > 1 ? int.Parse(args[1]) : 2);
     return 0;
 }
 if (args.Length > 0 && args[0] is "epoch" or "inference")

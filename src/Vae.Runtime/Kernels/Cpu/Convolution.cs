@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Vae.Kernels.Cpu;
 
@@ -10,22 +11,68 @@ namespace Vae.Kernels.Cpu;
 public readonly record struct ConvolutionShape(int InChannels, int InHeight, int InWidth, int OutChannels, int OutHeight, int OutWidth,
     int Kernel, int Stride, int Padding, bool Transposed)
 {
+    /// <summary>Floats in one input image.</summary>
     public int InFeatures => InChannels * InHeight * InWidth;
+
+    /// <summary>Floats in one output image.</summary>
     public int OutFeatures => OutChannels * OutHeight * OutWidth;
 }
 
 /// <summary>
-/// Convolution layers fused with bias and activation, forward and backward, direct (no im2col): each thread takes whole
-/// examples for the forward pass and the input gradient, and whole output channels for the weight gradient, summing the
-/// batch in a fixed order, so results do not depend on the thread count.
+/// Convolution layers fused with bias and activation, forward and backward, as matrix products through the packed
+/// register tiles of <see cref="Gemm"/> on im2col panels.
+/// <para>
+/// Both layer kinds are handled from their Conv2d side: a map from a "big" image (Conv2d's input, ConvTranspose2d's
+/// output) to a "small" one (Conv2d's output, ConvTranspose2d's input), whose weight is [small channels, big channels
+/// x k x k] row-major in both of PyTorch's layouts. Three products then cover everything, per example: the
+/// correlation small = W · panel(big) (Conv2d forward, ConvTranspose2d input gradient), its adjoint
+/// big += scatter(W^T · small) (ConvTranspose2d forward, Conv2d input gradient), and the weight gradient
+/// dW^T = sum over examples of panel(big) · small^T.
+/// </para>
+/// <para>
+/// Each example's forward pass and input gradient run in one thread, and each weight-gradient element is summed by
+/// one thread over the examples in order, so results do not depend on the thread count.
+/// </para>
 /// </summary>
 public static unsafe class Convolution
 {
+    /// <summary>The layer seen from its Conv2d side (see the class remarks).</summary>
+    private readonly struct View
+    {
+        public readonly int BigChannels, BigHeight, BigWidth, SmallChannels, SmallHeight, SmallWidth, Kernel, Stride, Padding;
+
+        public View(in ConvolutionShape s)
+        {
+            (BigChannels, BigHeight, BigWidth, SmallChannels, SmallHeight, SmallWidth) = s.Transposed
+                ? (s.OutChannels, s.OutHeight, s.OutWidth, s.InChannels, s.InHeight, s.InWidth)
+                : (s.InChannels, s.InHeight, s.InWidth, s.OutChannels, s.OutHeight, s.OutWidth);
+            (Kernel, Stride, Padding) = (s.Kernel, s.Stride, s.Padding);
+        }
+
+        /// <summary>Rows of an im2col panel: one per (big channel, ky, kx), the weight's column order.</summary>
+        public int Depth => BigChannels * Kernel * Kernel;
+
+        /// <summary>Columns of a panel: one per position of the small image.</summary>
+        public int Positions => SmallHeight * SmallWidth;
+
+        public int BigFeatures => BigChannels * BigHeight * BigWidth;
+        public int SmallFeatures => SmallChannels * Positions;
+
+        /// <summary>Floats of one panel, rounded up to whole cache lines so every thread's panel starts on one.</summary>
+        public long PanelFloats => ((long)Depth * Positions + 15) & ~15L;
+    }
+
     private struct Job
     {
-        public ConvolutionShape S;
-        public int Rows, Tasks;
-        public float* X, W, B, Pre, Out, DPre, DW, DB, DX, DOut;
+        public View V;
+        public bool Transposed;
+        public int Rows, Tasks, BiasTasks, OutChannels, OutPlane;
+        public float* X, W, B, Pre, Out, DOut, DPre, DW, DB, DX;
+        public float* Panels, SmallTransposed, WeightTransposed;
+        public Partition Weights;
+
+        public readonly int InFeatures => Transposed ? V.SmallFeatures : V.BigFeatures;
+        public readonly int OutFeatures => OutChannels * OutPlane;
     }
 
     /// <summary>Conv2d: pre = x * W + b, out = TAct(pre), for <paramref name="rows"/> examples; pre and out may be one buffer for the identity.</summary>
@@ -43,40 +90,44 @@ public static unsafe class Convolution
     private static void Forward<TAct>(CpuThreads threads, int rows, ConvolutionShape shape, Floats x, Floats weight, Floats bias, Floats pre, Floats output)
         where TAct : struct, IActivation
     {
-        var job = new Job { S = shape, Rows = rows, X = x, W = weight, B = bias, Pre = pre, Out = output, Tasks = Math.Max(1, Math.Min(threads.Count, rows)) };
+        if (rows <= 0) return;
+        var job = NewJob(threads, rows, shape);
+        job.X = x; job.W = weight; job.B = bias; job.Pre = pre; job.Out = output;
+        job.Panels = threads.Scratch(job.Tasks * job.V.PanelFloats);
         threads.For(job.Tasks, &ForwardTask<TAct>, &job);
     }
+
+    private static Job NewJob(CpuThreads threads, int rows, in ConvolutionShape shape) => new()
+    {
+        V = new View(shape), Transposed = shape.Transposed, Rows = rows,
+        Tasks = Math.Max(1, Math.Min(threads.Count, rows)),
+        OutChannels = shape.OutChannels, OutPlane = shape.OutHeight * shape.OutWidth,
+    };
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardTask<TAct>(void* state, int task) where TAct : struct, IActivation
     {
         ref var j = ref *(Job*)state;
-        var s = j.S;
+        var v = j.V;
+        float* panel = j.Panels + task * v.PanelFloats;
         int r0 = (int)((long)j.Rows * task / j.Tasks), r1 = (int)((long)j.Rows * (task + 1) / j.Tasks);
         for (int r = r0; r < r1; r++)
         {
-            float* x = j.X + (long)r * s.InFeatures;
-            float* pre = j.Pre + (long)r * s.OutFeatures;
-            float* output = j.Out + (long)r * s.OutFeatures;
-            for (int oc = 0; oc < s.OutChannels; oc++)
-            for (int oy = 0; oy < s.OutHeight; oy++)
-            for (int ox = 0; ox < s.OutWidth; ox++)
+            float* x = j.X + (long)r * j.InFeatures;
+            float* pre = j.Pre + (long)r * j.OutFeatures;
+            if (!j.Transposed)
             {
-                float sum = j.B[oc];
-                for (int ic = 0; ic < s.InChannels; ic++)
-                for (int ky = 0; ky < s.Kernel; ky++)
-                {
-                    if (!Source(s, oy, ky, s.InHeight, out int iy)) continue;
-                    for (int kx = 0; kx < s.Kernel; kx++)
-                    {
-                        if (!Source(s, ox, kx, s.InWidth, out int ix)) continue;
-                        sum += x[(ic * s.InHeight + iy) * s.InWidth + ix] * j.W[WeightIndex(s, oc, ic, ky, kx)];
-                    }
-                }
-                int at = (oc * s.OutHeight + oy) * s.OutWidth + ox;
-                pre[at] = sum;
-                output[at] = TAct.Forward(sum);
+                GatherRows(v, x, panel, 0, v.Depth);
+                Gemm.Block(0, v.SmallChannels, 0, v.Positions, v.Depth, j.W, v.Depth, 1, panel, v.Positions, pre, v.Positions, accumulate: false);
             }
+            else
+            {
+                // panel = W^T x: A = W read transposed (row stride 1, column stride Depth).
+                Gemm.Block(0, v.Depth, 0, v.Positions, v.SmallChannels, j.W, 1, v.Depth, x, v.Positions, panel, v.Positions, accumulate: false);
+                new Span<float>(pre, j.OutFeatures).Clear();
+                Scatter(v, panel, pre);
+            }
+            BiasActivate<TAct>(pre, j.Out + (long)r * j.OutFeatures, j.B, j.OutChannels, j.OutPlane);
         }
     }
 
@@ -101,55 +152,89 @@ public static unsafe class Convolution
         Floats weight, Floats dWeight, Floats dBias, Floats dx, Floats dPre)
         where TAct : struct, IActivation
     {
-        long n = (long)rows * shape.OutFeatures;
-        for (long i = 0; i < n; i++) dPre[i] = dOutput[i] * TAct.Derivative(pre[i], output[i]);
-        var job = new Job
+        var job = NewJob(threads, rows, shape);
+        var v = job.V;
+        if (rows <= 0)
         {
-            S = shape, Rows = rows, X = x, W = weight, DPre = dPre, DW = dWeight, DB = dBias, DX = dx,
-            Tasks = Math.Max(1, Math.Min(threads.Count, shape.OutChannels)),
-        };
-        threads.For(job.Tasks, &WeightTask, &job);
-        if (dx.IsNull) return;
-        job.Tasks = Math.Max(1, Math.Min(threads.Count, rows));
-        threads.For(job.Tasks, &InputTask, &job);
+            new Span<float>(dWeight, v.SmallChannels * v.Depth).Clear();
+            new Span<float>(dBias, shape.OutChannels).Clear();
+            return;
+        }
+        job.X = x; job.W = weight; job.DOut = dOutput; job.Pre = pre; job.Out = output;
+        job.DPre = dPre; job.DW = dWeight; job.DB = dBias; job.DX = dx;
+
+        // Scratch: every example's small side transposed, dW^T, and one panel per thread.
+        long transposedFloats = ((long)rows * v.SmallFeatures + 15) & ~15L;
+        long weightFloats = ((long)v.Depth * v.SmallChannels + 15) & ~15L;
+        float* scratch = threads.Scratch(transposedFloats + weightFloats + threads.Count * v.PanelFloats);
+        job.SmallTransposed = scratch;
+        job.WeightTransposed = scratch + transposedFloats;
+        job.Panels = scratch + transposedFloats + weightFloats;
+
+        // The identity's derivative is 1: the scratch aliases dOutput and nothing needs to run.
+        if (typeof(TAct) != typeof(IdentityActivation) || dPre != dOutput)
+            threads.For(job.Tasks, &DerivativeTask<TAct>, &job);
+        threads.For(job.Tasks, &TransposeSmallTask, &job);
+        job.Weights = new Partition(v.Depth, v.SmallChannels, threads.Count);
+        threads.For(job.Weights.Tasks, &WeightTask, &job);
+        Linear.Transpose(threads, job.WeightTransposed, v.Depth, v.SmallChannels, dWeight);
+        job.BiasTasks = Math.Max(1, Math.Min(threads.Count, job.OutChannels));
+        threads.For(job.BiasTasks, &BiasTask, &job);
+        if (!dx.IsNull) threads.For(job.Tasks, &InputTask, &job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DerivativeTask<TAct>(void* state, int task) where TAct : struct, IActivation
+    {
+        ref var j = ref *(Job*)state;
+        long n = (long)j.Rows * j.OutFeatures;
+        long begin = n * task / j.Tasks, end = n * (task + 1) / j.Tasks;
+        long i = begin;
+        if (TAct.IsVectorized)
+            for (; i + 8 <= end; i += 8)
+                (Vector256.Load(j.DOut + i) * TAct.Derivative(Vector256.Load(j.Pre + i), Vector256.Load(j.Out + i))).Store(j.DPre + i);
+        for (; i < end; i++) j.DPre[i] = j.DOut[i] * TAct.Derivative(j.Pre[i], j.Out[i]);
+    }
+
+    /// <summary>The small side of each example (Conv2d: dPre; ConvTranspose2d: x), transposed to [positions, channels] for the weight product.</summary>
+    private static void TransposeSmallTask(void* state, int task)
+    {
+        ref var j = ref *(Job*)state;
+        var v = j.V;
+        int r0 = (int)((long)j.Rows * task / j.Tasks), r1 = (int)((long)j.Rows * (task + 1) / j.Tasks);
+        for (int r = r0; r < r1; r++)
+            Linear.TransposeRows(Small(ref j, r), v.SmallChannels, v.Positions, j.SmallTransposed + (long)r * v.SmallFeatures, 0, v.SmallChannels);
+    }
+
+    /// <summary>dW^T[depth, small channels] = sum over examples, in order, of panel(big) · small^T, on this task's block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightTask(void* state, int task)
     {
         ref var j = ref *(Job*)state;
-        var s = j.S;
-        int c0 = (int)((long)s.OutChannels * task / j.Tasks), c1 = (int)((long)s.OutChannels * (task + 1) / j.Tasks);
-        for (int oc = c0; oc < c1; oc++)
+        var v = j.V;
+        j.Weights.Get(task, out int i0, out int i1, out int c0, out int c1);
+        if (i0 >= i1 || c0 >= c1) return;
+        float* panel = j.Panels + task * v.PanelFloats;
+        float* block = j.WeightTransposed + (long)i0 * v.SmallChannels;
+        for (int r = 0; r < j.Rows; r++)
         {
-            float bias = 0f;
-            for (int r = 0; r < j.Rows; r++)
-            {
-                float* d = j.DPre + (long)r * s.OutFeatures + (long)oc * s.OutHeight * s.OutWidth;
-                for (int i = 0; i < s.OutHeight * s.OutWidth; i++) bias += d[i];
-            }
-            j.DB[oc] = bias;
-            for (int ic = 0; ic < s.InChannels; ic++)
-            for (int ky = 0; ky < s.Kernel; ky++)
-            for (int kx = 0; kx < s.Kernel; kx++)
-            {
-                float sum = 0f;
-                for (int r = 0; r < j.Rows; r++)
-                {
-                    float* x = j.X + (long)r * s.InFeatures;
-                    float* d = j.DPre + (long)r * s.OutFeatures;
-                    for (int oy = 0; oy < s.OutHeight; oy++)
-                    {
-                        if (!Source(s, oy, ky, s.InHeight, out int iy)) continue;
-                        for (int ox = 0; ox < s.OutWidth; ox++)
-                        {
-                            if (!Source(s, ox, kx, s.InWidth, out int ix)) continue;
-                            sum += d[(oc * s.OutHeight + oy) * s.OutWidth + ox] * x[(ic * s.InHeight + iy) * s.InWidth + ix];
-                        }
-                    }
-                }
-                j.DW[WeightIndex(s, oc, ic, ky, kx)] = sum;
-            }
+            GatherRows(v, Big(ref j, r), panel, i0, i1);
+            Gemm.Block(0, i1 - i0, c0, c1, v.Positions, panel, v.Positions, 1,
+                j.SmallTransposed + (long)r * v.SmallFeatures, v.SmallChannels, block, v.SmallChannels, accumulate: r > 0);
+        }
+    }
+
+    /// <summary>db[c] = dPre summed over examples (in order) and positions, for this task's output channels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BiasTask(void* state, int task)
+    {
+        ref var j = ref *(Job*)state;
+        int c0 = (int)((long)j.OutChannels * task / j.BiasTasks), c1 = (int)((long)j.OutChannels * (task + 1) / j.BiasTasks);
+        for (int c = c0; c < c1; c++)
+        {
+            float total = 0f;
+            for (int r = 0; r < j.Rows; r++) total += Sum(j.DPre + (long)r * j.OutFeatures + (long)c * j.OutPlane, j.OutPlane);
+            j.DB[c] = total;
         }
     }
 
@@ -157,55 +242,136 @@ public static unsafe class Convolution
     private static void InputTask(void* state, int task)
     {
         ref var j = ref *(Job*)state;
-        var s = j.S;
+        var v = j.V;
+        float* panel = j.Panels + task * v.PanelFloats;
         int r0 = (int)((long)j.Rows * task / j.Tasks), r1 = (int)((long)j.Rows * (task + 1) / j.Tasks);
         for (int r = r0; r < r1; r++)
         {
-            float* dx = j.DX + (long)r * s.InFeatures;
-            float* d = j.DPre + (long)r * s.OutFeatures;
-            new Span<float>(dx, s.InFeatures).Clear();
-            // The forward pass's sum, run again with each product's share sent back to the input it read.
-            for (int oc = 0; oc < s.OutChannels; oc++)
-            for (int oy = 0; oy < s.OutHeight; oy++)
-            for (int ox = 0; ox < s.OutWidth; ox++)
+            float* d = j.DPre + (long)r * j.OutFeatures;
+            float* dx = j.DX + (long)r * j.InFeatures;
+            if (!j.Transposed)
             {
-                float g = d[(oc * s.OutHeight + oy) * s.OutWidth + ox];
-                if (g == 0f) continue;
-                for (int ic = 0; ic < s.InChannels; ic++)
-                for (int ky = 0; ky < s.Kernel; ky++)
-                {
-                    if (!Source(s, oy, ky, s.InHeight, out int iy)) continue;
-                    for (int kx = 0; kx < s.Kernel; kx++)
-                    {
-                        if (!Source(s, ox, kx, s.InWidth, out int ix)) continue;
-                        dx[(ic * s.InHeight + iy) * s.InWidth + ix] += g * j.W[WeightIndex(s, oc, ic, ky, kx)];
-                    }
-                }
+                // dx = scatter(W^T dPre), the forward pass's adjoint.
+                Gemm.Block(0, v.Depth, 0, v.Positions, v.SmallChannels, j.W, 1, v.Depth, d, v.Positions, panel, v.Positions, accumulate: false);
+                new Span<float>(dx, j.InFeatures).Clear();
+                Scatter(v, panel, dx);
+            }
+            else
+            {
+                // The adjoint of a transposed convolution is the plain one: dx = W · panel(dPre).
+                GatherRows(v, d, panel, 0, v.Depth);
+                Gemm.Block(0, v.SmallChannels, 0, v.Positions, v.Depth, j.W, v.Depth, 1, panel, v.Positions, dx, v.Positions, accumulate: false);
             }
         }
     }
 
+    private static float* Big(ref Job j, int r) => j.Transposed ? j.DPre + (long)r * j.OutFeatures : j.X + (long)r * j.InFeatures;
+
+    private static float* Small(ref Job j, int r) => j.Transposed ? j.X + (long)r * j.InFeatures : j.DPre + (long)r * j.OutFeatures;
+
     /// <summary>
-    /// The input position that output position <paramref name="o"/> reads through kernel tap <paramref name="k"/>:
-    /// o s - p + k for a convolution; for a transposed one, the i with i s - p + k = o, when it exists.
+    /// Rows [q0, q1) of the im2col panel of one big image, written from <paramref name="panel"/>[0]: row q = (channel,
+    /// ky, kx) holds, for each small position (sy, sx), big[channel, sy s - p + ky, sx s - p + kx], or 0 in the padding.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Source(in ConvolutionShape s, int o, int k, int size, out int i)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GatherRows(in View v, float* big, float* panel, int q0, int q1)
     {
-        if (!s.Transposed)
+        int k = v.Kernel, width = v.SmallWidth;
+        for (int q = q0; q < q1; q++)
         {
-            i = o * s.Stride - s.Padding + k;
-            return (uint)i < (uint)size;
+            int channel = q / (k * k), ky = q / k % k, kx = q % k;
+            float* plane = big + (long)channel * v.BigHeight * v.BigWidth;
+            float* row = panel + (long)(q - q0) * v.Positions;
+            Inside(v, kx, out int sx0, out int sx1);
+            for (int sy = 0; sy < v.SmallHeight; sy++, row += width)
+            {
+                int iy = sy * v.Stride - v.Padding + ky;
+                if ((uint)iy >= (uint)v.BigHeight || sx0 >= sx1)
+                {
+                    new Span<float>(row, width).Clear();
+                    continue;
+                }
+                float* source = plane + (long)iy * v.BigWidth - v.Padding + kx;
+                for (int sx = 0; sx < sx0; sx++) row[sx] = 0f;
+                if (v.Stride == 1)
+                    new ReadOnlySpan<float>(source + sx0, sx1 - sx0).CopyTo(new Span<float>(row + sx0, sx1 - sx0));
+                else
+                    for (int sx = sx0; sx < sx1; sx++) row[sx] = source[sx * v.Stride];
+                for (int sx = sx1; sx < width; sx++) row[sx] = 0f;
+            }
         }
-        int t = o + s.Padding - k;
-        i = t / s.Stride;
-        return t >= 0 && t % s.Stride == 0 && i < size;
     }
 
-    /// <summary>Conv2d's weight is [out, in, k, k]; ConvTranspose2d's is [in, out, k, k], as PyTorch stores them.</summary>
+    /// <summary>The adjoint of <see cref="GatherRows"/> over the whole panel: each panel value is added to the big-image element it was read from.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Scatter(in View v, float* panel, float* big)
+    {
+        int k = v.Kernel, width = v.SmallWidth;
+        for (int q = 0; q < v.Depth; q++)
+        {
+            int channel = q / (k * k), ky = q / k % k, kx = q % k;
+            float* plane = big + (long)channel * v.BigHeight * v.BigWidth;
+            float* row = panel + (long)q * v.Positions;
+            Inside(v, kx, out int sx0, out int sx1);
+            if (sx0 >= sx1) continue;
+            for (int sy = 0; sy < v.SmallHeight; sy++, row += width)
+            {
+                int iy = sy * v.Stride - v.Padding + ky;
+                if ((uint)iy >= (uint)v.BigHeight) continue;
+                float* target = plane + (long)iy * v.BigWidth - v.Padding + kx;
+                int sx = sx0;
+                if (v.Stride == 1)
+                    for (; sx + 8 <= sx1; sx += 8) (Vector256.Load(target + sx) + Vector256.Load(row + sx)).Store(target + sx);
+                for (; sx < sx1; sx++) target[sx * v.Stride] += row[sx];
+            }
+        }
+    }
+
+    /// <summary>The small columns [sx0, sx1) whose tap <paramref name="kx"/> reads inside the big image (sx s - p + kx in [0, width)).</summary>
+    private static void Inside(in View v, int kx, out int sx0, out int sx1)
+    {
+        int before = v.Padding - kx; // sx s >= p - kx
+        sx0 = before <= 0 ? 0 : (before + v.Stride - 1) / v.Stride;
+        int last = v.BigWidth - 1 + v.Padding - kx; // sx s <= width - 1 + p - kx
+        sx1 = last < 0 ? 0 : Math.Min(v.SmallWidth, last / v.Stride + 1);
+        sx0 = Math.Min(sx0, v.SmallWidth);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BiasActivate<TAct>(float* pre, float* output, float* bias, int channels, int plane) where TAct : struct, IActivation
+    {
+        for (int c = 0; c < channels; c++, pre += plane, output += plane)
+        {
+            float b = bias[c];
+            int i = 0;
+            if (TAct.IsVectorized)
+            {
+                var vb = Vector256.Create(b);
+                for (; i + 8 <= plane; i += 8)
+                {
+                    var a = Vector256.Load(pre + i) + vb;
+                    a.Store(pre + i);
+                    TAct.Forward(a).Store(output + i);
+                }
+            }
+            for (; i < plane; i++)
+            {
+                float a = pre[i] + b;
+                pre[i] = a;
+                output[i] = TAct.Forward(a);
+            }
+        }
+    }
+
+    /// <summary>A sum in a fixed order: eight running lanes, then the lanes and the tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int WeightIndex(in ConvolutionShape s, int oc, int ic, int ky, int kx) =>
-        s.Transposed
-            ? ((ic * s.OutChannels + oc) * s.Kernel + ky) * s.Kernel + kx
-            : ((oc * s.InChannels + ic) * s.Kernel + ky) * s.Kernel + kx;
+    private static float Sum(float* values, int count)
+    {
+        var lanes = Vector256<float>.Zero;
+        int i = 0;
+        for (; i + 8 <= count; i += 8) lanes += Vector256.Load(values + i);
+        float sum = Vector256.Sum(lanes);
+        for (; i < count; i++) sum += values[i];
+        return sum;
+    }
 }

@@ -28,6 +28,8 @@ public sealed unsafe class CpuThreads : IDisposable
     /// </summary>
     private static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 10_000; // 100 microseconds
     private ExceptionDispatchInfo? _failure;
+    private float* _scratch;
+    private long _scratchFloats;
 
     /// <param name="threads">Threads to use including the caller; 0 means one per processor.</param>
     public CpuThreads(int threads = 0)
@@ -48,6 +50,24 @@ public sealed unsafe class CpuThreads : IDisposable
 
     /// <summary>Threads that take part in a job, the caller included.</summary>
     public int Count { get; }
+
+    /// <summary>
+    /// Scratch memory for one kernel call at a time (an im2col panel, a transposed copy): at least
+    /// <paramref name="floats"/> floats, 64-byte aligned, contents undefined. The block only grows, so after the first
+    /// training step a kernel asks for what it already has and nothing is allocated; the team owns it because a team
+    /// runs one kernel at a time. It is freed by <see cref="Dispose"/>.
+    /// </summary>
+    public float* Scratch(long floats)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (floats <= _scratchFloats) return _scratch;
+        if (_scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(_scratch);
+        _scratch = null;
+        _scratchFloats = 0;
+        _scratch = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+        _scratchFloats = floats;
+        return _scratch;
+    }
 
     /// <summary>Runs <paramref name="body"/>(state, i) for i in [0, count) on the team and waits for all of them.</summary>
     public void For(int count, delegate*<void*, int, void> body, void* state)
@@ -123,5 +143,8 @@ public sealed unsafe class CpuThreads : IDisposable
         foreach (var wake in _wake) wake.Release(); // sleepers wake, see _disposed and leave
         foreach (var worker in _workers) worker.Join();
         foreach (var wake in _wake) wake.Dispose();
+        if (_scratch != null) System.Runtime.InteropServices.NativeMemory.AlignedFree(_scratch);
+        _scratch = null;
+        _scratchFloats = 0;
     }
 }

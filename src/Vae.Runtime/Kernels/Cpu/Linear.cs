@@ -198,7 +198,7 @@ public static unsafe class Linear
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransposeRows(float* src, int rows, int cols, float* dst, int rowBegin, int rowEnd)
+    internal static void TransposeRows(float* src, int rows, int cols, float* dst, int rowBegin, int rowEnd)
     {
         const int T = 32;
         for (int r0 = rowBegin; r0 < rowEnd; r0 += T)
