@@ -4,7 +4,8 @@ namespace Vae.Samples.Fashion;
 
 // The architecture is fixed at compile time: the generator emits kernels for exactly these sizes, so every latent
 // size --latent may choose must be declared here. All share the 784-400-J-400-784 ReLU shape with a Bernoulli
-// decoder; the compiled Beta stays 1 and --beta changes the runtime KL weight instead.
+// decoder; the compiled Beta stays 1 and --beta changes the runtime KL weight instead. The convolutional models of
+// --model conv are in ConvModels.cs; Models below lists every compiled model.
 
 /// <summary>The default model: 20 latent dimensions.</summary>
 [VariationalAutoencoder(Input = 784, Latent = 20, Likelihood = Likelihood.Bernoulli)]
@@ -68,7 +69,24 @@ public partial class FashionDreg50;
 [Decoder(400, Activation.Relu)]
 public partial class FashionCvae;
 
-/// <summary>Picks the compiled model for a latent size and objective, for new runs and for checkpoints.</summary>
+/// <summary>The network families of --model: the dense 784-400-J-400-784 models and the convolutional ones.</summary>
+internal enum ModelKind
+{
+    Dense,
+    Conv,
+}
+
+/// <summary>
+/// Everything that picks one compiled model: the network, the latent size, the bound and its K (1 for the ELBO), and
+/// whether it is conditional. A checkpoint's architecture carries all of them (<see cref="Of"/>).
+/// </summary>
+internal sealed record ModelKey(ModelKind Kind, int Latent, Objective Objective = Objective.Elbo, int Samples = 1, bool Conditional = false)
+{
+    public static ModelKey Of(ModelDescriptor architecture) =>
+        new(architecture.Image is null ? ModelKind.Dense : ModelKind.Conv, architecture.Latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional);
+}
+
+/// <summary>Picks the compiled model for a network, latent size and objective, for new runs and for checkpoints.</summary>
 internal static class Models
 {
     /// <summary>Pixels per image (28 x 28): the input size of every model here.</summary>
@@ -79,23 +97,39 @@ internal static class Models
     /// <summary>Fashion-MNIST's classes (t-shirt/top ... ankle boot).</summary>
     public const int Classes = 10;
 
-    private sealed record Entry(int Latent, Objective Objective, int Samples, Func<Device, ulong, VaeModel> Create, Func<Device, string, Optimizer?, VaeModel> Load, bool Conditional = false);
+    private sealed record Entry(ModelKey Key, Func<Device, ulong, VaeModel> Create, Func<Device, string, Optimizer?, VaeModel> Load);
 
-    // Ordered by size so the list in error messages reads naturally.
+    // Ordered by network, then size, so the lists in messages read naturally.
     private static readonly Entry[] Entries =
     [
-        new(FashionVae2.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae2(d, s), FashionVae2.Load),
-        new(FashionVae5.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae5(d, s), FashionVae5.Load),
-        new(FashionVae10.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae10(d, s), FashionVae10.Load),
-        new(FashionVae.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae(d, s), FashionVae.Load),
-        new(FashionVae32.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae32(d, s), FashionVae32.Load),
-        new(FashionVae64.LatentSize, Objective.Elbo, 1, (d, s) => new FashionVae64(d, s), FashionVae64.Load),
-        new(FashionIwae5.LatentSize, Objective.ImportanceWeighted, 5, (d, s) => new FashionIwae5(d, s), FashionIwae5.Load),
-        new(FashionDreg5.LatentSize, Objective.ImportanceWeightedDReG, 5, (d, s) => new FashionDreg5(d, s), FashionDreg5.Load),
-        new(FashionIwae50.LatentSize, Objective.ImportanceWeighted, 50, (d, s) => new FashionIwae50(d, s), FashionIwae50.Load),
-        new(FashionDreg50.LatentSize, Objective.ImportanceWeightedDReG, 50, (d, s) => new FashionDreg50(d, s), FashionDreg50.Load),
-        new(FashionCvae.LatentSize, Objective.Elbo, 1, (d, s) => new FashionCvae(d, s), FashionCvae.Load, Conditional: true),
+        new(new(ModelKind.Dense, FashionVae2.LatentSize), (d, s) => new FashionVae2(d, s), FashionVae2.Load),
+        new(new(ModelKind.Dense, FashionVae5.LatentSize), (d, s) => new FashionVae5(d, s), FashionVae5.Load),
+        new(new(ModelKind.Dense, FashionVae10.LatentSize), (d, s) => new FashionVae10(d, s), FashionVae10.Load),
+        new(new(ModelKind.Dense, FashionVae.LatentSize), (d, s) => new FashionVae(d, s), FashionVae.Load),
+        new(new(ModelKind.Dense, FashionVae32.LatentSize), (d, s) => new FashionVae32(d, s), FashionVae32.Load),
+        new(new(ModelKind.Dense, FashionVae64.LatentSize), (d, s) => new FashionVae64(d, s), FashionVae64.Load),
+        new(new(ModelKind.Dense, FashionIwae5.LatentSize, Objective.ImportanceWeighted, 5), (d, s) => new FashionIwae5(d, s), FashionIwae5.Load),
+        new(new(ModelKind.Dense, FashionDreg5.LatentSize, Objective.ImportanceWeightedDReG, 5), (d, s) => new FashionDreg5(d, s), FashionDreg5.Load),
+        new(new(ModelKind.Dense, FashionIwae50.LatentSize, Objective.ImportanceWeighted, 50), (d, s) => new FashionIwae50(d, s), FashionIwae50.Load),
+        new(new(ModelKind.Dense, FashionDreg50.LatentSize, Objective.ImportanceWeightedDReG, 50), (d, s) => new FashionDreg50(d, s), FashionDreg50.Load),
+        new(new(ModelKind.Dense, FashionCvae.LatentSize, Conditional: true), (d, s) => new FashionCvae(d, s), FashionCvae.Load),
+        new(new(ModelKind.Conv, FashionConvVae2.LatentSize), (d, s) => new FashionConvVae2(d, s), FashionConvVae2.Load),
+        new(new(ModelKind.Conv, FashionConvVae20.LatentSize), (d, s) => new FashionConvVae20(d, s), FashionConvVae20.Load),
     ];
+
+    /// <summary>The command-line names of the networks: dense, conv.</summary>
+    public static string NameOf(ModelKind kind) => kind switch
+    {
+        ModelKind.Dense => "dense",
+        ModelKind.Conv => "conv",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    public static ModelKind? KindNamed(string name) =>
+        Enum.GetValues<ModelKind>().Cast<ModelKind?>().FirstOrDefault(k => NameOf(k!.Value) == name);
+
+    /// <summary>The latent size a new run of the network takes without --latent: 20 for dense, the Keras example's 2 for conv.</summary>
+    public static int DefaultLatent(ModelKind kind) => kind == ModelKind.Conv ? FashionConvVae2.LatentSize : Commands.TrainCommand.DefaultLatent;
 
     /// <summary>The command-line names of the objectives: elbo, iwae, dreg.</summary>
     public static string NameOf(Objective objective) => objective switch
@@ -109,62 +143,68 @@ internal static class Models
     public static Objective? ObjectiveNamed(string name) =>
         Enum.GetValues<Objective>().Cast<Objective?>().FirstOrDefault(o => NameOf(o!.Value) == name);
 
-    /// <summary>The importance samples K compiled for an objective at the default latent size (1 for the ELBO).</summary>
-    public static IReadOnlyList<int> SamplesFor(Objective objective) =>
-        Entries.Where(e => e.Objective == objective && e.Latent == Commands.TrainCommand.DefaultLatent).Select(e => e.Samples).Distinct().ToArray();
+    public static bool IsCompiled(ModelKey key) => Entries.Any(e => e.Key == key);
 
-    public static bool IsCompiled(int latent, Objective objective, int samples, bool conditional = false) =>
-        Entries.Any(e => e.Latent == latent && e.Objective == objective && e.Samples == samples && e.Conditional == conditional);
-
-    public static string NotCompiledMessage(int latent, Objective objective, int samples, bool conditional = false) =>
-        conditional
-            ? "The conditional model is compiled for --latent 20 with the ELBO only (FashionCvae in samples/FashionMnist/Models.cs)."
-            : objective == Objective.Elbo
-            ? NotCompiledMessage(latent)
-            : $"No {NameOf(objective)} model with --latent {latent} and --importance-samples {samples} is compiled into this sample; compiled: " +
-              string.Join(", ", Entries.Where(e => e.Objective == objective).Select(e => $"--latent {e.Latent} --importance-samples {e.Samples}")) +
-              ". The architecture is fixed at build time: declare another in samples/FashionMnist/Models.cs.";
-
-    /// <summary>A fresh model of that shape and objective, with weights initialised from <paramref name="seed"/>.</summary>
-    public static VaeModel Create(int latent, Objective objective, int samples, Device device, ulong seed, bool conditional = false) =>
-        Find(latent, objective, samples, conditional).Create(device, seed);
-
-    public static IReadOnlyList<int> LatentSizes { get; } = Entries.Where(e => e.Objective == Objective.Elbo && !e.Conditional).Select(e => e.Latent).ToArray();
-
-    public static bool IsCompiled(int latent) => LatentSizes.Contains(latent);
-
-    public static string NotCompiledMessage(int latent) =>
-        $"No model with --latent {latent} is compiled into this sample; the compiled sizes are {string.Join(", ", LatentSizes)}. " +
-        "The architecture is fixed at build time: declare another size in samples/FashionMnist/Models.cs.";
-
-    /// <summary>A fresh ELBO model with weights initialised from <paramref name="seed"/>.</summary>
-    public static VaeModel Create(int latent, Device device, ulong seed) => Create(latent, Objective.Elbo, 1, device, seed);
-
-    /// <summary>
-    /// Loads a checkpoint into the compiled model of its latent size (the generated Load then checks every other
-    /// detail of the architecture). With an optimiser, its state and the step come back too; the noise seed always does.
-    /// </summary>
-    public static VaeModel Load(Device device, string path, Optimizer? optimizer = null)
+    /// <summary>Why <paramref name="key"/> has no compiled model, naming what is compiled instead.</summary>
+    public static string NotCompiledMessage(ModelKey key)
     {
-        int latent = LatentOf(path);
-        var architecture = Checkpoint.ReadArchitecture(path)!;
-        return Find(latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional).Load(device, path, optimizer);
+        const string FixedAtBuild = "The architecture is fixed at build time: declare another in samples/FashionMnist/Models.cs.";
+        if (key.Kind == ModelKind.Conv && key.Conditional)
+            return "--conditional has no convolutional model: the conditional model is dense (--model dense, --latent 20, the ELBO only; FashionCvae in samples/FashionMnist/Models.cs).";
+        if (key.Kind == ModelKind.Conv && key.Objective != Objective.Elbo)
+            return $"--model conv trains the ELBO only; the {NameOf(key.Objective)} models are dense (--model dense --latent 20 --importance-samples " +
+                   $"{string.Join(" or ", Entries.Where(e => e.Key.Objective == key.Objective).Select(e => e.Key.Samples))}).";
+        if (key.Conditional)
+            return "The conditional model is compiled for --latent 20 with the ELBO only (FashionCvae in samples/FashionMnist/Models.cs).";
+        if (key.Objective != Objective.Elbo)
+            return $"No {NameOf(key.Objective)} model with --latent {key.Latent} and --importance-samples {key.Samples} is compiled into this sample; compiled: " +
+                   string.Join(", ", Entries.Where(e => e.Key.Objective == key.Objective).Select(e => $"--latent {e.Key.Latent} --importance-samples {e.Key.Samples}")) +
+                   $". {FixedAtBuild}";
+        return key.Kind == ModelKind.Conv
+            ? $"No convolutional model with --latent {key.Latent} is compiled into this sample; --model conv is compiled for --latent {string.Join(" and ", LatentSizes(ModelKind.Conv))}. {FixedAtBuild}"
+            : NotCompiledMessage(key.Latent);
     }
 
+    /// <summary>A fresh model of that network, shape and objective, with weights initialised from <paramref name="seed"/>.</summary>
+    public static VaeModel Create(ModelKey key, Device device, ulong seed) => Find(key).Create(device, seed);
+
+    /// <summary>The latent sizes of a network's plain (ELBO, unconditional) models.</summary>
+    public static IReadOnlyList<int> LatentSizes(ModelKind kind) =>
+        Entries.Where(e => e.Key.Kind == kind && e.Key.Objective == Objective.Elbo && !e.Key.Conditional).Select(e => e.Key.Latent).ToArray();
+
+    /// <summary>True when some network is compiled with this latent size (which network, <see cref="IsCompiled(ModelKey)"/> checks).</summary>
+    public static bool IsCompiled(int latent) => Enum.GetValues<ModelKind>().Any(k => LatentSizes(k).Contains(latent));
+
+    /// <summary>The compiled latent sizes of every network, as --latent's help and errors list them.</summary>
+    public static string CompiledSizes() =>
+        string.Join("; ", Enum.GetValues<ModelKind>().Select(k => $"{string.Join(", ", LatentSizes(k))} (--model {NameOf(k)})"));
+
+    public static string NotCompiledMessage(int latent) =>
+        $"No model with --latent {latent} is compiled into this sample; the compiled sizes are {CompiledSizes()}. " +
+        "The architecture is fixed at build time: declare another size in samples/FashionMnist/Models.cs.";
+
+    /// <summary>
+    /// Loads a checkpoint into the compiled model of its network and latent size (the generated Load then checks every
+    /// other detail of the architecture). With an optimiser, its state and the step come back too; the noise seed always does.
+    /// </summary>
+    public static VaeModel Load(Device device, string path, Optimizer? optimizer = null) => Find(KeyOf(path)).Load(device, path, optimizer);
+
     /// <summary>The latent size recorded in a checkpoint's architecture.</summary>
-    public static int LatentOf(string path)
+    public static int LatentOf(string path) => KeyOf(path).Latent;
+
+    /// <summary>What a checkpoint's architecture picks among the compiled models; refuses one this sample does not compile.</summary>
+    public static ModelKey KeyOf(string path)
     {
         var architecture = Checkpoint.ReadArchitecture(path)
             ?? throw new InvalidDataException($"Checkpoint '{path}' carries no architecture in its metadata, so no compiled model can be chosen for it.");
         if (architecture.Input != ImagePixels)
             throw new InvalidDataException($"Checkpoint '{path}' holds a model of {architecture.Input} inputs ({architecture}); this sample's models take {ImagePixels} pixels.");
-        if (!IsCompiled(architecture.Latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional))
-            throw new InvalidDataException($"Checkpoint '{path}' holds a model ({architecture}) that is not compiled into this sample: " +
-                NotCompiledMessage(architecture.Latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional));
-        return architecture.Latent;
+        var key = ModelKey.Of(architecture);
+        if (!IsCompiled(key))
+            throw new InvalidDataException($"Checkpoint '{path}' holds a model ({architecture}) that is not compiled into this sample: {NotCompiledMessage(key)}");
+        return key;
     }
 
-    private static Entry Find(int latent, Objective objective, int samples, bool conditional = false) =>
-        Entries.FirstOrDefault(e => e.Latent == latent && e.Objective == objective && e.Samples == samples && e.Conditional == conditional)
-        ?? throw new UsageException(NotCompiledMessage(latent, objective, samples, conditional));
+    private static Entry Find(ModelKey key) =>
+        Entries.FirstOrDefault(e => e.Key == key) ?? throw new UsageException(NotCompiledMessage(key));
 }

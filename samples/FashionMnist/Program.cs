@@ -78,7 +78,26 @@ public static class App
         var epochs = IntOption("--epochs", "Epochs to train (more epochs, when resuming)", TrainCommand.DefaultEpochs, 0);
         var batch = IntOption("--batch", "Examples per optimiser step, up to the device's limit (4096 on the CPU and CUDA, 1024 on OpenCL)", TrainCommand.DefaultBatch, 1);
         var lr = FloatOption("--lr", "Adam's learning rate", TrainCommand.DefaultLearningRate, allowZero: false);
-        var latent = new Option<int>("--latent") { Description = $"Latent dimensions: one of the compiled sizes {string.Join(", ", Models.LatentSizes)}", DefaultValueFactory = _ => TrainCommand.DefaultLatent };
+        string[] models = Enum.GetValues<ModelKind>().Select(Models.NameOf).ToArray();
+        var model = new Option<string>("--model")
+        {
+            Description = "The network: dense (784-400-J-400-784, the default) or conv (the Keras example's convolutional VAE, " +
+                          "two Conv2d and three ConvTranspose2d layers; the ELBO only, not --conditional)",
+            DefaultValueFactory = _ => Models.NameOf(ModelKind.Dense),
+            HelpName = string.Join("|", models),
+        };
+        model.CustomParser = r =>
+        {
+            string text = Single(r);
+            if (!models.Contains(text)) r.AddError($"--model must be one of {string.Join(", ", models)}; got '{text}'.");
+            return text;
+        };
+        // Which sizes exist depends on --model, so the parser checks only that some network has the size; the run checks the pair.
+        var latent = new Option<int>("--latent")
+        {
+            Description = $"Latent dimensions (default {TrainCommand.DefaultLatent}, or {Models.DefaultLatent(ModelKind.Conv)} with --model conv): " +
+                          $"one of the compiled sizes {Models.CompiledSizes()}",
+        };
         latent.CustomParser = r =>
         {
             int v = ParseInt(r, "--latent", int.MinValue, int.MaxValue);
@@ -99,13 +118,13 @@ public static class App
         var importanceSamples = IntOption("--importance-samples", "K, the samples per image of the iwae and dreg bounds (compiled: 5, 50)", TrainCommand.DefaultImportanceSamples, 1);
         var freeBits = FloatOption("--free-bits", "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", 0f, allowZero: true);
         var klWarmup = IntOption("--kl-warmup", "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", 0, 0);
-        var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (ELBO, --latent 20)" };
+        var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (--model dense, ELBO, --latent 20)" };
         var distributed = new Option<bool>("--distributed") { Description = "Data-parallel over the processes of mpirun -np N (Open MPI): each rank trains on 1/N of every batch, rank 0 prints and writes" };
         var deterministic = new Option<bool>("--deterministic") { Description = "With --distributed: sum the gradients in rank order, so a run is bit-identical to the next (slower)" };
 
         var command = new Command("train", "Train a model, evaluating the test split and saving a checkpoint after each epoch, then draw pictures")
         {
-            epochs, batch, lr, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup, conditional,
+            epochs, batch, lr, model, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup, conditional,
             distributed, deterministic,
         };
         SetAction(command, console, p => TrainCommand.Run(new TrainSettings(
@@ -113,7 +132,8 @@ public static class App
             p.GetValue(data), p.GetValue(output), Given(p, seed), p.GetValue(resume), Given(p, limit),
             p.GetResult(objective) is { Implicit: false } ? Models.ObjectiveNamed(p.GetValue(objective)!) : null,
             Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup), p.GetValue(conditional),
-            p.GetValue(distributed), p.GetValue(deterministic)), console, cancellationToken));
+            p.GetValue(distributed), p.GetValue(deterministic),
+            p.GetResult(model) is { Implicit: false } ? Models.KindNamed(p.GetValue(model)!) : null), console, cancellationToken));
         return command;
     }
 

@@ -24,13 +24,10 @@ internal sealed class RunState
     private readonly List<double> _train = [];
     private readonly List<double> _test = [];
 
-    private RunState(int latent, Objective objective, int samples, bool conditional, float freeBits, long klWarmup,
+    private RunState(ModelKey model, float freeBits, long klWarmup,
         ulong seed, ulong shuffleSeed, int batch, float learningRate, float beta, int epochsCompleted)
     {
-        Latent = latent;
-        Objective = objective;
-        Samples = samples;
-        Conditional = conditional;
+        Model = model;
         FreeBits = freeBits;
         KlWarmup = klWarmup;
         Seed = seed;
@@ -41,14 +38,16 @@ internal sealed class RunState
         EpochsCompleted = epochsCompleted;
     }
 
-    public int Latent { get; }
+    /// <summary>
+    /// The compiled model: network, latent size, the bound trained and its K (1 for the ELBO), and whether it is
+    /// conditional on the class label. All are compiled into the model, so a checkpoint carries them.
+    /// </summary>
+    public ModelKey Model { get; }
 
-    /// <summary>The bound trained, and its K (1 for the ELBO): compiled into the model, so a checkpoint carries them.</summary>
-    public Objective Objective { get; }
-    public int Samples { get; }
-
-    /// <summary>Whether the model is conditional on the class label (compiled in, so a checkpoint carries it too).</summary>
-    public bool Conditional { get; }
+    public int Latent => Model.Latent;
+    public Objective Objective => Model.Objective;
+    public int Samples => Model.Samples;
+    public bool Conditional => Model.Conditional;
 
     /// <summary>Free bits per latent dimension (ELBO only) and the KL warm-up's length in steps; 0 is none.</summary>
     public float FreeBits { get; }
@@ -72,7 +71,8 @@ internal sealed class RunState
 
     public static RunState New(TrainSettings s)
     {
-        int latent = s.Latent ?? TrainCommand.DefaultLatent;
+        var kind = s.Model ?? ModelKind.Dense;
+        int latent = s.Latent ?? Models.DefaultLatent(kind);
         var objective = s.Objective ?? Objective.Elbo;
         if (objective == Objective.Elbo && s.ImportanceSamples is int k && k != 1)
             throw new UsageException("--importance-samples is for --objective iwae or dreg; the ELBO model draws one sample per image.");
@@ -81,28 +81,29 @@ internal sealed class RunState
         if (objective != Objective.Elbo && s.KlWarmup is > 0)
             throw new UsageException($"--kl-warmup applies to the ELBO only; --objective {Models.NameOf(objective)} has no KL weight.");
         int samples = objective == Objective.Elbo ? 1 : s.ImportanceSamples ?? TrainCommand.DefaultImportanceSamples;
-        if (!Models.IsCompiled(latent, objective, samples, s.Conditional))
-            throw new UsageException(Models.NotCompiledMessage(latent, objective, samples, s.Conditional));
+        var model = new ModelKey(kind, latent, objective, samples, s.Conditional);
+        if (!Models.IsCompiled(model)) throw new UsageException(Models.NotCompiledMessage(model));
         ulong seed = s.Seed ?? TrainCommand.DefaultSeed;
-        return new RunState(latent, objective, samples, s.Conditional, s.FreeBits ?? 0, s.KlWarmup ?? 0, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
+        return new RunState(model, s.FreeBits ?? 0, s.KlWarmup ?? 0, seed, seed, s.Batch ?? TrainCommand.DefaultBatch,
             s.LearningRate ?? TrainCommand.DefaultLearningRate, s.Beta ?? TrainCommand.DefaultBeta, 0);
     }
 
     /// <summary>Reads a checkpoint written by <c>train</c>; options given on the command line override its settings.</summary>
     public static RunState FromCheckpoint(string path, TrainSettings s, AppConsole console)
     {
-        int latent = Models.LatentOf(path);
-        if (s.Latent is int asked && asked != latent)
-            throw new UsageException($"--latent {asked} does not match the checkpoint '{path}', which holds a model with Latent = {latent}.");
+        var model = Models.KeyOf(path);
+        if (s.Model is { } askedModel && askedModel != model.Kind)
+            throw new UsageException($"--model {Models.NameOf(askedModel)} does not match the checkpoint '{path}', which holds the {Models.NameOf(model.Kind)} model.");
+        if (s.Latent is int asked && asked != model.Latent)
+            throw new UsageException($"--latent {asked} does not match the checkpoint '{path}', which holds a model with Latent = {model.Latent}.");
         var m = Checkpoint.ReadMetadata(path);
         // The runtime's typed getters refuse NaN, infinities and out-of-range values with the file and key named.
         ulong seed = m.GetUInt64(Checkpoint.SeedKey, TrainCommand.DefaultSeed);
         if (s.Seed is ulong askedSeed && askedSeed != seed)
             console.Note($"note: --seed {askedSeed} is ignored: a resumed run keeps the seeds it started with ({seed}).");
-        var architecture = Checkpoint.ReadArchitecture(path)!;
-        if (s.Objective is { } askedObjective && askedObjective != architecture.Objective)
-            throw new UsageException($"--objective {Models.NameOf(askedObjective)} does not match the checkpoint '{path}', which trains {Models.NameOf(architecture.Objective)}.");
-        var state = new RunState(latent, architecture.Objective, architecture.LatentSamples, architecture.IsConditional,
+        if (s.Objective is { } askedObjective && askedObjective != model.Objective)
+            throw new UsageException($"--objective {Models.NameOf(askedObjective)} does not match the checkpoint '{path}', which trains {Models.NameOf(model.Objective)}.");
+        var state = new RunState(model,
             s.FreeBits ?? m.GetSingle(FreeBitsKey, 0f, minimum: 0f),
             s.KlWarmup ?? m.GetInt64(KlWarmupKey, 0L, minimum: 0L),
             seed,

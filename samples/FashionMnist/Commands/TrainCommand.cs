@@ -12,7 +12,7 @@ internal sealed record TrainSettings(
     int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
     string? Data, string? Out, ulong? Seed, string? Resume, int? Limit,
     Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null, bool Conditional = false,
-    bool Distributed = false, bool Deterministic = false);
+    bool Distributed = false, bool Deterministic = false, ModelKind? Model = null);
 
 /// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
 internal static class TrainCommand
@@ -20,6 +20,7 @@ internal static class TrainCommand
     public const int DefaultEpochs = 10;
     public const int DefaultBatch = 128;
     public const float DefaultLearningRate = 1e-3f;
+    /// <summary>The dense model's default latent size (--model conv defaults to 2: <see cref="Models.DefaultLatent"/>).</summary>
     public const int DefaultLatent = 20;
     public const float DefaultBeta = 1f;
     public const int DefaultImportanceSamples = 5;
@@ -60,7 +61,7 @@ internal static class TrainCommand
         cancellationToken.ThrowIfCancellationRequested();
 
         var optimizer = new Adam(run.LearningRate);
-        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Latent, run.Objective, run.Samples, device, run.Seed, run.Conditional);
+        using var model = settings.Resume is { } path ? Models.Load(device, path, optimizer) : Models.Create(run.Model, device, run.Seed);
         model.KlWeight = run.Beta;
         model.FreeBits = run.FreeBits;
         var trainer = new Trainer(model, optimizer, run.Batch, run.ShuffleSeed) { EpochsCompleted = run.EpochsCompleted, Communicator = communicator };
