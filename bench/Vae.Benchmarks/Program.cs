@@ -8,7 +8,7 @@ using Vae.Data;
 // dotnet run -c Release --project bench/Vae.Benchmarks -- epoch [--data DIR]           (one epoch: seconds, GFLOP/s, bytes allocated)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- inference [--data DIR]       (encode and decode images/s)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- memory stream|in-memory EPOCHS [DIR]  (peak working set, test ELBO)
-// dotnet run -c Release --project bench/Vae.Benchmarks -- conv [IMAGES] [THREADS]          (the Keras-shaped conv model: one epoch)
+// dotnet run -c Release --project bench/Vae.Benchmarks -- conv [IMAGES] [THREADS] [DEVICE] (the Keras-shaped conv model: one epoch)
 // dotnet run -c Release --project bench/Vae.Benchmarks -- conv-layers [THREADS]            (each conv layer's kernels at batch 128)
 if (args.Length is 3 or 4 && args[0] == "memory")
 {
@@ -18,7 +18,7 @@ if (args.Length is 3 or 4 && args[0] == "memory")
 if (args.Length > 0 && args[0] == "conv")
 {
     var (images, _) = FashionMnist.Load(FashionMnist.DebianDirectory, train: true);
-    ConvFigures.Epoch(images.ToFloats(), args.Length > 1 ? int.Parse(args[1]) : 12000, args.Length > 2 ? int.Parse(args[2]) : 2);
+    ConvFigures.Epoch(images.ToFloats(), args.Length > 1 ? int.Parse(args[1]) : 12000, args.Length > 2 ? int.Parse(args[2]) : 2, args.Length > 3 ? args[3] : "cpu");
     return 0;
 }
 if (args.Length > 0 && args[0] == "conv-layers")

@@ -101,7 +101,7 @@ VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; retur
 VAE_FN float vae_relu(float a) { return a > 0.0f ? a : 0.0f; }
 VAE_FN float vae_relu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : 0.0f; }
 
-/* encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, Relu; one work item per output. */
+/* encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -111,21 +111,23 @@ VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     int oc = at / (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH), oy = at / ENCODER0_OUT_WIDTH % ENCODER0_OUT_HEIGHT, ox = at % ENCODER0_OUT_WIDTH;
     VAE_GLOBAL const float* x = in + r * ENCODER0_IN_FEATURES;
     float sum = params[ENCODER0_BIAS + oc];
-    for (int ic = 0; ic < ENCODER0_IN_CHANNELS; ic++)
     for (int ky = 0; ky < ENCODER0_KERNEL; ky++)
     {
-        int iy = oy * ENCODER0_STRIDE - ENCODER0_PADDING + ky; if (iy < 0 || iy >= ENCODER0_IN_HEIGHT) continue;
+        int iy = oy * ENCODER0_STRIDE - ENCODER0_PADDING + ky;
+        if (iy < 0 || iy >= ENCODER0_IN_HEIGHT) continue;
         for (int kx = 0; kx < ENCODER0_KERNEL; kx++)
         {
-            int ix = ox * ENCODER0_STRIDE - ENCODER0_PADDING + kx; if (ix < 0 || ix >= ENCODER0_IN_WIDTH) continue;
-            sum += x[(ic * ENCODER0_IN_HEIGHT + iy) * ENCODER0_IN_WIDTH + ix] * params[ENCODER0_WEIGHT + ((oc * ENCODER0_IN_CHANNELS + ic) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx];
+            int ix = ox * ENCODER0_STRIDE - ENCODER0_PADDING + kx;
+            if (ix < 0 || ix >= ENCODER0_IN_WIDTH) continue;
+            for (int ic = 0; ic < ENCODER0_IN_CHANNELS; ic++)
+                sum += x[(ic * ENCODER0_IN_HEIGHT + iy) * ENCODER0_IN_WIDTH + ix] * params[ENCODER0_WEIGHT + ((oc * ENCODER0_IN_CHANNELS + ic) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx];
         }
     }
     pre[gid] = sum;
     out[gid] = vae_relu(sum);
 }
 
-/* encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Relu; one work item per output. */
+/* encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
 VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -135,14 +137,16 @@ VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     int oc = at / (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH), oy = at / ENCODER1_OUT_WIDTH % ENCODER1_OUT_HEIGHT, ox = at % ENCODER1_OUT_WIDTH;
     VAE_GLOBAL const float* x = in + r * ENCODER1_IN_FEATURES;
     float sum = params[ENCODER1_BIAS + oc];
-    for (int ic = 0; ic < ENCODER1_IN_CHANNELS; ic++)
     for (int ky = 0; ky < ENCODER1_KERNEL; ky++)
     {
-        int iy = oy * ENCODER1_STRIDE - ENCODER1_PADDING + ky; if (iy < 0 || iy >= ENCODER1_IN_HEIGHT) continue;
+        int iy = oy * ENCODER1_STRIDE - ENCODER1_PADDING + ky;
+        if (iy < 0 || iy >= ENCODER1_IN_HEIGHT) continue;
         for (int kx = 0; kx < ENCODER1_KERNEL; kx++)
         {
-            int ix = ox * ENCODER1_STRIDE - ENCODER1_PADDING + kx; if (ix < 0 || ix >= ENCODER1_IN_WIDTH) continue;
-            sum += x[(ic * ENCODER1_IN_HEIGHT + iy) * ENCODER1_IN_WIDTH + ix] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
+            int ix = ox * ENCODER1_STRIDE - ENCODER1_PADDING + kx;
+            if (ix < 0 || ix >= ENCODER1_IN_WIDTH) continue;
+            for (int ic = 0; ic < ENCODER1_IN_CHANNELS; ic++)
+                sum += x[(ic * ENCODER1_IN_HEIGHT + iy) * ENCODER1_IN_WIDTH + ix] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
         }
     }
     pre[gid] = sum;
@@ -331,7 +335,7 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (r0 + 3 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
 }
 
-/* decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu; one work item per output. */
+/* decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu; one work item per output, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -341,21 +345,23 @@ VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     int oc = at / (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH), oy = at / DECODER1_OUT_WIDTH % DECODER1_OUT_HEIGHT, ox = at % DECODER1_OUT_WIDTH;
     VAE_GLOBAL const float* x = in + r * DECODER1_IN_FEATURES;
     float sum = params[DECODER1_BIAS + oc];
-    for (int ic = 0; ic < DECODER1_IN_CHANNELS; ic++)
-    for (int ky = 0; ky < DECODER1_KERNEL; ky++)
+    for (int ky = (oy + DECODER1_PADDING) % DECODER1_STRIDE; ky < DECODER1_KERNEL; ky += DECODER1_STRIDE)
     {
-        int iy_t = oy + DECODER1_PADDING - ky; if (iy_t < 0 || iy_t % DECODER1_STRIDE != 0) continue; int iy = iy_t / DECODER1_STRIDE; if (iy >= DECODER1_IN_HEIGHT) continue;
-        for (int kx = 0; kx < DECODER1_KERNEL; kx++)
+        int iy = (oy + DECODER1_PADDING - ky) / DECODER1_STRIDE;
+        if (iy < 0 || iy >= DECODER1_IN_HEIGHT) continue;
+        for (int kx = (ox + DECODER1_PADDING) % DECODER1_STRIDE; kx < DECODER1_KERNEL; kx += DECODER1_STRIDE)
         {
-            int ix_t = ox + DECODER1_PADDING - kx; if (ix_t < 0 || ix_t % DECODER1_STRIDE != 0) continue; int ix = ix_t / DECODER1_STRIDE; if (ix >= DECODER1_IN_WIDTH) continue;
-            sum += x[(ic * DECODER1_IN_HEIGHT + iy) * DECODER1_IN_WIDTH + ix] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
+            int ix = (ox + DECODER1_PADDING - kx) / DECODER1_STRIDE;
+            if (ix < 0 || ix >= DECODER1_IN_WIDTH) continue;
+            for (int ic = 0; ic < DECODER1_IN_CHANNELS; ic++)
+                sum += x[(ic * DECODER1_IN_HEIGHT + iy) * DECODER1_IN_WIDTH + ix] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
         }
     }
     pre[gid] = sum;
     out[gid] = vae_relu(sum);
 }
 
-/* decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu; one work item per output. */
+/* decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu; one work item per output, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -365,21 +371,23 @@ VAE_KERNEL void decoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     int oc = at / (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH), oy = at / DECODER2_OUT_WIDTH % DECODER2_OUT_HEIGHT, ox = at % DECODER2_OUT_WIDTH;
     VAE_GLOBAL const float* x = in + r * DECODER2_IN_FEATURES;
     float sum = params[DECODER2_BIAS + oc];
-    for (int ic = 0; ic < DECODER2_IN_CHANNELS; ic++)
-    for (int ky = 0; ky < DECODER2_KERNEL; ky++)
+    for (int ky = (oy + DECODER2_PADDING) % DECODER2_STRIDE; ky < DECODER2_KERNEL; ky += DECODER2_STRIDE)
     {
-        int iy_t = oy + DECODER2_PADDING - ky; if (iy_t < 0 || iy_t % DECODER2_STRIDE != 0) continue; int iy = iy_t / DECODER2_STRIDE; if (iy >= DECODER2_IN_HEIGHT) continue;
-        for (int kx = 0; kx < DECODER2_KERNEL; kx++)
+        int iy = (oy + DECODER2_PADDING - ky) / DECODER2_STRIDE;
+        if (iy < 0 || iy >= DECODER2_IN_HEIGHT) continue;
+        for (int kx = (ox + DECODER2_PADDING) % DECODER2_STRIDE; kx < DECODER2_KERNEL; kx += DECODER2_STRIDE)
         {
-            int ix_t = ox + DECODER2_PADDING - kx; if (ix_t < 0 || ix_t % DECODER2_STRIDE != 0) continue; int ix = ix_t / DECODER2_STRIDE; if (ix >= DECODER2_IN_WIDTH) continue;
-            sum += x[(ic * DECODER2_IN_HEIGHT + iy) * DECODER2_IN_WIDTH + ix] * params[DECODER2_WEIGHT + ((ic * DECODER2_OUT_CHANNELS + oc) * DECODER2_KERNEL + ky) * DECODER2_KERNEL + kx];
+            int ix = (ox + DECODER2_PADDING - kx) / DECODER2_STRIDE;
+            if (ix < 0 || ix >= DECODER2_IN_WIDTH) continue;
+            for (int ic = 0; ic < DECODER2_IN_CHANNELS; ic++)
+                sum += x[(ic * DECODER2_IN_HEIGHT + iy) * DECODER2_IN_WIDTH + ix] * params[DECODER2_WEIGHT + ((ic * DECODER2_OUT_CHANNELS + oc) * DECODER2_KERNEL + ky) * DECODER2_KERNEL + kx];
         }
     }
     pre[gid] = sum;
     out[gid] = vae_relu(sum);
 }
 
-/* decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity; one work item per output. */
+/* decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity; one work item per output, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
@@ -389,14 +397,16 @@ VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_G
     int oc = at / (DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH), oy = at / DECODER_OUTPUT_OUT_WIDTH % DECODER_OUTPUT_OUT_HEIGHT, ox = at % DECODER_OUTPUT_OUT_WIDTH;
     VAE_GLOBAL const float* x = in + r * DECODER_OUTPUT_IN_FEATURES;
     float sum = params[DECODER_OUTPUT_BIAS + oc];
-    for (int ic = 0; ic < DECODER_OUTPUT_IN_CHANNELS; ic++)
-    for (int ky = 0; ky < DECODER_OUTPUT_KERNEL; ky++)
+    for (int ky = (oy + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; ky < DECODER_OUTPUT_KERNEL; ky += DECODER_OUTPUT_STRIDE)
     {
-        int iy_t = oy + DECODER_OUTPUT_PADDING - ky; if (iy_t < 0 || iy_t % DECODER_OUTPUT_STRIDE != 0) continue; int iy = iy_t / DECODER_OUTPUT_STRIDE; if (iy >= DECODER_OUTPUT_IN_HEIGHT) continue;
-        for (int kx = 0; kx < DECODER_OUTPUT_KERNEL; kx++)
+        int iy = (oy + DECODER_OUTPUT_PADDING - ky) / DECODER_OUTPUT_STRIDE;
+        if (iy < 0 || iy >= DECODER_OUTPUT_IN_HEIGHT) continue;
+        for (int kx = (ox + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; kx < DECODER_OUTPUT_KERNEL; kx += DECODER_OUTPUT_STRIDE)
         {
-            int ix_t = ox + DECODER_OUTPUT_PADDING - kx; if (ix_t < 0 || ix_t % DECODER_OUTPUT_STRIDE != 0) continue; int ix = ix_t / DECODER_OUTPUT_STRIDE; if (ix >= DECODER_OUTPUT_IN_WIDTH) continue;
-            sum += x[(ic * DECODER_OUTPUT_IN_HEIGHT + iy) * DECODER_OUTPUT_IN_WIDTH + ix] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
+            int ix = (ox + DECODER_OUTPUT_PADDING - kx) / DECODER_OUTPUT_STRIDE;
+            if (ix < 0 || ix >= DECODER_OUTPUT_IN_WIDTH) continue;
+            for (int ic = 0; ic < DECODER_OUTPUT_IN_CHANNELS; ic++)
+                sum += x[(ic * DECODER_OUTPUT_IN_HEIGHT + iy) * DECODER_OUTPUT_IN_WIDTH + ix] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
         }
     }
     pre[gid] = sum;
@@ -441,15 +451,24 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     int second = (int)(gid / (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL) % DECODER_OUTPUT_OUT_CHANNELS);
     int first_index = (int)(gid / (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_OUT_CHANNELS));
     int oc = second, ic = first_index;
+    /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+    int sy0 = (DECODER_OUTPUT_PADDING - ky + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE, sx0 = (DECODER_OUTPUT_PADDING - kx + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE;
+    if (sy0 < 0) sy0 = 0;
+    if (sx0 < 0) sx0 = 0;
+    int sy1 = DECODER_OUTPUT_OUT_HEIGHT - 1 + DECODER_OUTPUT_PADDING - ky < 0 ? 0 : (DECODER_OUTPUT_OUT_HEIGHT - 1 + DECODER_OUTPUT_PADDING - ky) / DECODER_OUTPUT_STRIDE + 1;
+    int sx1 = DECODER_OUTPUT_OUT_WIDTH - 1 + DECODER_OUTPUT_PADDING - kx < 0 ? 0 : (DECODER_OUTPUT_OUT_WIDTH - 1 + DECODER_OUTPUT_PADDING - kx) / DECODER_OUTPUT_STRIDE + 1;
+    if (sy1 > DECODER_OUTPUT_IN_HEIGHT) sy1 = DECODER_OUTPUT_IN_HEIGHT;
+    if (sx1 > DECODER_OUTPUT_IN_WIDTH) sx1 = DECODER_OUTPUT_IN_WIDTH;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++)
-    for (int oy = 0; oy < DECODER_OUTPUT_OUT_HEIGHT; oy++)
     {
-        int iy_t = oy + DECODER_OUTPUT_PADDING - ky; if (iy_t < 0 || iy_t % DECODER_OUTPUT_STRIDE != 0) continue; int iy = iy_t / DECODER_OUTPUT_STRIDE; if (iy >= DECODER_OUTPUT_IN_HEIGHT) continue;
-        for (int ox = 0; ox < DECODER_OUTPUT_OUT_WIDTH; ox++)
+        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER_OUTPUT_IN_FEATURES + ic * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
+        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + oc * DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH;
+        for (int sy = sy0; sy < sy1; sy++)
         {
-            int ix_t = ox + DECODER_OUTPUT_PADDING - kx; if (ix_t < 0 || ix_t % DECODER_OUTPUT_STRIDE != 0) continue; int ix = ix_t / DECODER_OUTPUT_STRIDE; if (ix >= DECODER_OUTPUT_IN_WIDTH) continue;
-            sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + (oc * DECODER_OUTPUT_OUT_HEIGHT + oy) * DECODER_OUTPUT_OUT_WIDTH + ox] * in[(vae_i64)r * DECODER_OUTPUT_IN_FEATURES + (ic * DECODER_OUTPUT_IN_HEIGHT + iy) * DECODER_OUTPUT_IN_WIDTH + ix];
+            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER_OUTPUT_IN_WIDTH;
+            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky) * DECODER_OUTPUT_OUT_WIDTH - DECODER_OUTPUT_PADDING + kx;
+            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER_OUTPUT_STRIDE];
         }
     }
     grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
@@ -466,7 +485,7 @@ VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER_OUTPUT_BIAS + gid] = sum;
 }
 
-/* decoder.out backward: d_in = the transpose of the forward map applied to d; one work item per input value. */
+/* decoder.out backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -474,15 +493,18 @@ VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VA
     vae_i64 r = gid / DECODER_OUTPUT_IN_FEATURES;
     int at = (int)(gid % DECODER_OUTPUT_IN_FEATURES);
     int ic = at / (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH), iy = at / DECODER_OUTPUT_IN_WIDTH % DECODER_OUTPUT_IN_HEIGHT, ix = at % DECODER_OUTPUT_IN_WIDTH;
+    VAE_GLOBAL const float* dr = d + r * DECODER_OUTPUT_OUT_FEATURES;
     float sum = 0.0f;
-    for (int oc = 0; oc < DECODER_OUTPUT_OUT_CHANNELS; oc++)
     for (int ky = 0; ky < DECODER_OUTPUT_KERNEL; ky++)
     {
-        int oy = iy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky; if (oy < 0 || oy >= DECODER_OUTPUT_OUT_HEIGHT) continue;
+        int oy = iy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky;
+        if (oy < 0 || oy >= DECODER_OUTPUT_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER_OUTPUT_KERNEL; kx++)
         {
-            int ox = ix * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + kx; if (ox < 0 || ox >= DECODER_OUTPUT_OUT_WIDTH) continue;
-            sum += d[r * DECODER_OUTPUT_OUT_FEATURES + (oc * DECODER_OUTPUT_OUT_HEIGHT + oy) * DECODER_OUTPUT_OUT_WIDTH + ox] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
+            int ox = ix * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + kx;
+            if (ox < 0 || ox >= DECODER_OUTPUT_OUT_WIDTH) continue;
+            for (int oc = 0; oc < DECODER_OUTPUT_OUT_CHANNELS; oc++)
+                sum += dr[(oc * DECODER_OUTPUT_OUT_HEIGHT + oy) * DECODER_OUTPUT_OUT_WIDTH + ox] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
         }
     }
     d_in[gid] = sum;
@@ -505,15 +527,24 @@ VAE_KERNEL void decoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int second = (int)(gid / (DECODER2_KERNEL * DECODER2_KERNEL) % DECODER2_OUT_CHANNELS);
     int first_index = (int)(gid / (DECODER2_KERNEL * DECODER2_KERNEL * DECODER2_OUT_CHANNELS));
     int oc = second, ic = first_index;
+    /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+    int sy0 = (DECODER2_PADDING - ky + DECODER2_STRIDE - 1) / DECODER2_STRIDE, sx0 = (DECODER2_PADDING - kx + DECODER2_STRIDE - 1) / DECODER2_STRIDE;
+    if (sy0 < 0) sy0 = 0;
+    if (sx0 < 0) sx0 = 0;
+    int sy1 = DECODER2_OUT_HEIGHT - 1 + DECODER2_PADDING - ky < 0 ? 0 : (DECODER2_OUT_HEIGHT - 1 + DECODER2_PADDING - ky) / DECODER2_STRIDE + 1;
+    int sx1 = DECODER2_OUT_WIDTH - 1 + DECODER2_PADDING - kx < 0 ? 0 : (DECODER2_OUT_WIDTH - 1 + DECODER2_PADDING - kx) / DECODER2_STRIDE + 1;
+    if (sy1 > DECODER2_IN_HEIGHT) sy1 = DECODER2_IN_HEIGHT;
+    if (sx1 > DECODER2_IN_WIDTH) sx1 = DECODER2_IN_WIDTH;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++)
-    for (int oy = 0; oy < DECODER2_OUT_HEIGHT; oy++)
     {
-        int iy_t = oy + DECODER2_PADDING - ky; if (iy_t < 0 || iy_t % DECODER2_STRIDE != 0) continue; int iy = iy_t / DECODER2_STRIDE; if (iy >= DECODER2_IN_HEIGHT) continue;
-        for (int ox = 0; ox < DECODER2_OUT_WIDTH; ox++)
+        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER2_IN_FEATURES + ic * DECODER2_IN_HEIGHT * DECODER2_IN_WIDTH;
+        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER2_OUT_FEATURES + oc * DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH;
+        for (int sy = sy0; sy < sy1; sy++)
         {
-            int ix_t = ox + DECODER2_PADDING - kx; if (ix_t < 0 || ix_t % DECODER2_STRIDE != 0) continue; int ix = ix_t / DECODER2_STRIDE; if (ix >= DECODER2_IN_WIDTH) continue;
-            sum += d[(vae_i64)r * DECODER2_OUT_FEATURES + (oc * DECODER2_OUT_HEIGHT + oy) * DECODER2_OUT_WIDTH + ox] * in[(vae_i64)r * DECODER2_IN_FEATURES + (ic * DECODER2_IN_HEIGHT + iy) * DECODER2_IN_WIDTH + ix];
+            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER2_IN_WIDTH;
+            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER2_STRIDE - DECODER2_PADDING + ky) * DECODER2_OUT_WIDTH - DECODER2_PADDING + kx;
+            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER2_STRIDE];
         }
     }
     grads[DECODER2_WEIGHT + gid] = sum;
@@ -530,7 +561,7 @@ VAE_KERNEL void decoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER2_BIAS + gid] = sum;
 }
 
-/* decoder.2 backward: d_in = the transpose of the forward map applied to d; one work item per input value. */
+/* decoder.2 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
 VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -538,15 +569,18 @@ VAE_KERNEL void decoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     vae_i64 r = gid / DECODER2_IN_FEATURES;
     int at = (int)(gid % DECODER2_IN_FEATURES);
     int ic = at / (DECODER2_IN_HEIGHT * DECODER2_IN_WIDTH), iy = at / DECODER2_IN_WIDTH % DECODER2_IN_HEIGHT, ix = at % DECODER2_IN_WIDTH;
+    VAE_GLOBAL const float* dr = d + r * DECODER2_OUT_FEATURES;
     float sum = 0.0f;
-    for (int oc = 0; oc < DECODER2_OUT_CHANNELS; oc++)
     for (int ky = 0; ky < DECODER2_KERNEL; ky++)
     {
-        int oy = iy * DECODER2_STRIDE - DECODER2_PADDING + ky; if (oy < 0 || oy >= DECODER2_OUT_HEIGHT) continue;
+        int oy = iy * DECODER2_STRIDE - DECODER2_PADDING + ky;
+        if (oy < 0 || oy >= DECODER2_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER2_KERNEL; kx++)
         {
-            int ox = ix * DECODER2_STRIDE - DECODER2_PADDING + kx; if (ox < 0 || ox >= DECODER2_OUT_WIDTH) continue;
-            sum += d[r * DECODER2_OUT_FEATURES + (oc * DECODER2_OUT_HEIGHT + oy) * DECODER2_OUT_WIDTH + ox] * params[DECODER2_WEIGHT + ((ic * DECODER2_OUT_CHANNELS + oc) * DECODER2_KERNEL + ky) * DECODER2_KERNEL + kx];
+            int ox = ix * DECODER2_STRIDE - DECODER2_PADDING + kx;
+            if (ox < 0 || ox >= DECODER2_OUT_WIDTH) continue;
+            for (int oc = 0; oc < DECODER2_OUT_CHANNELS; oc++)
+                sum += dr[(oc * DECODER2_OUT_HEIGHT + oy) * DECODER2_OUT_WIDTH + ox] * params[DECODER2_WEIGHT + ((ic * DECODER2_OUT_CHANNELS + oc) * DECODER2_KERNEL + ky) * DECODER2_KERNEL + kx];
         }
     }
     d_in[gid] = sum;
@@ -569,15 +603,24 @@ VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int second = (int)(gid / (DECODER1_KERNEL * DECODER1_KERNEL) % DECODER1_OUT_CHANNELS);
     int first_index = (int)(gid / (DECODER1_KERNEL * DECODER1_KERNEL * DECODER1_OUT_CHANNELS));
     int oc = second, ic = first_index;
+    /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+    int sy0 = (DECODER1_PADDING - ky + DECODER1_STRIDE - 1) / DECODER1_STRIDE, sx0 = (DECODER1_PADDING - kx + DECODER1_STRIDE - 1) / DECODER1_STRIDE;
+    if (sy0 < 0) sy0 = 0;
+    if (sx0 < 0) sx0 = 0;
+    int sy1 = DECODER1_OUT_HEIGHT - 1 + DECODER1_PADDING - ky < 0 ? 0 : (DECODER1_OUT_HEIGHT - 1 + DECODER1_PADDING - ky) / DECODER1_STRIDE + 1;
+    int sx1 = DECODER1_OUT_WIDTH - 1 + DECODER1_PADDING - kx < 0 ? 0 : (DECODER1_OUT_WIDTH - 1 + DECODER1_PADDING - kx) / DECODER1_STRIDE + 1;
+    if (sy1 > DECODER1_IN_HEIGHT) sy1 = DECODER1_IN_HEIGHT;
+    if (sx1 > DECODER1_IN_WIDTH) sx1 = DECODER1_IN_WIDTH;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++)
-    for (int oy = 0; oy < DECODER1_OUT_HEIGHT; oy++)
     {
-        int iy_t = oy + DECODER1_PADDING - ky; if (iy_t < 0 || iy_t % DECODER1_STRIDE != 0) continue; int iy = iy_t / DECODER1_STRIDE; if (iy >= DECODER1_IN_HEIGHT) continue;
-        for (int ox = 0; ox < DECODER1_OUT_WIDTH; ox++)
+        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER1_IN_FEATURES + ic * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
+        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER1_OUT_FEATURES + oc * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+        for (int sy = sy0; sy < sy1; sy++)
         {
-            int ix_t = ox + DECODER1_PADDING - kx; if (ix_t < 0 || ix_t % DECODER1_STRIDE != 0) continue; int ix = ix_t / DECODER1_STRIDE; if (ix >= DECODER1_IN_WIDTH) continue;
-            sum += d[(vae_i64)r * DECODER1_OUT_FEATURES + (oc * DECODER1_OUT_HEIGHT + oy) * DECODER1_OUT_WIDTH + ox] * in[(vae_i64)r * DECODER1_IN_FEATURES + (ic * DECODER1_IN_HEIGHT + iy) * DECODER1_IN_WIDTH + ix];
+            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER1_IN_WIDTH;
+            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER1_STRIDE - DECODER1_PADDING + ky) * DECODER1_OUT_WIDTH - DECODER1_PADDING + kx;
+            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER1_STRIDE];
         }
     }
     grads[DECODER1_WEIGHT + gid] = sum;
@@ -594,7 +637,7 @@ VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER1_BIAS + gid] = sum;
 }
 
-/* decoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value. */
+/* decoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
 VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -602,15 +645,18 @@ VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     vae_i64 r = gid / DECODER1_IN_FEATURES;
     int at = (int)(gid % DECODER1_IN_FEATURES);
     int ic = at / (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH), iy = at / DECODER1_IN_WIDTH % DECODER1_IN_HEIGHT, ix = at % DECODER1_IN_WIDTH;
+    VAE_GLOBAL const float* dr = d + r * DECODER1_OUT_FEATURES;
     float sum = 0.0f;
-    for (int oc = 0; oc < DECODER1_OUT_CHANNELS; oc++)
     for (int ky = 0; ky < DECODER1_KERNEL; ky++)
     {
-        int oy = iy * DECODER1_STRIDE - DECODER1_PADDING + ky; if (oy < 0 || oy >= DECODER1_OUT_HEIGHT) continue;
+        int oy = iy * DECODER1_STRIDE - DECODER1_PADDING + ky;
+        if (oy < 0 || oy >= DECODER1_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER1_KERNEL; kx++)
         {
-            int ox = ix * DECODER1_STRIDE - DECODER1_PADDING + kx; if (ox < 0 || ox >= DECODER1_OUT_WIDTH) continue;
-            sum += d[r * DECODER1_OUT_FEATURES + (oc * DECODER1_OUT_HEIGHT + oy) * DECODER1_OUT_WIDTH + ox] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
+            int ox = ix * DECODER1_STRIDE - DECODER1_PADDING + kx;
+            if (ox < 0 || ox >= DECODER1_OUT_WIDTH) continue;
+            for (int oc = 0; oc < DECODER1_OUT_CHANNELS; oc++)
+                sum += dr[(oc * DECODER1_OUT_HEIGHT + oy) * DECODER1_OUT_WIDTH + ox] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
         }
     }
     d_in[gid] = sum;
@@ -1025,15 +1071,24 @@ VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int second = (int)(gid / (ENCODER1_KERNEL * ENCODER1_KERNEL) % ENCODER1_IN_CHANNELS);
     int first_index = (int)(gid / (ENCODER1_KERNEL * ENCODER1_KERNEL * ENCODER1_IN_CHANNELS));
     int oc = first_index, ic = second;
+    /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+    int sy0 = (ENCODER1_PADDING - ky + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE, sx0 = (ENCODER1_PADDING - kx + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE;
+    if (sy0 < 0) sy0 = 0;
+    if (sx0 < 0) sx0 = 0;
+    int sy1 = ENCODER1_IN_HEIGHT - 1 + ENCODER1_PADDING - ky < 0 ? 0 : (ENCODER1_IN_HEIGHT - 1 + ENCODER1_PADDING - ky) / ENCODER1_STRIDE + 1;
+    int sx1 = ENCODER1_IN_WIDTH - 1 + ENCODER1_PADDING - kx < 0 ? 0 : (ENCODER1_IN_WIDTH - 1 + ENCODER1_PADDING - kx) / ENCODER1_STRIDE + 1;
+    if (sy1 > ENCODER1_OUT_HEIGHT) sy1 = ENCODER1_OUT_HEIGHT;
+    if (sx1 > ENCODER1_OUT_WIDTH) sx1 = ENCODER1_OUT_WIDTH;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++)
-    for (int oy = 0; oy < ENCODER1_OUT_HEIGHT; oy++)
     {
-        int iy = oy * ENCODER1_STRIDE - ENCODER1_PADDING + ky; if (iy < 0 || iy >= ENCODER1_IN_HEIGHT) continue;
-        for (int ox = 0; ox < ENCODER1_OUT_WIDTH; ox++)
+        VAE_GLOBAL const float* s_plane = d + (vae_i64)r * ENCODER1_OUT_FEATURES + oc * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
+        VAE_GLOBAL const float* b_plane = in + (vae_i64)r * ENCODER1_IN_FEATURES + ic * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+        for (int sy = sy0; sy < sy1; sy++)
         {
-            int ix = ox * ENCODER1_STRIDE - ENCODER1_PADDING + kx; if (ix < 0 || ix >= ENCODER1_IN_WIDTH) continue;
-            sum += d[(vae_i64)r * ENCODER1_OUT_FEATURES + (oc * ENCODER1_OUT_HEIGHT + oy) * ENCODER1_OUT_WIDTH + ox] * in[(vae_i64)r * ENCODER1_IN_FEATURES + (ic * ENCODER1_IN_HEIGHT + iy) * ENCODER1_IN_WIDTH + ix];
+            VAE_GLOBAL const float* s_row = s_plane + sy * ENCODER1_OUT_WIDTH;
+            VAE_GLOBAL const float* b_row = b_plane + (sy * ENCODER1_STRIDE - ENCODER1_PADDING + ky) * ENCODER1_IN_WIDTH - ENCODER1_PADDING + kx;
+            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * ENCODER1_STRIDE];
         }
     }
     grads[ENCODER1_WEIGHT + gid] = sum;
@@ -1050,7 +1105,7 @@ VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER1_BIAS + gid] = sum;
 }
 
-/* encoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value. */
+/* encoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
 VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
@@ -1058,15 +1113,18 @@ VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_
     vae_i64 r = gid / ENCODER1_IN_FEATURES;
     int at = (int)(gid % ENCODER1_IN_FEATURES);
     int ic = at / (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH), iy = at / ENCODER1_IN_WIDTH % ENCODER1_IN_HEIGHT, ix = at % ENCODER1_IN_WIDTH;
+    VAE_GLOBAL const float* dr = d + r * ENCODER1_OUT_FEATURES;
     float sum = 0.0f;
-    for (int oc = 0; oc < ENCODER1_OUT_CHANNELS; oc++)
-    for (int ky = 0; ky < ENCODER1_KERNEL; ky++)
+    for (int ky = (iy + ENCODER1_PADDING) % ENCODER1_STRIDE; ky < ENCODER1_KERNEL; ky += ENCODER1_STRIDE)
     {
-        int oy_t = iy + ENCODER1_PADDING - ky; if (oy_t < 0 || oy_t % ENCODER1_STRIDE != 0) continue; int oy = oy_t / ENCODER1_STRIDE; if (oy >= ENCODER1_OUT_HEIGHT) continue;
-        for (int kx = 0; kx < ENCODER1_KERNEL; kx++)
+        int oy = (iy + ENCODER1_PADDING - ky) / ENCODER1_STRIDE;
+        if (oy < 0 || oy >= ENCODER1_OUT_HEIGHT) continue;
+        for (int kx = (ix + ENCODER1_PADDING) % ENCODER1_STRIDE; kx < ENCODER1_KERNEL; kx += ENCODER1_STRIDE)
         {
-            int ox_t = ix + ENCODER1_PADDING - kx; if (ox_t < 0 || ox_t % ENCODER1_STRIDE != 0) continue; int ox = ox_t / ENCODER1_STRIDE; if (ox >= ENCODER1_OUT_WIDTH) continue;
-            sum += d[r * ENCODER1_OUT_FEATURES + (oc * ENCODER1_OUT_HEIGHT + oy) * ENCODER1_OUT_WIDTH + ox] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
+            int ox = (ix + ENCODER1_PADDING - kx) / ENCODER1_STRIDE;
+            if (ox < 0 || ox >= ENCODER1_OUT_WIDTH) continue;
+            for (int oc = 0; oc < ENCODER1_OUT_CHANNELS; oc++)
+                sum += dr[(oc * ENCODER1_OUT_HEIGHT + oy) * ENCODER1_OUT_WIDTH + ox] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
         }
     }
     d_in[gid] = sum;
@@ -1089,15 +1147,24 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int second = (int)(gid / (ENCODER0_KERNEL * ENCODER0_KERNEL) % ENCODER0_IN_CHANNELS);
     int first_index = (int)(gid / (ENCODER0_KERNEL * ENCODER0_KERNEL * ENCODER0_IN_CHANNELS));
     int oc = first_index, ic = second;
+    /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+    int sy0 = (ENCODER0_PADDING - ky + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE, sx0 = (ENCODER0_PADDING - kx + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE;
+    if (sy0 < 0) sy0 = 0;
+    if (sx0 < 0) sx0 = 0;
+    int sy1 = ENCODER0_IN_HEIGHT - 1 + ENCODER0_PADDING - ky < 0 ? 0 : (ENCODER0_IN_HEIGHT - 1 + ENCODER0_PADDING - ky) / ENCODER0_STRIDE + 1;
+    int sx1 = ENCODER0_IN_WIDTH - 1 + ENCODER0_PADDING - kx < 0 ? 0 : (ENCODER0_IN_WIDTH - 1 + ENCODER0_PADDING - kx) / ENCODER0_STRIDE + 1;
+    if (sy1 > ENCODER0_OUT_HEIGHT) sy1 = ENCODER0_OUT_HEIGHT;
+    if (sx1 > ENCODER0_OUT_WIDTH) sx1 = ENCODER0_OUT_WIDTH;
     float sum = 0.0f;
     for (int r = 0; r < rows; r++)
-    for (int oy = 0; oy < ENCODER0_OUT_HEIGHT; oy++)
     {
-        int iy = oy * ENCODER0_STRIDE - ENCODER0_PADDING + ky; if (iy < 0 || iy >= ENCODER0_IN_HEIGHT) continue;
-        for (int ox = 0; ox < ENCODER0_OUT_WIDTH; ox++)
+        VAE_GLOBAL const float* s_plane = d + (vae_i64)r * ENCODER0_OUT_FEATURES + oc * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
+        VAE_GLOBAL const float* b_plane = in + (vae_i64)r * ENCODER0_IN_FEATURES + ic * ENCODER0_IN_HEIGHT * ENCODER0_IN_WIDTH;
+        for (int sy = sy0; sy < sy1; sy++)
         {
-            int ix = ox * ENCODER0_STRIDE - ENCODER0_PADDING + kx; if (ix < 0 || ix >= ENCODER0_IN_WIDTH) continue;
-            sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + (oc * ENCODER0_OUT_HEIGHT + oy) * ENCODER0_OUT_WIDTH + ox] * in[(vae_i64)r * ENCODER0_IN_FEATURES + (ic * ENCODER0_IN_HEIGHT + iy) * ENCODER0_IN_WIDTH + ix];
+            VAE_GLOBAL const float* s_row = s_plane + sy * ENCODER0_OUT_WIDTH;
+            VAE_GLOBAL const float* b_row = b_plane + (sy * ENCODER0_STRIDE - ENCODER0_PADDING + ky) * ENCODER0_IN_WIDTH - ENCODER0_PADDING + kx;
+            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * ENCODER0_STRIDE];
         }
     }
     grads[ENCODER0_WEIGHT + gid] = sum;

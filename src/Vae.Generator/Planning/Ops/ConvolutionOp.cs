@@ -86,21 +86,13 @@ namespace Vae.Generator.Planning.Ops
             args.AddRange(Geometry());
             args.AddRange(new[] { Arg.Buffer(Input), Arg.Parameters(Weight), Arg.Parameters(Bias), Arg.Buffer(Pre), Arg.Buffer(Output) });
             yield return Step($"{Name}: {Shapes}, {Activation.Name}", Cpu(Method("Forward"), args.ToArray()),
-                Launch(Kernel(KernelName("forward"), $"{Name}: {Shapes}, {Activation.Name}; one work item per output.", $@"vae_i64 r = gid / {M("OutFeatures")};
+                Launch(Kernel(KernelName("forward"), $"{Name}: {Shapes}, {Activation.Name}; one work item per output, visiting only the taps that reach it.", $@"vae_i64 r = gid / {M("OutFeatures")};
 int at = (int)(gid % {M("OutFeatures")});
 int oc = at / ({M("OutHeight")} * {M("OutWidth")}), oy = at / {M("OutWidth")} % {M("OutHeight")}, ox = at % {M("OutWidth")};
 VAE_GLOBAL const float* x = in + r * {M("InFeatures")};
 float sum = params[{M("Bias")} + oc];
-for (int ic = 0; ic < {M("InChannels")}; ic++)
-for (int ky = 0; ky < {M("Kernel")}; ky++)
-{{
-    {Source("oy", "ky", "iy", "InHeight")}
-    for (int kx = 0; kx < {M("Kernel")}; kx++)
-    {{
-        {Source("ox", "kx", "ix", "InWidth")}
-        sum += x[(ic * {M("InHeight")} + iy) * {M("InWidth")} + ix] * params[{M("Weight")} + {WeightIndex("oc", "ic", "ky", "kx")}];
-    }}
-}}
+{TapLoop("oy", "ky", "iy", "InHeight", inverse: Spec.Transposed, $@"{TapLoop("ox", "kx", "ix", "InWidth", inverse: Spec.Transposed, $@"for (int ic = 0; ic < {M("InChannels")}; ic++)
+    sum += x[(ic * {M("InHeight")} + iy) * {M("InWidth")} + ix] * params[{M("Weight")} + {WeightIndex("oc", "ic", "ky", "kx")}];")}")}
 pre[gid] = sum;
 out[gid] = {Activation.DeviceFunction}(sum);", Reads("params"), Reads("in"), Writes("pre"), Writes("out")),
                     Rows, OutFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output)));
@@ -116,22 +108,9 @@ out[gid] = {Activation.DeviceFunction}(sum);", Reads("params"), Reads("in"), Wri
                         $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
                     Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
             }
-            device.Add(Launch(Kernel(KernelName("weight_grad"), $"{Name} backward: dW = d correlated with the input, summed over rows; one work item per weight.", $@"int kx = (int)(gid % {M("Kernel")}), ky = (int)(gid / {M("Kernel")} % {M("Kernel")});
-int second = (int)(gid / ({M("Kernel")} * {M("Kernel")}) % {(Spec.Transposed ? M("OutChannels") : M("InChannels"))});
-int first_index = (int)(gid / ({M("Kernel")} * {M("Kernel")} * {(Spec.Transposed ? M("OutChannels") : M("InChannels"))}));
-int oc = {(Spec.Transposed ? "second" : "first_index")}, ic = {(Spec.Transposed ? "first_index" : "second")};
-float sum = 0.0f;
-for (int r = 0; r < rows; r++)
-for (int oy = 0; oy < {M("OutHeight")}; oy++)
-{{
-    {Source("oy", "ky", "iy", "InHeight")}
-    for (int ox = 0; ox < {M("OutWidth")}; ox++)
-    {{
-        {Source("ox", "kx", "ix", "InWidth")}
-        sum += d[(vae_i64)r * {M("OutFeatures")} + (oc * {M("OutHeight")} + oy) * {M("OutWidth")} + ox] * in[(vae_i64)r * {M("InFeatures")} + (ic * {M("InHeight")} + iy) * {M("InWidth")} + ix];
-    }}
-}}
-grads[{M("Weight")} + gid] = sum;", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
+            // The weight gradient sums small-side values times the big-side values their tap reads (see WeightGradient).
+            device.Add(Launch(Kernel(KernelName("weight_grad"), $"{Name} backward: dW = d correlated with the input, summed over rows; one work item per weight.", WeightGradient(),
+                    Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
                 null, $"{Prefix}OutChannels * {Prefix}InChannels * {Prefix}Kernel * {Prefix}Kernel",
                 Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
             device.Add(Launch(Kernel(KernelName("bias_grad"), $"{Name} backward: db[{Spec.Out.Channels}] = d summed over rows and positions.", $@"float sum = 0.0f;
@@ -141,20 +120,13 @@ grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("row
                 null, Prefix + "OutChannels", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Rows(Rows)));
             if (!first)
             {
-                device.Add(Launch(Kernel(KernelName("input_grad"), $"{Name} backward: d_in = the transpose of the forward map applied to d; one work item per input value.", $@"vae_i64 r = gid / {M("InFeatures")};
+                device.Add(Launch(Kernel(KernelName("input_grad"), $"{Name} backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it.", $@"vae_i64 r = gid / {M("InFeatures")};
 int at = (int)(gid % {M("InFeatures")});
 int ic = at / ({M("InHeight")} * {M("InWidth")}), iy = at / {M("InWidth")} % {M("InHeight")}, ix = at % {M("InWidth")};
+VAE_GLOBAL const float* dr = d + r * {M("OutFeatures")};
 float sum = 0.0f;
-for (int oc = 0; oc < {M("OutChannels")}; oc++)
-for (int ky = 0; ky < {M("Kernel")}; ky++)
-{{
-    {Target("iy", "ky", "oy", "OutHeight")}
-    for (int kx = 0; kx < {M("Kernel")}; kx++)
-    {{
-        {Target("ix", "kx", "ox", "OutWidth")}
-        sum += d[r * {M("OutFeatures")} + (oc * {M("OutHeight")} + oy) * {M("OutWidth")} + ox] * params[{M("Weight")} + {WeightIndex("oc", "ic", "ky", "kx")}];
-    }}
-}}
+{TapLoop("iy", "ky", "oy", "OutHeight", inverse: !Spec.Transposed, $@"{TapLoop("ix", "kx", "ox", "OutWidth", inverse: !Spec.Transposed, $@"for (int oc = 0; oc < {M("OutChannels")}; oc++)
+    sum += dr[(oc * {M("OutHeight")} + oy) * {M("OutWidth")} + ox] * params[{M("Weight")} + {WeightIndex("oc", "ic", "ky", "kx")}];")}")}
 d_in[gid] = sum;", Reads("params"), Reads("d"), Writes("d_in")),
                     Rows, InFeatures, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other)));
             }
@@ -170,15 +142,64 @@ d_in[gid] = sum;", Reads("params"), Reads("d"), Writes("d_in")),
             return new[] { step };
         }
 
-        /// <summary>C that sets input index <paramref name="i"/> read by output <paramref name="o"/> through tap <paramref name="k"/>, or skips the tap.</summary>
-        private string Source(string o, string k, string i, string size) => Spec.Transposed
-            ? $"int {i}_t = {o} + {M("Padding")} - {k}; if ({i}_t < 0 || {i}_t % {M("Stride")} != 0) continue; int {i} = {i}_t / {M("Stride")}; if ({i} >= {M(size)}) continue;"
-            : $"int {i} = {o} * {M("Stride")} - {M("Padding")} + {k}; if ({i} < 0 || {i} >= {M(size)}) continue;";
+        /// <summary>
+        /// C for a loop over the taps <paramref name="k"/> that link position <paramref name="from"/> to a position
+        /// <paramref name="to"/> inside [0, <paramref name="size"/>) of the other image, around <paramref name="body"/>.
+        /// Direct: to = from s - p + k, every tap. Inverse (from = to s - p + k): only the taps k = (from + p) mod s,
+        /// (from + p) mod s + s, ..., for which the division is exact, so no tap is tried and thrown away.
+        /// </summary>
+        private string TapLoop(string from, string k, string to, string size, bool inverse, string body) => inverse
+            ? $@"for (int {k} = ({from} + {M("Padding")}) % {M("Stride")}; {k} < {M("Kernel")}; {k} += {M("Stride")})
+{{
+    int {to} = ({from} + {M("Padding")} - {k}) / {M("Stride")};
+    if ({to} < 0 || {to} >= {M(size)}) continue;
+    {body.Replace("\n", "\n    ")}
+}}"
+            : $@"for (int {k} = 0; {k} < {M("Kernel")}; {k}++)
+{{
+    int {to} = {from} * {M("Stride")} - {M("Padding")} + {k};
+    if ({to} < 0 || {to} >= {M(size)}) continue;
+    {body.Replace("\n", "\n    ")}
+}}";
 
-        /// <summary>C that sets output index <paramref name="o"/> that reads input <paramref name="i"/> through tap <paramref name="k"/>, or skips the tap.</summary>
-        private string Target(string i, string k, string o, string size) => Spec.Transposed
-            ? $"int {o} = {i} * {M("Stride")} - {M("Padding")} + {k}; if ({o} < 0 || {o} >= {M(size)}) continue;"
-            : $"int {o}_t = {i} + {M("Padding")} - {k}; if ({o}_t < 0 || {o}_t % {M("Stride")} != 0) continue; int {o} = {o}_t / {M("Stride")}; if ({o} >= {M(size)}) continue;";
+        /// <summary>
+        /// C of the weight gradient for one weight (tap ky, kx between a small-side and a big-side channel): the sum over
+        /// rows of small[sy, sx] big[sy s - p + ky, sx s - p + kx], over the small positions whose tap lands inside the
+        /// big image. Seen from the Conv2d side, small is d and big the input; for ConvTranspose2d, small is the input
+        /// and big is d, so both kinds run the direct relation with bounds computed once.
+        /// </summary>
+        private string WeightGradient()
+        {
+            string second = Spec.Transposed ? M("OutChannels") : M("InChannels");
+            var (small, smallFeatures, smallChannel, smallHeight, smallWidth, big, bigFeatures, bigChannel, bigHeight, bigWidth) = Spec.Transposed
+                ? ("in", M("InFeatures"), "ic", M("InHeight"), M("InWidth"), "d", M("OutFeatures"), "oc", M("OutHeight"), M("OutWidth"))
+                : ("d", M("OutFeatures"), "oc", M("OutHeight"), M("OutWidth"), "in", M("InFeatures"), "ic", M("InHeight"), M("InWidth"));
+            return $@"int kx = (int)(gid % {M("Kernel")}), ky = (int)(gid / {M("Kernel")} % {M("Kernel")});
+int second = (int)(gid / ({M("Kernel")} * {M("Kernel")}) % {second});
+int first_index = (int)(gid / ({M("Kernel")} * {M("Kernel")} * {second}));
+int oc = {(Spec.Transposed ? "second" : "first_index")}, ic = {(Spec.Transposed ? "first_index" : "second")};
+/* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
+int sy0 = ({M("Padding")} - ky + {M("Stride")} - 1) / {M("Stride")}, sx0 = ({M("Padding")} - kx + {M("Stride")} - 1) / {M("Stride")};
+if (sy0 < 0) sy0 = 0;
+if (sx0 < 0) sx0 = 0;
+int sy1 = {bigHeight} - 1 + {M("Padding")} - ky < 0 ? 0 : ({bigHeight} - 1 + {M("Padding")} - ky) / {M("Stride")} + 1;
+int sx1 = {bigWidth} - 1 + {M("Padding")} - kx < 0 ? 0 : ({bigWidth} - 1 + {M("Padding")} - kx) / {M("Stride")} + 1;
+if (sy1 > {smallHeight}) sy1 = {smallHeight};
+if (sx1 > {smallWidth}) sx1 = {smallWidth};
+float sum = 0.0f;
+for (int r = 0; r < rows; r++)
+{{
+    VAE_GLOBAL const float* s_plane = {small} + (vae_i64)r * {smallFeatures} + {smallChannel} * {smallHeight} * {smallWidth};
+    VAE_GLOBAL const float* b_plane = {big} + (vae_i64)r * {bigFeatures} + {bigChannel} * {bigHeight} * {bigWidth};
+    for (int sy = sy0; sy < sy1; sy++)
+    {{
+        VAE_GLOBAL const float* s_row = s_plane + sy * {smallWidth};
+        VAE_GLOBAL const float* b_row = b_plane + (sy * {M("Stride")} - {M("Padding")} + ky) * {bigWidth} - {M("Padding")} + kx;
+        for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * {M("Stride")}];
+    }}
+}}
+grads[{M("Weight")} + gid] = sum;";
+        }
 
         private string WeightIndex(string oc, string ic, string ky, string kx) => Spec.Transposed
             ? $"(({ic} * {M("OutChannels")} + {oc}) * {M("Kernel")} + {ky}) * {M("Kernel")} + {kx}"
