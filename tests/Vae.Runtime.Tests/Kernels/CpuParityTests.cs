@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae), nameof(ConvOddVae), nameof(ConvDeepVae), nameof(ConvWideVae)];
         foreach (var model in models)
         foreach (var batch in new[] { 1, 7, 128 })
         {
@@ -41,6 +41,9 @@ public class CpuParityTests : IDisposable
         nameof(ConvStride3Vae) => new ConvStride3Vae(device, seed),
         nameof(ConvKernelsVae) => new ConvKernelsVae(device, seed),
         nameof(ConvIwaeVae) => new ConvIwaeVae(device, seed),
+        nameof(ConvOddVae) => new ConvOddVae(device, seed),
+        nameof(ConvDeepVae) => new ConvDeepVae(device, seed),
+        nameof(ConvWideVae) => new ConvWideVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 
