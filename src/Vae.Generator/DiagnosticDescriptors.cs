@@ -116,12 +116,16 @@ namespace Vae.Generator
             "Shapes do not fit",
             "{0} on '{1}': {2}");
 
+        public static readonly DiagnosticDescriptor BatchNormPlacement = Error("VAE026",
+            "BatchNorm2d where it cannot go",
+            "{0} on '{1}': {2}");
+
         private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
             HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, FreeBitsInvalid,
-            ElboOnlySetting, ClassesInvalid, ConvolutionOutOfRange, ShapeNotPositive, LayerOrder, ShapeMismatch, InternalError,
+            ElboOnlySetting, ClassesInvalid, ConvolutionOutOfRange, ShapeNotPositive, LayerOrder, ShapeMismatch, BatchNormPlacement, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

@@ -90,7 +90,26 @@ internal static class Models
         public partial class ConvolutionalVae;
         """);
 
-    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional };
+    /// <summary>The same network with BatchNorm2d after every hidden convolution (Conv -> BatchNorm -> Relu), as PyTorch users write it.</summary>
+    public static readonly ModelSource ConvolutionalBatchNorm = new("ConvolutionalBatchNormVae", "Samples.Conv.ConvolutionalBatchNormVae", """
+        using Vae;
+
+        namespace Samples.Conv;
+
+        [VariationalAutoencoder(Latent = 2)]
+        [ImageInput(1, 28, 28)]
+        [EncoderConv2d(32, 3, 2, 1, Activation.Relu, BatchNorm = true)]
+        [EncoderConv2d(64, 3, 2, 1, Activation.Relu, BatchNorm = true)]
+        [Encoder(16, Activation.Relu)]
+        [Decoder(3136, Activation.Relu)]
+        [DecoderReshape(64, 7, 7)]
+        [DecoderConvTranspose2d(64, 3, 2, 1, 1, Activation.Relu, BatchNorm = true)]
+        [DecoderConvTranspose2d(32, 3, 2, 1, 1, Activation.Relu, BatchNorm = true)]
+        [DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
+        public partial class ConvolutionalBatchNormVae;
+        """);
+
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional, ConvolutionalBatchNorm };
 
     public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
 

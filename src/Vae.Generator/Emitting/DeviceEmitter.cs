@@ -104,7 +104,8 @@ namespace Vae.Generator.Emitting
         private static IEnumerable<(string Name, string Width, string Rows)> Table(ModelPlan plan) =>
             new[]
             {
-                (Planner.ParametersBuffer, "ParameterCount", "Fixed"),
+                // BatchNorm's running statistics follow the parameters in the same buffer, out of the optimiser's reach.
+                (Planner.ParametersBuffer, plan.StateCount > 0 ? "ParameterCount + StateCount" : "ParameterCount", "Fixed"),
                 (Planner.GradientsBuffer, "ParameterCount", "Fixed"),
             }.Concat(plan.Buffers.Select(b => (b.Name, b.WidthName, b.Rows == RowSpace.Single ? "Fixed" : b.Rows.ToString())));
 

@@ -35,6 +35,11 @@ namespace Vae.Generator.Emitting
                 w.Line($"public const int LatentSampleCount = {Int(m.LatentSamples)};");
                 w.Line("/// <summary>Floats in the flat parameter buffer (gradients and optimiser state share its layout).</summary>");
                 w.Line($"public const int ParameterCount = {Int(plan.ParameterCount)};");
+                if (plan.StateCount > 0)
+                {
+                    w.Line("/// <summary>Floats of non-trained state (BatchNorm's running statistics), after the parameters in the flat buffer.</summary>");
+                    w.Line($"public const int StateCount = {Int(plan.StateCount)};");
+                }
                 w.Line();
                 EmitDescriptor(w, plan);
                 w.Line();
@@ -93,7 +98,12 @@ namespace Vae.Generator.Emitting
             w.Line("{");
             w.Indent();
             foreach (var t in plan.Tensors)
-                w.Line($"new global::Vae.TensorDescriptor(\"{t.Name}\", new[] {{ {string.Join(", ", t.Shape.Select(Int))} }}, {Int(t.Offset)}, global::Vae.TensorRole.{t.Role}, FanIn: {Int(t.FanIn)}),");
+            {
+                string shape = t.Shape.Count == 0 ? "new int[0]" : $"new[] {{ {string.Join(", ", t.Shape.Select(Int))} }}";
+                string init = t.Init == TensorInit.Uniform ? "" : $", Init: global::Vae.TensorInit.{t.Init}";
+                string type = t.Int64 ? ", Type: global::Vae.TensorType.Int64" : "";
+                w.Line($"new global::Vae.TensorDescriptor(\"{t.Name}\", {shape}, {Int(t.Offset)}, global::Vae.TensorRole.{t.Role}, FanIn: {Int(t.FanIn)}{init}{type}),");
+            }
             w.Outdent();
             w.Line("});");
             w.Outdent();
@@ -108,7 +118,7 @@ namespace Vae.Generator.Emitting
             w.Indent();
             foreach (var c in layers)
                 w.Line($"new global::Vae.ConvolutionDescriptor({Int(c.OutChannels)}, {Int(c.Kernel)}, {Int(c.Stride)}, {Int(c.Padding)}, {Int(c.OutputPadding)}, " +
-                       $"global::Vae.Activation.{c.Activation.Name}, {Shape(c.In)}, {Shape(c.Out)}),");
+                       $"global::Vae.Activation.{c.Activation.Name}, {Shape(c.In)}, {Shape(c.Out)}{(c.BatchNorm ? ", BatchNorm: true" : "")}),");
             w.Outdent();
             w.Line("},");
         }

@@ -49,7 +49,8 @@ namespace Vae.Generator.Parsing
             if (image.Data is null && convs.Count == 0 && reshape.Data is null && convTs.Count == 0) return result;
 
             bool broken = new[] { image, reshape }.Where(a => a.Data is not null).Concat(convs).Concat(convTs)
-                .Any(a => a.Data.AttributeConstructor is null || a.Data.ConstructorArguments.Any(c => c.Kind == TypedConstantKind.Error || c.Value is null));
+                .Any(a => a.Data.AttributeConstructor is null || a.Data.ConstructorArguments.Any(c => c.Kind == TypedConstantKind.Error || c.Value is null)
+                          || a.Data.NamedArguments.Any(n => n.Value.Kind == TypedConstantKind.Error));
             if (broken)
             {
                 usable = false; // the compiler reports the attribute's own errors
@@ -153,6 +154,16 @@ namespace Vae.Generator.Parsing
                     usable = false;
                     return result;
                 }
+                if (last.BatchNorm)
+                {
+                    // The output layer's values are the likelihood's parameters (logits or means): normalising them
+                    // to the batch would tie every reconstruction to its batch, so PyTorch models end without one.
+                    Report(diagnostics, DiagnosticDescriptors.BatchNormPlacement, lastSyntax, $"[DecoderConvTranspose2d] #{convTs.Count}", name,
+                        "the last transposed convolution is the output layer (the likelihood's parameters) and takes no BatchNorm; " +
+                        "put BatchNorm = true on the hidden transposed convolutions before it");
+                    usable = false;
+                    return result;
+                }
                 if (!last.Activation.IsIdentity)
                 {
                     Report(diagnostics, DiagnosticDescriptors.LayerOrder, lastSyntax, $"[DecoderConvTranspose2d] #{convTs.Count}", name,
@@ -205,8 +216,10 @@ namespace Vae.Generator.Parsing
                 usable = false;
                 return null;
             }
+            // BatchNorm is a named property (false unless set); a non-constant value is the compiler's own error, caught above.
+            bool batchNorm = data.NamedArguments.Any(n => n.Key == "BatchNorm" && n.Value.Value is true);
             return new ConvSpec(transposed, outChannels, kernel, stride, padding, outputPadding, activation, input,
-                new ImageSpec(outChannels, (int)height, (int)width));
+                new ImageSpec(outChannels, (int)height, (int)width), batchNorm);
         }
 
         private static ImageSpec Shape(AttributeData data) =>

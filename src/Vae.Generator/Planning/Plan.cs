@@ -17,10 +17,27 @@ namespace Vae.Generator.Planning
     internal enum TensorRole
     {
         Parameter,
+        /// <summary>
+        /// Kept by the model but not trained (BatchNorm's running statistics and batch counter): no gradient, no optimiser
+        /// state; its float tensors follow every parameter in the flat buffer, its integers live on the host.
+        /// </summary>
+        State,
     }
 
-    /// <summary>A named tensor of the flat layout: PyTorch name and shape, role, offset, and the fan-in its initialisation uses.</summary>
-    internal sealed record TensorPlan(string Name, EquatableArray<int> Shape, TensorRole Role, int Offset, int Length, int FanIn);
+    /// <summary>How a tensor starts: PyTorch's kaiming-uniform from its fan-in, or a constant (BatchNorm's ones and zeros).</summary>
+    internal enum TensorInit
+    {
+        Uniform,
+        Zeros,
+        Ones,
+    }
+
+    /// <summary>
+    /// A named tensor of the flat layout: PyTorch name and shape, role, offset, and the fan-in its initialisation uses.
+    /// An <paramref name="Int64"/> tensor (num_batches_tracked) is not in the float buffer: its offset counts the model's integers.
+    /// </summary>
+    internal sealed record TensorPlan(string Name, EquatableArray<int> Shape, TensorRole Role, int Offset, int Length, int FanIn,
+        TensorInit Init = TensorInit.Uniform, bool Int64 = false);
 
     /// <summary>Who owns a buffer: the workspace (the plan's own activations and scratch) or the caller of an entry point.</summary>
     internal enum BufferKind
@@ -55,7 +72,7 @@ namespace Vae.Generator.Planning
     {
         /// <summary>A buffer of the plan, by name.</summary>
         Buffer,
-        /// <summary>The flat parameters at the offset named by a constant.</summary>
+        /// <summary>The flat parameters at the offset named by a constant (state tensors follow the parameters in the same buffer).</summary>
         Parameters,
         /// <summary>The flat gradients at the offset named by a constant.</summary>
         Gradients,
@@ -175,6 +192,7 @@ namespace Vae.Generator.Planning
         ModelSpec Model,
         EquatableArray<TensorPlan> Tensors,
         int ParameterCount,
+        int StateCount,
         EquatableArray<ConstantPlan> Constants,
         EquatableArray<BufferPlan> Buffers,
         EquatableArray<ProgramPlan> Programs,

@@ -24,7 +24,7 @@ namespace Vae.Generator.Planning
         {
             var layout = new LayoutBuilder();
             var ops = Ops(model, layout);
-            if (layout.Total > int.MaxValue) throw new InvalidOperationException("The model has more parameters than int offsets can address.");
+            if (layout.Total + layout.StateTotal > int.MaxValue) throw new InvalidOperationException("The model has more parameters than int offsets can address.");
 
             var fused = Fusion.Apply(ops);
             var programs = new List<ProgramPlan>();
@@ -55,17 +55,17 @@ namespace Vae.Generator.Planning
             };
             var dense = ops.OfType<DenseOp>().Concat(ops.OfType<GaussianLatentOp>().Select(l => l.Heads)).ToList();
             var widest = dense.OrderByDescending(d => (long)d.In * d.Out).First();
-            return new ModelPlan(model, layout.Tensors, (int)layout.Total, layout.Constants, layout.Buffers,
+            return new ModelPlan(model, layout.Tensors, (int)layout.Total, (int)layout.StateTotal, layout.Constants, layout.Buffers,
                 new EquatableArray<ProgramPlan>(programs.ToArray()), trainLoss, evaluateLoss, gradientScale, Summary(model),
                 $"(long){widest.InFeatures} * {widest.OutFeatures}");
         }
 
-        /// <summary>Floats in the flat parameter buffer, in double so an absurd size is reported instead of wrapping.</summary>
+        /// <summary>Floats in the flat buffer (parameters and state), in double so an absurd size is reported instead of wrapping.</summary>
         public static double ParameterCount(ModelSpec model)
         {
             var layout = new LayoutBuilder();
             Ops(model, layout);
-            return layout.Total;
+            return layout.Total + layout.StateTotal;
         }
 
         /// <summary>The model's ops in forward order, before fusion; each declares what it needs to <paramref name="layout"/>.</summary>
@@ -100,9 +100,15 @@ namespace Vae.Generator.Planning
             int encoderLayer = 0;
             foreach (var conv in model.EncoderConvs)
             {
-                var op = ConvolutionOp.Declare(layout, Side.Encoder, $"encoder.{Int(encoderLayer)}", $"Encoder{Int(encoderLayer)}", conv, input, RowSpace.Examples);
+                var op = ConvolutionOp.Declare(layout, Side.Encoder, $"encoder.{Int(encoderLayer)}", $"Encoder{Int(encoderLayer)}", WithoutActivation(conv), input, RowSpace.Examples);
                 ops.Add(op);
                 (input, inExpression, width) = (op.Output, op.OutFeatures, conv.Out.Size);
+                if (conv.BatchNorm)
+                {
+                    var norm = BatchNormOp.Declare(layout, Side.Encoder, $"encoder.{Int(encoderLayer)}.bn", $"Encoder{Int(encoderLayer)}Bn", conv.Out, conv.Activation, input, RowSpace.Examples);
+                    ops.Add(norm);
+                    (input, inExpression) = (norm.Output, norm.OutFeatures);
+                }
                 encoderLayer++;
             }
             for (int i = 0; i < model.Encoder.Count; i++, encoderLayer++)
@@ -144,9 +150,16 @@ namespace Vae.Generator.Planning
                 bool last = i == model.DecoderConvs.Count - 1;
                 int index = model.Decoder.Count + i;
                 var op = ConvolutionOp.Declare(layout, Side.Decoder, last ? "decoder.out" : $"decoder.{Int(index)}", last ? "DecoderOutput" : $"Decoder{Int(index)}",
-                    conv, input, RowSpace.Samples, last ? LikelihoodOp.OutputBuffer : null, last ? (likelihood is BernoulliLikelihoodOp ? "decoder logits" : "decoder mean") : null);
+                    WithoutActivation(conv), input, RowSpace.Samples, last ? LikelihoodOp.OutputBuffer : null, last ? (likelihood is BernoulliLikelihoodOp ? "decoder logits" : "decoder mean") : null);
                 ops.Add(op);
                 (input, inExpression, width) = (op.Output, op.OutFeatures, conv.Out.Size);
+                if (conv.BatchNorm)
+                {
+                    // The parser refuses BatchNorm on the output layer, so this is a hidden transposed convolution.
+                    var norm = BatchNormOp.Declare(layout, Side.Decoder, $"decoder.{Int(index)}.bn", $"Decoder{Int(index)}Bn", conv.Out, conv.Activation, input, RowSpace.Samples);
+                    ops.Add(norm);
+                    (input, inExpression) = (norm.Output, norm.OutFeatures);
+                }
             }
             bool convOutput = model.DecoderConvs.Count > 0;
 
@@ -175,6 +188,12 @@ namespace Vae.Generator.Planning
             return ops;
         }
 
+        /// <summary>
+        /// A convolution followed by BatchNorm is planned with the identity: its activation applies after the
+        /// normalisation (Conv -> BatchNorm -> activation), in the BatchNorm op.
+        /// </summary>
+        private static ConvSpec WithoutActivation(ConvSpec conv) => conv.BatchNorm ? conv with { Activation = IdentityActivation.Instance } : conv;
+
         private static DenseOp Hidden(LayoutBuilder layout, Side side, string name, string prefix, int i, LayerSpec layer,
             int width, string inExpression, string input, RowSpace rows)
         {
@@ -197,12 +216,12 @@ namespace Vae.Generator.Planning
         public static string Summary(ModelSpec m)
         {
             var parts = new[] { m.Image?.ToString() ?? Int(m.Input) }
-                .Concat(m.EncoderConvs.Select(c => $"{c.Out}({c.Activation.Name})"))
+                .Concat(m.EncoderConvs.Select(c => $"{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation.Name})"))
                 .Concat(m.Encoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(new[] { $"[{Int(m.Latent)}]" })
                 .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(m.DecoderReshape is { } reshape ? new[] { reshape.ToString() } : new string[0])
-                .Concat(m.DecoderConvs.Take(m.DecoderConvs.Count - 1).Select(c => $"{c.Out}({c.Activation.Name})"))
+                .Concat(m.DecoderConvs.Take(m.DecoderConvs.Count - 1).Select(c => $"{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation.Name})"))
                 .Concat(new[] { m.Image?.ToString() ?? Int(m.Input) });
             return string.Join("-", parts) + ", " + m.Likelihood + " likelihood" + (m.Classes > 0 ? ", conditional on " + Int(m.Classes) + " classes" : "") + (m.Objective == ObjectiveKind.Elbo ? "" : ", " + m.Objective + " objective");
         }

@@ -33,10 +33,11 @@ namespace Vae.Generator.Specs
 
     /// <summary>
     /// A convolution as declared (square kernel): Conv2d in the encoder, ConvTranspose2d in the decoder, with the
-    /// shapes it reads and writes computed by the parser.
+    /// shapes it reads and writes computed by the parser. With <paramref name="BatchNorm"/> a BatchNorm2d follows it and
+    /// the activation applies after the normalisation (Conv -> BatchNorm -> activation).
     /// </summary>
     internal sealed record ConvSpec(bool Transposed, int OutChannels, int Kernel, int Stride, int Padding, int OutputPadding,
-        ActivationFunction Activation, ImageSpec In, ImageSpec Out);
+        ActivationFunction Activation, ImageSpec In, ImageSpec Out, bool BatchNorm = false);
 
     /// <summary>One hidden layer as declared: width and its activation from the catalogue.</summary>
     internal sealed record LayerSpec(int Units, ActivationFunction Activation);

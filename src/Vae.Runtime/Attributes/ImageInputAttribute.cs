@@ -31,8 +31,14 @@ public sealed class EncoderConv2dAttribute(int outChannels, int kernel, int stri
     public int Stride { get; } = stride;
     /// <summary>Zeros added on every side of the input.</summary>
     public int Padding { get; } = padding;
-    /// <summary>The non-linearity after the bias.</summary>
+    /// <summary>The non-linearity after the bias (after the batch normalisation when <see cref="BatchNorm"/> is set).</summary>
     public Activation Activation { get; } = activation;
+    /// <summary>
+    /// Follows the convolution with PyTorch's <c>BatchNorm2d(outChannels)</c> (eps 1e-5, momentum 0.1, affine), named
+    /// <c>&lt;layer&gt;.bn</c>; the layer is then Conv2d -> BatchNorm2d -> activation, the usual block. Training steps
+    /// normalise by the batch's statistics and update the running ones; every other call uses the running statistics.
+    /// </summary>
+    public bool BatchNorm { get; set; }
 }
 
 /// <summary>
@@ -68,6 +74,11 @@ public sealed class DecoderConvTranspose2dAttribute(int outChannels, int kernel,
     public int Padding { get; } = padding;
     /// <summary>Rows and columns added at the bottom and right of the output, smaller than the stride.</summary>
     public int OutputPadding { get; } = outputPadding;
-    /// <summary>The non-linearity after the bias (Identity for the output layer).</summary>
+    /// <summary>The non-linearity after the bias (Identity for the output layer; after the batch normalisation when <see cref="BatchNorm"/> is set).</summary>
     public Activation Activation { get; } = activation;
+    /// <summary>
+    /// Follows the transposed convolution with PyTorch's <c>BatchNorm2d(outChannels)</c>, as
+    /// <see cref="EncoderConv2dAttribute.BatchNorm"/> does; not allowed on the last one, the output layer.
+    /// </summary>
+    public bool BatchNorm { get; set; }
 }

@@ -93,6 +93,25 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     public void SetParameters(ReadOnlySpan<float> values) => Write(BufferById(_kernels.ParametersBuffer), values);
     public void GetParameters(Span<float> values) => Read(BufferById(_kernels.ParametersBuffer), values);
     public void GetGradients(Span<float> values) => Read(BufferById(_kernels.GradientsBuffer), values);
+
+    // The float state follows the parameters in their buffer; transfers start at a buffer's beginning, so these move
+    // the whole buffer (small next to a training step; only checkpoints and the step's keep-on-failure copy use them).
+    public void GetState(Span<float> values)
+    {
+        if (values.IsEmpty) return;
+        var all = new float[_descriptor.ParameterCount + _descriptor.StateCount];
+        Read(BufferById(_kernels.ParametersBuffer), all);
+        all.AsSpan(_descriptor.ParameterCount, _descriptor.StateCount).CopyTo(values);
+    }
+
+    public void SetState(ReadOnlySpan<float> values)
+    {
+        if (values.IsEmpty) return;
+        var all = new float[_descriptor.ParameterCount + _descriptor.StateCount];
+        Read(BufferById(_kernels.ParametersBuffer), all);
+        values.CopyTo(all.AsSpan(_descriptor.ParameterCount));
+        Write(BufferById(_kernels.ParametersBuffer), all);
+    }
     public void SetGradients(ReadOnlySpan<float> values) => Write(BufferById(_kernels.GradientsBuffer), values);
     public void GetOptimizerState(int slot, Span<float> values) => Read(Slot(slot), values);
     public void SetOptimizerState(int slot, ReadOnlySpan<float> values) => Write(Slot(slot), values);

@@ -18,7 +18,8 @@ internal sealed unsafe class CpuBackend : IModelBackend
         _device = device;
         _descriptor = descriptor;
         _kernels = kernels;
-        _parameters = new NativeBuffer(descriptor.ParameterCount);
+        // The float state (BatchNorm's running statistics) follows the parameters, where the generated kernels address it.
+        _parameters = new NativeBuffer((long)descriptor.ParameterCount + descriptor.StateCount);
         _gradients = new NativeBuffer(descriptor.ParameterCount);
         _packed = new NativeBuffer(kernels.PackedFloats);
         _workspace = new NativeBuffer(0);
@@ -41,7 +42,9 @@ internal sealed unsafe class CpuBackend : IModelBackend
     }
 
     public void SetParameters(ReadOnlySpan<float> values) => values.CopyTo(_parameters.Span);
-    public void GetParameters(Span<float> values) => _parameters.Span.CopyTo(values);
+    public void GetParameters(Span<float> values) => _parameters.Span[..values.Length].CopyTo(values);
+    public void GetState(Span<float> values) => _parameters.Span.Slice(_descriptor.ParameterCount, _descriptor.StateCount).CopyTo(values);
+    public void SetState(ReadOnlySpan<float> values) => values.CopyTo(_parameters.Span[_descriptor.ParameterCount..]);
     public void GetGradients(Span<float> values) => _gradients.Span.CopyTo(values);
     public void SetGradients(ReadOnlySpan<float> values) => values.CopyTo(_gradients.Span);
 

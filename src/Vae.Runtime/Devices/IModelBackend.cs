@@ -14,6 +14,10 @@ internal interface IModelBackend : IDisposable
     void GetParameters(Span<float> values);
     void GetGradients(Span<float> values);
 
+    /// <summary>The float state (BatchNorm's running statistics), which follows the parameters in the flat buffer.</summary>
+    void GetState(Span<float> values);
+    void SetState(ReadOnlySpan<float> values);
+
     /// <summary>Replaces the gradient (a data-parallel step writes back the sum over ranks).</summary>
     void SetGradients(ReadOnlySpan<float> values);
 

@@ -106,9 +106,13 @@ public static class Checkpoint
 
         var architecture = model.Architecture;
         var parameters = model.GetParameters();
+        var stateValues = model.GetState();
+        var integers = model.GetInt64State();
         var tensors = new List<SafeTensor>();
+        // In the model's order, PyTorch's state_dict order: BatchNorm's running statistics (F32) and num_batches_tracked
+        // (I64) beside its weight and bias.
         foreach (var t in architecture.Tensors)
-            tensors.Add(new SafeTensor(t.Name, t.Shape, parameters.AsSpan(t.Offset, t.Length).ToArray()));
+            tensors.Add(ToFile(t, architecture, parameters, stateValues, integers));
 
         var metadata = new Dictionary<string, string>
         {
@@ -125,7 +129,7 @@ public static class Checkpoint
             for (int slot = 0; slot < optimizer.StateNames.Count; slot++)
             {
                 model.GetOptimizerState(slot, state);
-                foreach (var t in architecture.Tensors)
+                foreach (var t in architecture.Tensors.Where(t => t.Role == TensorRole.Parameter))
                     tensors.Add(new SafeTensor($"{OptimizerPrefix}{t.Name}.{optimizer.StateNames[slot]}", t.Shape, state.AsSpan(t.Offset, t.Length).ToArray()));
             }
         }
@@ -134,6 +138,11 @@ public static class Checkpoint
             foreach (var (key, value) in extraMetadata) metadata[key] = value;
         SafeTensors.WriteFile(path, tensors, metadata);
     }
+
+    private static SafeTensor ToFile(TensorDescriptor t, ModelDescriptor architecture, float[] parameters, float[] state, long[] integers) =>
+        t.Type == TensorType.Int64 ? SafeTensor.FromInt64(t.Name, t.Shape, integers.AsSpan(t.Offset, t.Length).ToArray())
+        : t.Role == TensorRole.State ? new SafeTensor(t.Name, t.Shape, state.AsSpan(t.Offset - architecture.ParameterCount, t.Length).ToArray())
+        : new SafeTensor(t.Name, t.Shape, parameters.AsSpan(t.Offset, t.Length).ToArray());
 
     /// <summary>
     /// The architecture a checkpoint was saved with, or null when the file carries none (e.g. written by PyTorch).
@@ -249,10 +258,11 @@ public static class Checkpoint
         }
 
         var parameterNames = new HashSet<string>(architecture.Tensors.Select(t => t.Name), StringComparer.Ordinal);
+        var trainedNames = new HashSet<string>(architecture.Tensors.Where(t => t.Role == TensorRole.Parameter).Select(t => t.Name), StringComparer.Ordinal);
         if (options.Strict)
         {
             var unexpected = file.Tensors.Select(t => t.Name)
-                .Where(name => !IsExpected(name, parameterNames, optimizer))
+                .Where(name => !IsExpected(name, parameterNames, trainedNames, optimizer))
                 .ToList();
             if (unexpected.Count > 0)
                 throw Bad(source, $"it holds {Count(unexpected.Count, "tensor")} that {architecture.Name} does not have: {List(unexpected)}" +
@@ -260,22 +270,26 @@ public static class Checkpoint
                                   $". Load with {nameof(CheckpointLoadOptions)}.{nameof(CheckpointLoadOptions.Strict)} = false to load only the tensors the model has");
         }
 
+        // The flat buffer (parameters, then the float state) and the int64 state, filled tensor by tensor.
         float[] parameters;
+        long[] integers;
         if (options.Strict)
         {
-            parameters = new float[architecture.ParameterCount];
+            parameters = new float[architecture.ParameterCount + architecture.StateCount];
+            integers = new long[architecture.Int64Count];
             foreach (var t in architecture.Tensors)
-                Copy(file, Require(file, t.Name, t, what: "parameter"), t, parameters, options, nonNegative: false);
+                CopyAny(file, Require(file, t.Name, t, what: t.Role == TensorRole.Parameter ? "parameter" : "state"), t, parameters, integers, options);
         }
         else
         {
             // A partial load: tensors the file lacks keep the model's values.
-            parameters = model.GetParameters();
+            parameters = [.. model.GetParameters(), .. model.GetState()];
+            integers = model.GetInt64State();
             int found = 0;
             foreach (var t in architecture.Tensors)
             {
                 if (!file.TryGet(t.Name, out var tensor)) continue;
-                Copy(file, tensor, t, parameters, options, nonNegative: false);
+                CopyAny(file, tensor, t, parameters, integers, options);
                 found++;
             }
             if (found == 0)
@@ -293,7 +307,7 @@ public static class Checkpoint
             {
                 string stateName = optimizer.StateNames[slot];
                 state[slot] = new float[architecture.ParameterCount];
-                foreach (var t in architecture.Tensors)
+                foreach (var t in architecture.Tensors.Where(t => t.Role == TensorRole.Parameter))
                 {
                     string name = $"{OptimizerPrefix}{t.Name}.{stateName}";
                     Copy(file, Require(file, name, t, what: $"{type} state"), t, state[slot], options, nonNegative: stateName == SecondMomentState);
@@ -303,14 +317,16 @@ public static class Checkpoint
         ulong seed = metadata.Seed ?? model.Seed;
 
         // Everything is read and checked: only now touch the model.
-        model.SetParameters(parameters);
+        model.SetParameters(parameters.AsSpan(0, architecture.ParameterCount));
+        model.SetState(parameters.AsSpan(architecture.ParameterCount));
+        model.SetInt64State(integers);
         if (state is not null)
             for (int slot = 0; slot < state.Length; slot++) model.SetOptimizerState(optimizer!, slot, state[slot]);
         model.Step = step;
         model.Seed = seed;
     }
 
-    private static bool IsExpected(string name, HashSet<string> parameterNames, Optimizer? optimizer)
+    private static bool IsExpected(string name, HashSet<string> parameterNames, HashSet<string> trainedNames, Optimizer? optimizer)
     {
         if (parameterNames.Contains(name)) return true;
         if (!name.StartsWith(OptimizerPrefix, StringComparison.Ordinal)) return false;
@@ -318,7 +334,8 @@ public static class Checkpoint
         if (dot <= OptimizerPrefix.Length) return false;
         string tensor = name[OptimizerPrefix.Length..dot];
         string state = name[(dot + 1)..];
-        if (!parameterNames.Contains(tensor)) return false;
+        // The optimiser keeps state for trained tensors only, never for BatchNorm's running statistics.
+        if (!trainedNames.Contains(tensor)) return false;
         // Resuming: exactly the given optimiser's state. Not resuming: any optimiser's state, which is skipped.
         return optimizer is null ? KnownStateNames.Contains(state) : optimizer.StateNames.Contains(state);
     }
@@ -336,8 +353,31 @@ public static class Checkpoint
                                (names.Count == 0 ? "no tensors" : List(names)));
     }
 
+    /// <summary>A tensor of the model from the file: floats into the flat buffer at its offset, int64 into the host's integers.</summary>
+    private static void CopyAny(SafeTensorsFile file, SafeTensor tensor, TensorDescriptor layout, float[] floats, long[] integers, CheckpointLoadOptions options)
+    {
+        if (layout.Type == TensorType.Int64)
+        {
+            if (tensor.Int64Data is not { } values)
+                throw Bad(file.Source, $"tensor '{tensor.Name}' is {tensor.SourceDtype}, the model keeps it as I64 (64-bit integers)");
+            if (!tensor.Shape.AsSpan().SequenceEqual(layout.Shape))
+                throw Bad(file.Source, $"tensor '{tensor.Name}' has shape [{string.Join(", ", tensor.Shape)}], the model needs {layout.ShapeText}");
+            if (!options.AllowNonFinite)
+                for (int i = 0; i < values.Length; i++)
+                    if (values[i] < 0)
+                        throw Bad(file.Source, $"tensor '{tensor.Name}' holds the negative count {values[i]} at index {i}; a number of batches cannot be negative " +
+                                               $"({nameof(CheckpointLoadOptions)}.{nameof(CheckpointLoadOptions.AllowNonFinite)} = true loads it anyway)");
+            values.CopyTo(integers, layout.Offset);
+            return;
+        }
+        // A running variance is a mean of squares: a negative one can only be corruption, like Adam's second moment.
+        Copy(file, tensor, layout, floats, options, nonNegative: layout.Role == TensorRole.State && layout.Name.EndsWith(".running_var", StringComparison.Ordinal));
+    }
+
     private static void Copy(SafeTensorsFile file, SafeTensor tensor, TensorDescriptor layout, float[] destination, CheckpointLoadOptions options, bool nonNegative)
     {
+        if (tensor.IsInt64)
+            throw Bad(file.Source, $"tensor '{tensor.Name}' is I64 (64-bit integers), the model needs floats");
         if (!tensor.Shape.AsSpan().SequenceEqual(layout.Shape))
             throw Bad(file.Source, $"tensor '{tensor.Name}' has shape [{string.Join(", ", tensor.Shape)}], the model needs {layout.ShapeText}");
         CheckValues(file.Source, tensor, options, nonNegative);

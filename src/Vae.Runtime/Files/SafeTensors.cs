@@ -7,15 +7,28 @@ using System.Text.Json;
 
 namespace Vae.Files;
 
-/// <summary>One named float32 tensor: <see cref="Data"/> holds the elements in row-major order.</summary>
+/// <summary>
+/// One named tensor: float32 in <see cref="Data"/>, or int64 in <see cref="Int64Data"/> (made by <see cref="FromInt64"/>,
+/// with <see cref="Data"/> empty), the elements in row-major order.
+/// </summary>
 /// <param name="Name">The tensor's name in the file, e.g. encoder.0.weight.</param>
 /// <param name="Shape">Dimensions; empty for a scalar (one element). A zero dimension makes an empty tensor.</param>
-/// <param name="Data">The elements, row-major; as many as the shape's product.</param>
+/// <param name="Data">The elements, row-major; as many as the shape's product (none for an int64 tensor).</param>
 public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 {
+    /// <summary>An int64 tensor (written as I64), such as PyTorch's BatchNorm num_batches_tracked.</summary>
+    public static SafeTensor FromInt64(string name, int[] shape, long[] values) => new(name, shape, []) { Int64Data = values, SourceDtype = "I64" };
+
+    /// <summary>The elements of an int64 tensor (dtype I64), or null for a float tensor.</summary>
+    public long[]? Int64Data { get; init; }
+
+    /// <summary>Whether the tensor holds int64 values (<see cref="Int64Data"/>) rather than floats.</summary>
+    public bool IsInt64 => Int64Data is not null;
+
     /// <summary>
-    /// The dtype the values had in the file they were read from (F32, F16, BF16 or F64), "F32" for a tensor made in
-    /// memory. <see cref="Data"/> is float32 whatever this says; the writer always writes F32.
+    /// The dtype the values had in the file they were read from (F32, F16, BF16, F64, or I64 for an int64 tensor), "F32"
+    /// for a float tensor made in memory. <see cref="Data"/> is float32 whatever this says; the writer writes F32, and I64
+    /// for an int64 tensor.
     /// </summary>
     public string SourceDtype { get; init; } = "F32";
 
@@ -37,8 +50,8 @@ public sealed record SafeTensor(string Name, int[] Shape, float[] Data)
 /// <summary>One tensor's entry in a safetensors header, as <see cref="SafeTensors.ReadHeader(string)"/> reports it.</summary>
 /// <param name="Name">The tensor's name in the header.</param>
 /// <param name="Dtype">
-/// As the file names it: any dtype of the format (I64, BOOL...), though <see cref="SafeTensors.Read"/> reads only F32,
-/// F16, BF16 and F64.
+/// As the file names it: any dtype of the format (I32, BOOL...), though <see cref="SafeTensors.Read"/> reads only F32,
+/// F16, BF16 and F64 (as float32) and I64 (as int64).
 /// </param>
 /// <param name="Shape">Dimensions as the header gives them.</param>
 /// <param name="Begin">Start of its bytes, relative to the data buffer (which follows the header).</param>
@@ -170,6 +183,7 @@ public static class SafeTensors
         F16,
         BF16,
         F64,
+        I64,
     }
 
     private sealed record Dtype(int Bits, string Description, Storage? Storage);
@@ -190,7 +204,7 @@ public static class SafeTensors
         ["U16"] = new(16, "16-bit unsigned integer", null),
         ["I32"] = new(32, "32-bit signed integer", null),
         ["U32"] = new(32, "32-bit unsigned integer", null),
-        ["I64"] = new(64, "64-bit signed integer", null),
+        ["I64"] = new(64, "64-bit signed integer", Storage.I64),
         ["U64"] = new(64, "64-bit unsigned integer", null),
         ["F8_E5M2"] = new(8, "8-bit float E5M2", null),
         ["F8_E4M3"] = new(8, "8-bit float E4M3", null),
@@ -230,7 +244,7 @@ public static class SafeTensors
 
         foreach (var t in list)
         {
-            WriteFloats(output, t.Data);
+            WriteValues(output, t);
         }
     }
 
@@ -251,7 +265,7 @@ public static class SafeTensors
             {
                 throw new ArgumentException("The tensor list contains null or a tensor without data.", nameof(tensors));
             }
-            WriteFloats(sink, t.Data);
+            WriteValues(sink, t);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
@@ -450,8 +464,8 @@ public static class SafeTensors
         {
             if (e.Storage is null)
             {
-                throw Bad(name, $"tensor '{e.Name}' has dtype {e.Dtype} ({Dtypes[e.Dtype].Description}), which cannot be read as " +
-                                "float32; only F32, F16, BF16 and F64 tensors can be read");
+                throw Bad(name, $"tensor '{e.Name}' has dtype {e.Dtype} ({Dtypes[e.Dtype].Description}), which cannot be read; " +
+                                "only F32, F16, BF16 and F64 tensors (as float32) and I64 tensors (as int64) can be read");
             }
         }
 
@@ -462,7 +476,16 @@ public static class SafeTensors
         // Entries are sorted by offset and packed, so the data can be read front to back.
         foreach (var e in header.Entries)
         {
-            float[] data = ReadTensor(input, e, header.HeaderLength, header.BufferLength is not null, raw, hash, name);
+            if (e.Storage == Storage.I64)
+            {
+                // The integer path: int64 stays int64 (a count such as num_batches_tracked must not round through float).
+                var integers = ReadTensor<long>(input, e, header.HeaderLength, header.BufferLength is not null, raw, hash, name, ToInt64);
+                tensors.Add(SafeTensor.FromInt64(e.Name, e.Shape, integers));
+                continue;
+            }
+            var storage = e.Storage!.Value;
+            float[] data = ReadTensor<float>(input, e, header.HeaderLength, header.BufferLength is not null, raw, hash, name,
+                (bytes, destination) => ToSingle(storage, bytes, destination));
             tensors.Add(new SafeTensor(e.Name, e.Shape, data) { SourceDtype = e.Dtype });
         }
 
@@ -583,10 +606,15 @@ public static class SafeTensors
             }
             count = checked(count * d);
         }
-        if (count != t.Data.Length)
+        if (t.Int64Data is not null && t.Data.Length != 0)
+        {
+            throw new ArgumentException($"Tensor '{t.Name}' holds both int64 and float values.");
+        }
+        int values = t.Int64Data?.Length ?? t.Data.Length;
+        if (count != values)
         {
             throw new ArgumentException(
-                $"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} elements) but {t.Data.Length} values.");
+                $"Tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}] ({count} elements) but {values} values.");
         }
     }
 
@@ -616,9 +644,9 @@ public static class SafeTensors
             long offset = 0;
             foreach (var t in tensors)
             {
-                long end = offset + 4L * t.Data.Length;
+                long end = t.Int64Data is { } integers ? offset + 8L * integers.Length : offset + 4L * t.Data.Length;
                 w.WriteStartObject(t.Name);
-                w.WriteString("dtype", F32);
+                w.WriteString("dtype", t.Int64Data is null ? F32 : "I64");
                 w.WriteStartArray("shape");
                 foreach (int d in t.Shape)
                 {
@@ -643,6 +671,21 @@ public static class SafeTensors
             json.WriteByte((byte)' ');
         }
         return json.ToArray();
+    }
+
+    private static void WriteValues(Stream output, SafeTensor t)
+    {
+        if (t.Int64Data is not { } integers)
+        {
+            WriteFloats(output, t.Data);
+            return;
+        }
+        Span<byte> buffer = stackalloc byte[8];
+        foreach (long v in integers)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(buffer, v);
+            output.Write(buffer);
+        }
     }
 
     private static void WriteFloats(Stream output, float[] data)
@@ -910,11 +953,12 @@ public static class SafeTensors
     /// The layout was checked against the stream's length, so the whole tensor can be allocated at once; otherwise the
     /// array grows only as data arrives.
     /// </param>
-    private static float[] ReadTensor(Stream input, Entry e, int headerLength, bool lengthKnown, byte[] raw, IncrementalHash hash, string file)
+    /// <param name="convert">From the stored little-endian bytes to the element type (float32 for floats, int64 for I64).</param>
+    private static T[] ReadTensor<T>(Stream input, Entry e, int headerLength, bool lengthKnown, byte[] raw, IncrementalHash hash, string file, Converter<T> convert)
     {
         int count = (int)e.Count;
         int size = e.ElementSize;
-        var data = new float[lengthKnown ? count : Math.Min(count, ChunkFloats)];
+        var data = new T[lengthKnown ? count : Math.Min(count, ChunkFloats)];
         int perChunk = raw.Length / size;
         int done = 0;
         while (done < count)
@@ -932,10 +976,18 @@ public static class SafeTensors
             {
                 Array.Resize(ref data, (int)Math.Min(count, Math.Max(2L * data.Length, done + take)));
             }
-            ToSingle(e.Storage!.Value, bytes, data.AsSpan(done, take));
+            convert(bytes, data.AsSpan(done, take));
             done += take;
         }
         return data;
+    }
+
+    private delegate void Converter<T>(ReadOnlySpan<byte> bytes, Span<T> destination);
+
+    /// <summary>Little-endian int64 values as they are.</summary>
+    private static void ToInt64(ReadOnlySpan<byte> bytes, Span<long> destination)
+    {
+        for (int i = 0; i < destination.Length; i++) destination[i] = BinaryPrimitives.ReadInt64LittleEndian(bytes.Slice(8 * i, 8));
     }
 
     /// <summary>Converts little-endian values to float32 exactly as torch's <c>.to(torch.float32)</c> does.</summary>

@@ -19,23 +19,52 @@ public sealed record ImageShape(int Channels, int Height, int Width)
 
 /// <summary>
 /// A square-kernel convolution layer: Conv2d in the encoder, ConvTranspose2d (with its output padding) in the
-/// decoder, with the shapes it reads and writes.
+/// decoder, with the shapes it reads and writes; with <paramref name="BatchNorm"/>, followed by BatchNorm2d (named
+/// <c>&lt;layer&gt;.bn</c>) before <paramref name="Activation"/>.
 /// </summary>
 public sealed record ConvolutionDescriptor(int OutChannels, int Kernel, int Stride, int Padding, int OutputPadding, Activation Activation,
-    ImageShape In, ImageShape Out);
+    ImageShape In, ImageShape Out, bool BatchNorm = false);
 
 /// <summary>What a tensor of the flat layout is for; the optimiser updates <see cref="Parameter"/> tensors.</summary>
 public enum TensorRole
 {
     /// <summary>A trained weight or bias: the optimiser updates it and keeps state for it.</summary>
     Parameter,
+    /// <summary>
+    /// Kept and saved with the model but not trained (BatchNorm's running_mean, running_var, num_batches_tracked): no
+    /// gradient, no optimiser state. Float state follows every parameter in the flat buffer (offsets from
+    /// <see cref="ModelDescriptor.ParameterCount"/> on); int64 state is counted on the host.
+    /// </summary>
+    State,
+}
+
+/// <summary>How a tensor starts, as PyTorch initialises it.</summary>
+public enum TensorInit
+{
+    /// <summary>Uniform in +-1/sqrt(fan-in) (nn.Linear's and nn.Conv2d's kaiming-uniform with a = sqrt(5), and their biases).</summary>
+    Uniform,
+    /// <summary>Zeros (a BatchNorm bias, running_mean and num_batches_tracked).</summary>
+    Zeros,
+    /// <summary>Ones (a BatchNorm weight and running_var).</summary>
+    Ones,
+}
+
+/// <summary>The element type of a tensor; on file F32 or I64.</summary>
+public enum TensorType
+{
+    /// <summary>32-bit floats in the flat buffer.</summary>
+    Float32,
+    /// <summary>64-bit integers kept by the host (PyTorch's num_batches_tracked); the offset counts the model's integers.</summary>
+    Int64,
 }
 
 /// <summary>
 /// A named tensor of the generated plan's flat layout: PyTorch name and shape, where it starts, its role, and the
 /// fan-in its nn.Linear-style initialisation uses (a bias takes its weight's).
 /// </summary>
-public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, TensorRole Role = TensorRole.Parameter, int FanIn = 0)
+/// <remarks>An empty <see cref="Shape"/> is a scalar (one value), as PyTorch's num_batches_tracked.</remarks>
+public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, TensorRole Role = TensorRole.Parameter, int FanIn = 0,
+    TensorInit Init = TensorInit.Uniform, TensorType Type = TensorType.Float32)
 {
     /// <summary>Number of floats.</summary>
     /// <exception cref="OverflowException">The shape holds more than int.MaxValue values.</exception>
@@ -46,7 +75,8 @@ public sealed record TensorDescriptor(string Name, int[] Shape, int Offset, Tens
 
     /// <summary>Equal when name, shape, offset, role and fan-in are equal (the shape compared element by element).</summary>
     public bool Equals(TensorDescriptor? other) =>
-        other is not null && Name == other.Name && Offset == other.Offset && Role == other.Role && FanIn == other.FanIn && Shape.AsSpan().SequenceEqual(other.Shape);
+        other is not null && Name == other.Name && Offset == other.Offset && Role == other.Role && FanIn == other.FanIn && Init == other.Init &&
+        Type == other.Type && Shape.AsSpan().SequenceEqual(other.Shape);
 
     /// <summary>A hash consistent with <see cref="Equals(TensorDescriptor?)"/>.</summary>
     public override int GetHashCode() => HashCode.Combine(Name, Offset, Shape.Length);
@@ -71,7 +101,10 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <param name="sigma">The fixed standard deviation of a Gaussian decoder, &gt; 0.</param>
     /// <param name="encoder">Hidden layers from x to the heads, in order.</param>
     /// <param name="decoder">Hidden layers from z to the output layer, in order.</param>
-    /// <param name="tensors">The flat layout, in offset order; empty when only the architecture matters.</param>
+    /// <param name="tensors">
+    /// The flat layout in declaration order, empty when only the architecture matters: the parameters tile
+    /// [0, ParameterCount), the float state tiles the floats after them, the int64 state its own count from 0, each in the order listed.
+    /// </param>
     /// <param name="objective">The bound training maximises.</param>
     /// <param name="freeBits">The free-bits floor per latent dimension, ELBO only; 0 for none.</param>
     /// <param name="classes">Classes of a conditional model's label; 0 for unconditional.</param>
@@ -115,20 +148,44 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         DecoderReshape = decoderReshape;
         DecoderConvolutions = (decoderConvolutions ?? []).ToArray();
         Decoder = decoder.ToArray();
-        // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer.
+        // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer:
+        // the parameters from 0, the float state straight after them, the int64 state in its own count.
         Tensors = (tensors ?? []).ToArray();
-        int offset = 0;
+        long parameters = 0, state = 0, integers = 0;
         foreach (var t in Tensors)
         {
-            if (t.Offset != offset || t.Shape.Length == 0 || t.Shape.Any(d => d <= 0))
-                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' does not continue the flat layout at offset {offset} with a positive shape.", nameof(tensors));
-            long length = 1;
-            foreach (int d in t.Shape) length = Math.Min(length * d, (long)int.MaxValue + 1);
-            if (offset + length > int.MaxValue)
-                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' ends past {int.MaxValue} floats: the flat layout does not fit one buffer.", nameof(tensors));
-            offset += (int)length;
+            if (!Enum.IsDefined(t.Role) || !Enum.IsDefined(t.Init) || !Enum.IsDefined(t.Type) || (t.Type == TensorType.Int64 && t.Role != TensorRole.State))
+                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' has an unknown role, initialisation or type, or is an int64 parameter.", nameof(tensors));
+            if (t.Role == TensorRole.Parameter) parameters += Length(t, name);
+            else if (t.Type == TensorType.Float32) state += Length(t, name);
+            else integers += Length(t, name);
         }
-        ParameterCount = offset;
+        if (parameters + state > int.MaxValue)
+            throw new ArgumentException($"The tensors of model '{name}' end past {int.MaxValue} floats: the flat layout does not fit one buffer.", nameof(tensors));
+        ParameterCount = (int)parameters;
+        StateCount = (int)state;
+        Int64Count = (int)integers;
+        long nextParameter = 0, nextState = parameters, nextInteger = 0;
+        foreach (var t in Tensors)
+        {
+            ref long next = ref t.Role == TensorRole.Parameter ? ref nextParameter : ref t.Type == TensorType.Float32 ? ref nextState : ref nextInteger;
+            if (t.Offset != next)
+                throw new ArgumentException($"Tensor '{t.Name}' of model '{name}' does not continue the flat layout at offset {next} " +
+                                            $"({(t.Role == TensorRole.Parameter ? "parameters" : t.Type == TensorType.Float32 ? "float state, after the parameters" : "int64 state")}).", nameof(tensors));
+            next += t.Length;
+        }
+    }
+
+    /// <summary>A tensor's length, refusing a non-positive dimension (an empty shape is a scalar: only int64 state may be one).</summary>
+    private static long Length(TensorDescriptor t, string model)
+    {
+        if ((t.Shape.Length == 0 && t.Type != TensorType.Int64) || t.Shape.Any(d => d <= 0))
+            throw new ArgumentException($"Tensor '{t.Name}' of model '{model}' does not have a positive shape.", "tensors");
+        long length = 1;
+        foreach (int d in t.Shape) length = Math.Min(length * d, (long)int.MaxValue + 1);
+        if (length > int.MaxValue)
+            throw new ArgumentException($"Tensor '{t.Name}' of model '{model}' holds more than {int.MaxValue} values.", "tensors");
+        return length;
     }
 
     /// <summary>The model's type name.</summary>
@@ -184,8 +241,29 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <summary>Every tensor of the flat buffer, in offset order, with PyTorch names and shapes.</summary>
     public IReadOnlyList<TensorDescriptor> Tensors { get; }
 
-    /// <summary>Floats in the flat parameter buffer (the sum of the tensors' lengths).</summary>
+    /// <summary>Trained floats: the <see cref="TensorRole.Parameter"/> tensors, which tile [0, ParameterCount) of the flat buffer.</summary>
     public int ParameterCount { get; }
+
+    /// <summary>Floats of float <see cref="TensorRole.State"/> tensors (BatchNorm's running statistics), after the parameters in the flat buffer.</summary>
+    public int StateCount { get; }
+
+    /// <summary>Int64 <see cref="TensorRole.State"/> values (BatchNorm's num_batches_tracked), kept by the host.</summary>
+    public int Int64Count { get; }
+
+    /// <summary>
+    /// Each BatchNorm layer: its name (<c>encoder.0.bn</c>), channels, values per channel of one row, and whether its
+    /// rows are examples times latent samples (the decoder's) rather than examples.
+    /// </summary>
+    public IEnumerable<(string Name, int Channels, int Area, bool PerSample)> BatchNormLayers
+    {
+        get
+        {
+            for (int i = 0; i < EncoderConvolutions.Count; i++)
+                if (EncoderConvolutions[i].BatchNorm) yield return ($"encoder.{i}.bn", EncoderConvolutions[i].Out.Channels, EncoderConvolutions[i].Out.Height * EncoderConvolutions[i].Out.Width, false);
+            for (int i = 0; i < DecoderConvolutions.Count; i++)
+                if (DecoderConvolutions[i].BatchNorm) yield return ($"decoder.{Decoder.Count + i}.bn", DecoderConvolutions[i].Out.Channels, DecoderConvolutions[i].Out.Height * DecoderConvolutions[i].Out.Width, true);
+        }
+    }
 
     /// <summary>Finds a tensor by its PyTorch name.</summary>
     public TensorDescriptor Tensor(string name) =>
@@ -229,6 +307,9 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                 w.WriteNumber("offset", t.Offset);
                 w.WriteString("role", t.Role.ToString());
                 w.WriteNumber("fan_in", t.FanIn);
+                // Written only when not the default, so the architecture of a model without BatchNorm reads as before.
+                if (t.Init != TensorInit.Uniform) w.WriteString("init", t.Init.ToString());
+                if (t.Type != TensorType.Float32) w.WriteString("type", t.Type.ToString());
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -260,6 +341,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
             w.WriteString("activation", c.Activation.ToString());
             WriteShape(w, "in", c.In);
             WriteShape(w, "out", c.Out);
+            if (c.BatchNorm) w.WriteBoolean("batch_norm", true);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -288,7 +370,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     private static ConvolutionDescriptor[] Convolutions(JsonElement e) => e.EnumerateArray().Select(c => new ConvolutionDescriptor(
         c.GetProperty("out_channels").GetInt32(), c.GetProperty("kernel").GetInt32(), c.GetProperty("stride").GetInt32(),
         c.GetProperty("padding").GetInt32(), c.GetProperty("output_padding").GetInt32(),
-        Enum.Parse<Activation>(c.GetProperty("activation").GetString()!), Shape(c.GetProperty("in")), Shape(c.GetProperty("out")))).ToArray();
+        Enum.Parse<Activation>(c.GetProperty("activation").GetString()!), Shape(c.GetProperty("in")), Shape(c.GetProperty("out")),
+        c.TryGetProperty("batch_norm", out var batchNorm) && batchNorm.GetBoolean())).ToArray();
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; throws <see cref="FormatException"/> naming the field at fault.</summary>
     public static ModelDescriptor FromJson(string json)
@@ -317,7 +400,9 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                         e.GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()).ToArray(),
                         e.GetProperty("offset").GetInt32(),
                         Enum.Parse<TensorRole>(e.GetProperty("role").GetString()!),
-                        e.GetProperty("fan_in").GetInt32())).ToArray()
+                        e.GetProperty("fan_in").GetInt32(),
+                        e.TryGetProperty("init", out var init) ? Enum.Parse<TensorInit>(init.GetString()!) : TensorInit.Uniform,
+                        e.TryGetProperty("type", out var type) ? Enum.Parse<TensorType>(type.GetString()!) : TensorType.Float32)).ToArray()
                     : null,
                 // Files written before objectives existed are ELBO models.
                 root.TryGetProperty("objective", out var objective) ? Enum.Parse<Objective>(objective.GetString()!) : Objective.Elbo,
@@ -339,12 +424,13 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     {
         var sb = new StringBuilder();
         sb.Append(Image?.ToString() ?? Input.ToString(CultureInfo.InvariantCulture));
-        foreach (var c in EncoderConvolutions) sb.Append(CultureInfo.InvariantCulture, $"-{c.Out}({c.Activation})");
+        foreach (var c in EncoderConvolutions) sb.Append(CultureInfo.InvariantCulture, $"-{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation})");
         foreach (var l in Encoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
         sb.Append(CultureInfo.InvariantCulture, $"-[{Latent}]");
         foreach (var l in Decoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
         if (DecoderReshape is not null) sb.Append(CultureInfo.InvariantCulture, $"-{DecoderReshape}");
-        for (int i = 0; i + 1 < DecoderConvolutions.Count; i++) sb.Append(CultureInfo.InvariantCulture, $"-{DecoderConvolutions[i].Out}({DecoderConvolutions[i].Activation})");
+        for (int i = 0; i + 1 < DecoderConvolutions.Count; i++)
+            sb.Append(CultureInfo.InvariantCulture, $"-{DecoderConvolutions[i].Out}({(DecoderConvolutions[i].BatchNorm ? "BatchNorm, " : "")}{DecoderConvolutions[i].Activation})");
         sb.Append(CultureInfo.InvariantCulture, $"-{Image?.ToString() ?? Input.ToString(CultureInfo.InvariantCulture)} {Likelihood}");
         if (Likelihood == Likelihood.Gaussian) sb.Append(CultureInfo.InvariantCulture, $"(sigma={Sigma})");
         if (Beta != 1) sb.Append(CultureInfo.InvariantCulture, $" beta={Beta}");
@@ -380,7 +466,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     }
 
     private static string Describe(IReadOnlyList<ConvolutionDescriptor> layers) =>
-        layers.Count == 0 ? "none" : string.Join(" ", layers.Select(c => $"{c.In}->{c.Out}(k{c.Kernel} s{c.Stride} p{c.Padding} {c.Activation})"));
+        layers.Count == 0 ? "none" : string.Join(" ", layers.Select(c => $"{c.In}->{c.Out}(k{c.Kernel} s{c.Stride} p{c.Padding}{(c.BatchNorm ? " BatchNorm" : "")} {c.Activation})"));
 
     private static void CompareLayers(List<string> d, string side, IReadOnlyList<LayerDescriptor> a, IReadOnlyList<LayerDescriptor> b)
     {

@@ -55,11 +55,16 @@ public abstract class VaeModel : IDisposable
         _seed = seed;
         _klWeight = (float)architecture.Beta;
         _freeBits = (float)architecture.FreeBits;
+        _counters = new long[architecture.Int64Count];
         _backend = device.Attach(architecture, kernels);
         try
         {
             device.EnterCall();
-            try { _backend.SetParameters(InitialParameters(architecture, seed)); }
+            try
+            {
+                _backend.SetParameters(InitialParameters(architecture, seed));
+                if (architecture.StateCount > 0) _backend.SetState(InitialState(architecture));
+            }
             finally { device.ExitCall(); }
         }
         catch
@@ -145,7 +150,8 @@ public abstract class VaeModel : IDisposable
 
     /// <summary>
     /// PyTorch's nn.Linear initialisation: weight and bias uniform in +-1/sqrt(fan_in), drawn from Philox keyed by the
-    /// seed, so the same seed gives the same model on every target.
+    /// seed, so the same seed gives the same model on every target; a BatchNorm weight is 1 and its bias 0. Returns the
+    /// <see cref="ModelDescriptor.ParameterCount"/> trained floats (the state starts at <see cref="InitialState"/>).
     /// </summary>
     public static float[] InitialParameters(ModelDescriptor architecture, ulong seed)
     {
@@ -154,6 +160,12 @@ public abstract class VaeModel : IDisposable
         for (int t = 0; t < tensors.Count; t++)
         {
             var tensor = tensors[t];
+            if (tensor.Role != TensorRole.Parameter) continue;
+            if (tensor.Init != TensorInit.Uniform)
+            {
+                values.AsSpan(tensor.Offset, tensor.Length).Fill(tensor.Init == TensorInit.Ones ? 1f : 0f);
+                continue;
+            }
             // The plan gives every tensor its fan-in (a bias takes its weight's).
             if (tensor.FanIn <= 0) throw new ArgumentException($"Tensor '{tensor.Name}' of {architecture.Name} has no fan-in to initialise from.", nameof(architecture));
             double bound = 1.0 / Math.Sqrt(tensor.FanIn);
@@ -166,6 +178,92 @@ public abstract class VaeModel : IDisposable
             }
         }
         return values;
+    }
+
+    /// <summary>
+    /// The float state as PyTorch initialises it ([<see cref="ModelDescriptor.StateCount"/>]: BatchNorm's running_mean 0
+    /// and running_var 1), in the order of the flat buffer after the parameters.
+    /// </summary>
+    public static float[] InitialState(ModelDescriptor architecture)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        var values = new float[architecture.StateCount];
+        foreach (var t in architecture.Tensors)
+            if (t.Role == TensorRole.State && t.Type == TensorType.Float32)
+                values.AsSpan(t.Offset - architecture.ParameterCount, t.Length).Fill(t.Init == TensorInit.Ones ? 1f : 0f);
+        return values;
+    }
+
+    // The int64 state (BatchNorm's num_batches_tracked), by its offset among the model's integers.
+    private readonly long[] _counters;
+
+    /// <summary>
+    /// The float state ([<see cref="ModelDescriptor.StateCount"/>], BatchNorm's running statistics in the order of
+    /// <see cref="ModelDescriptor.Tensors"/>): kept and saved with the model, never touched by the optimiser.
+    /// </summary>
+    public float[] GetState()
+    {
+        using var call = Enter();
+        var values = new float[Architecture.StateCount];
+        _backend.GetState(values);
+        return values;
+    }
+
+    /// <summary>Replaces the float state; <paramref name="values"/> is [<see cref="ModelDescriptor.StateCount"/>] as <see cref="GetState"/> returns it.</summary>
+    /// <exception cref="ArgumentException"><paramref name="values"/> is not the state's size.</exception>
+    public void SetState(ReadOnlySpan<float> values)
+    {
+        using var call = Enter();
+        if (values.Length != Architecture.StateCount)
+            throw new ArgumentException($"Expected {Architecture.StateCount} state values for {Architecture.Name}, got {values.Length}.", nameof(values));
+        _backend.SetState(values);
+    }
+
+    /// <summary>An int64 state tensor by name (BatchNorm's num_batches_tracked, a scalar: one value).</summary>
+    /// <exception cref="ArgumentException">The model has no tensor of that name, or it is not an int64 tensor.</exception>
+    public long[] GetInt64Tensor(string name)
+    {
+        using var call = Enter();
+        var t = TensorNamed(name);
+        if (t.Type != TensorType.Int64) throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} holds floats: read it with GetTensor.", nameof(name));
+        return _counters.AsSpan(t.Offset, t.Length).ToArray();
+    }
+
+    /// <summary>Replaces an int64 state tensor by name (BatchNorm's num_batches_tracked).</summary>
+    /// <exception cref="ArgumentException">No int64 tensor of that name, or <paramref name="values"/> is not its size.</exception>
+    public void SetInt64Tensor(string name, ReadOnlySpan<long> values)
+    {
+        using var call = Enter();
+        var t = TensorNamed(name);
+        if (t.Type != TensorType.Int64) throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} holds floats: write it with SetTensor.", nameof(name));
+        if (values.Length != t.Length)
+            throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} has {t.Length} values; got {values.Length}.", nameof(values));
+        values.CopyTo(_counters.AsSpan(t.Offset, t.Length));
+    }
+
+    internal long[] GetInt64State() => (long[])_counters.Clone();
+
+    internal void SetInt64State(ReadOnlySpan<long> values) => values.CopyTo(_counters);
+
+    /// <summary>
+    /// Before a training-mode forward pass: PyTorch refuses to normalise a channel by the statistics of one value
+    /// ("Expected more than 1 value per channel when training"), and so does this model, naming the layer.
+    /// </summary>
+    private void CheckBatchStatistics(int examples)
+    {
+        foreach (var (name, _, area, perSample) in Architecture.BatchNormLayers)
+        {
+            long values = (long)examples * (perSample ? Architecture.LatentSamples : 1) * area;
+            if (values < 2)
+                throw new ArgumentException($"{name} of {Architecture.Name} would normalise each channel by the statistics of {values} value in training mode, " +
+                                            "which has no variance (PyTorch refuses it too: \"Expected more than 1 value per channel when training\"); train on at least 2 examples.");
+        }
+    }
+
+    /// <summary>After a training-mode forward pass, as PyTorch's BatchNorm: every num_batches_tracked counts one more batch.</summary>
+    private void CountBatch()
+    {
+        for (int i = 0; i < _counters.Length; i++) _counters[i]++;
     }
 
     /// <summary>All parameters in the flat layout of <see cref="ModelDescriptor.Tensors"/>.</summary>
@@ -192,6 +290,13 @@ public abstract class VaeModel : IDisposable
     {
         using var call = Enter();
         var t = TensorNamed(name);
+        if (t.Type == TensorType.Int64) throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} holds int64 values: read it with GetInt64Tensor.", nameof(name));
+        if (t.Role == TensorRole.State)
+        {
+            var state = new float[Architecture.StateCount];
+            _backend.GetState(state);
+            return state.AsSpan(t.Offset - Parameters, t.Length).ToArray();
+        }
         var values = new float[Parameters];
         _backend.GetParameters(values);
         return values.AsSpan(t.Offset, t.Length).ToArray();
@@ -229,6 +334,15 @@ public abstract class VaeModel : IDisposable
 
     private void WriteTensor(TensorDescriptor t, ReadOnlySpan<float> values)
     {
+        if (t.Type == TensorType.Int64) throw new ArgumentException($"Tensor '{t.Name}' of {Architecture.Name} holds int64 values: write it with SetInt64Tensor.", "name");
+        if (t.Role == TensorRole.State)
+        {
+            var state = new float[Architecture.StateCount];
+            _backend.GetState(state);
+            values.CopyTo(state.AsSpan(t.Offset - Parameters, t.Length));
+            _backend.SetState(state);
+            return;
+        }
         var all = new float[Parameters];
         _backend.GetParameters(all);
         values.CopyTo(all.AsSpan(t.Offset, t.Length));
@@ -246,6 +360,8 @@ public abstract class VaeModel : IDisposable
     {
         using var call = Enter();
         var t = TensorNamed(name);
+        if (t.Role != TensorRole.Parameter)
+            throw new ArgumentException($"Tensor '{name}' of {Architecture.Name} is state, not trained: it has no gradient.", nameof(name));
         if (!_hasGradients)
             throw new InvalidOperationException($"No gradient of {Architecture.Name} has been computed yet: call ComputeGradients or TrainStep first.");
         var all = new float[Parameters];
@@ -320,8 +436,11 @@ public abstract class VaeModel : IDisposable
         var y = Labels(labels, n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         CheckLength(gradients, Parameters, nameof(gradients), "[Parameters]");
+        CheckBatchStatistics(n);
         _hasGradients = true;
+        // A training-mode forward pass, as in PyTorch: BatchNorm's running statistics move and its batches are counted.
         double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
+        CountBatch();
         _backend.GetGradients(gradients);
         return loss;
     }
@@ -352,11 +471,13 @@ public abstract class VaeModel : IDisposable
         if ((long)firstExample + n - 1 > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(firstExample), firstExample, $"Rows {firstExample}.. of a batch of {n} run past the largest example index, {int.MaxValue}.");
         var y = Labels(labels, n);
+        CheckBatchStatistics(n);
         long step = _step + 1;
         PrepareOptimizer(optimizer);
         _hasGradients = true;
+        var state = SaveState();
         double loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample);
-        return FinishStep(optimizer, step, loss, clipGradientNorm);
+        return FinishStep(optimizer, step, loss, clipGradientNorm, state);
     }
 
     /// <summary>
@@ -378,8 +499,14 @@ public abstract class VaeModel : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(firstExample);
         ArgumentOutOfRangeException.ThrowIfLessThan(globalBatchSize, 1);
         CheckClip(clipGradientNorm);
+        // Each rank would normalise by the statistics of its own rows (PyTorch's DDP without SyncBatchNorm), so N ranks
+        // would not compute what one process computes, which this overload promises.
+        if (communicator.Size > 1 && Architecture.BatchNormLayers.Any())
+            throw new NotSupportedException($"{Architecture.Name} has BatchNorm layers, whose batch statistics data-parallel training would split across " +
+                                            $"{communicator.Size} ranks; train it in one process.");
         int n = x.IsEmpty ? 0 : Examples(x, nameof(x));
         if (n > 0) CheckBatch(n);
+        if (n > 0) CheckBatchStatistics(n);
         if ((long)firstExample + n > globalBatchSize)
             throw new ArgumentOutOfRangeException(nameof(firstExample), firstExample, $"Rows {firstExample}..{firstExample + n - 1} lie outside a global batch of {globalBatchSize}.");
         var y = n > 0 ? Labels(labels, n) : default;
@@ -389,6 +516,7 @@ public abstract class VaeModel : IDisposable
         if (_reduced.Length != Parameters) _reduced = new float[Parameters];
         double share = (double)n / globalBatchSize;
         double loss = 0;
+        var state = n > 0 ? SaveState() : null;
         if (n > 0)
         {
             loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample) * share;
@@ -401,7 +529,7 @@ public abstract class VaeModel : IDisposable
         communicator.AllReduceSum(_reduced);
         communicator.AllReduceSum(lossSum);
         _backend.SetGradients(_reduced);
-        return FinishStep(optimizer, step, lossSum[0], clipGradientNorm);
+        return FinishStep(optimizer, step, lossSum[0], clipGradientNorm, state, counted: n > 0);
     }
 
     private float[] _reduced = [];
@@ -420,11 +548,13 @@ public abstract class VaeModel : IDisposable
         CheckBatch(n);
         CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
         var y = Labels(labels, n);
+        CheckBatchStatistics(n);
         long step = _step + 1;
         PrepareOptimizer(optimizer);
         _hasGradients = true;
+        var state = SaveState();
         double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
-        return FinishStep(optimizer, step, loss, clipGradientNorm);
+        return FinishStep(optimizer, step, loss, clipGradientNorm, state);
     }
 
     private static void CheckClip(float? clipGradientNorm)
@@ -441,16 +571,37 @@ public abstract class VaeModel : IDisposable
         _optimizerType = optimizer.GetType();
     }
 
-    private double FinishStep(Optimizer optimizer, long step, double loss, float? clipGradientNorm)
+    /// <summary>
+    /// The float state before a training forward pass moves it, so that a step that fails its checks changes nothing
+    /// (PyTorch's forward would already have moved the running statistics); null for a model without state.
+    /// </summary>
+    private float[]? SaveState()
     {
-        if (!double.IsFinite(loss)) throw new NonFiniteLossException(step, loss, "loss");
-        if (clipGradientNorm is float clip)
+        if (Architecture.StateCount == 0) return null;
+        var state = new float[Architecture.StateCount];
+        _backend.GetState(state);
+        return state;
+    }
+
+    private double FinishStep(Optimizer optimizer, long step, double loss, float? clipGradientNorm, float[]? state, bool counted = true)
+    {
+        try
         {
-            double norm = Math.Sqrt(_backend.GradientSumOfSquares());
-            if (!double.IsFinite(norm)) throw new NonFiniteLossException(step, norm, "gradient norm");
-            if (norm > clip) _backend.ScaleGradients((float)(clip / norm));
+            if (!double.IsFinite(loss)) throw new NonFiniteLossException(step, loss, "loss");
+            if (clipGradientNorm is float clip)
+            {
+                double norm = Math.Sqrt(_backend.GradientSumOfSquares());
+                if (!double.IsFinite(norm)) throw new NonFiniteLossException(step, norm, "gradient norm");
+                if (norm > clip) _backend.ScaleGradients((float)(clip / norm));
+            }
+        }
+        catch (NonFiniteLossException)
+        {
+            if (state is not null) _backend.SetState(state);
+            throw;
         }
         _backend.ApplyOptimizer(optimizer, step);
+        if (counted) CountBatch();
         _step = step;
         return loss;
     }

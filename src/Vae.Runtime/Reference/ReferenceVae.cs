@@ -2,13 +2,15 @@ namespace Vae.Reference;
 
 /// <summary>
 /// The reference oracle: a plain, slow, double-precision evaluator of any architecture descriptor, with its gradient
-/// written out by hand one example at a time. Every generated kernel is tested against it, and it is tested against
+/// written out by hand, layer by layer over the batch (BatchNorm's training mode couples the rows). Every generated
+/// kernel is tested against it, and it is tested against
 /// finite differences. It shares no code with the kernels on purpose.
 /// </summary>
 /// <remarks>
 /// This class only walks the model, forward then backward in reverse; each op's arithmetic lives in its own reference
-/// (<see cref="ReferenceDense"/>, <see cref="ReferenceActivations"/>, <see cref="ReferenceGaussianLatent"/>,
-/// <see cref="ReferenceLikelihoods"/>), beside the CPU primitive it checks.
+/// (<see cref="ReferenceDense"/>, <see cref="ReferenceConvolution"/>, <see cref="ReferenceBatchNorm"/>,
+/// <see cref="ReferenceActivations"/>, <see cref="ReferenceGaussianLatent"/>, <see cref="ReferenceLikelihoods"/>),
+/// beside the CPU primitive it checks.
 /// </remarks>
 public sealed class ReferenceVae
 {
@@ -31,29 +33,46 @@ public sealed class ReferenceVae
     /// With <paramref name="freeBits"/> &gt; 0 (ELBO only) the KL of each dimension, averaged over the batch, is floored
     /// there, as training computes it; <paramref name="exampleLoss"/> gets each example's unfloored value.
     /// </summary>
-    /// <remarks>A conditional model takes each example's label in <paramref name="labels"/>; it is appended one-hot to the encoder's input and to every z.</remarks>
+    /// <remarks>
+    /// A conditional model takes each example's label in <paramref name="labels"/>; it is appended one-hot to the encoder's input and to every z.
+    /// A model with BatchNorm runs it in training mode when <paramref name="training"/> (the batch's statistics, over
+    /// the examples in the encoder and the examples times samples in the decoder; the gradient flows through them, and
+    /// the moved running statistics go to <paramref name="updatedState"/>), in evaluation mode otherwise (the running
+    /// statistics of <paramref name="state"/>). <paramref name="state"/> is [StateCount] in the flat buffer's order after
+    /// the parameters; empty means PyTorch's initial state (running_mean 0, running_var 1).
+    /// </remarks>
     public double Loss(ReadOnlySpan<double> parameters, ReadOnlySpan<float> x, ReadOnlySpan<float> eps, int examples, double beta,
-        double[]? gradient, double[]? exampleLoss = null, double freeBits = 0, ReadOnlySpan<int> labels = default)
+        double[]? gradient, double[]? exampleLoss = null, double freeBits = 0, ReadOnlySpan<int> labels = default,
+        bool training = false, ReadOnlySpan<double> state = default, double[]? updatedState = null)
     {
         if (_d.Classes > 0 && labels.Length != examples) throw new ArgumentException($"A conditional model needs {examples} labels, got {labels.Length}.", nameof(labels));
-        var p = parameters.ToArray();
+        if (!state.IsEmpty && state.Length != _d.StateCount) throw new ArgumentException($"The state has {_d.StateCount} values, got {state.Length}.", nameof(state));
+        // The parameters and the state in one flat array, as the model holds them, so every tensor's offset applies.
+        var p = new double[_d.ParameterCount + _d.StateCount];
+        parameters[.._d.ParameterCount].CopyTo(p);
+        if (state.IsEmpty) Array.Copy(VaeModel.InitialState(_d).Select(v => (double)v).ToArray(), 0, p, _d.ParameterCount, _d.StateCount);
+        else state.CopyTo(p.AsSpan(_d.ParameterCount));
         if (gradient is not null) Array.Clear(gradient);
+        var g = gradient is null ? null : new double[p.Length];
         int input = _d.Input, latent = _d.Latent, samples = _d.LatentSamples;
         bool importance = _d.Objective != Objective.Elbo;
         if (importance && freeBits > 0) throw new ArgumentException("Free bits apply to the ELBO only.", nameof(freeBits));
 
-        // The encoder of every example first: free bits need the batch's KL per dimension before any gradient.
-        var encoders = new Encoded[examples];
+        // The encoder, layer by layer over the whole batch: BatchNorm in training mode needs every example's values.
         var inputs = new double[examples][];
         var classes = new int[examples];
         for (int b = 0; b < examples; b++)
         {
-            var xb = new double[input];
-            for (int i = 0; i < input; i++) xb[i] = x[b * input + i];
-            inputs[b] = xb;
+            inputs[b] = new double[input];
+            for (int i = 0; i < input; i++) inputs[b][i] = x[b * input + i];
             classes[b] = _d.Classes > 0 ? labels[b] : -1;
-            encoders[b] = Encode(p, Conditioned(xb, classes[b]));
         }
+        var encoder = Forward(p, inputs.Select((xb, b) => Conditioned(xb, classes[b])).ToArray(), decoder: false, training);
+        var h = encoder.Inputs[^1];
+        var mu = h.Select(hb => Affine(p, "encoder.mu", hb)).ToArray();
+        var logVar = h.Select(hb => Affine(p, "encoder.logvar", hb)).ToArray();
+
+        // Free bits need the batch's KL per dimension before any gradient.
         var mask = new double[latent];
         Array.Fill(mask, 1.0);
         double flooredKl = 0;
@@ -61,110 +80,226 @@ public sealed class ReferenceVae
         {
             for (int j = 0; j < latent; j++)
             {
-                double mean = encoders.Sum(e => ReferenceGaussianLatent.KlPerDimension(e.Mu, e.LogVar)[j]) / examples;
+                double mean = Enumerable.Range(0, examples).Sum(b => ReferenceGaussianLatent.KlPerDimension(mu[b], logVar[b])[j]) / examples;
                 bool floored = !(mean > freeBits);
                 mask[j] = floored ? 0 : 1;
                 flooredKl += floored ? freeBits : mean;
             }
         }
 
+        // The decoder over every (example, sample) row, the rows of one example adjacent.
+        int rows = examples * samples;
+        var epsRows = new double[rows][];
+        var z = new double[rows][];
+        for (int b = 0; b < examples; b++)
+        for (int s = 0; s < samples; s++)
+        {
+            var e = new double[latent];
+            for (int j = 0; j < latent; j++) e[j] = eps[(b * samples + s) * latent + j];
+            epsRows[b * samples + s] = e;
+            z[b * samples + s] = ReferenceGaussianLatent.Sample(mu[b], logVar[b], e);
+        }
+        var decoder = Forward(p, z.Select((zr, r) => Conditioned(zr, classes[r / samples])).ToArray(), decoder: true, training);
+        var top = decoder.Inputs[^1];
+        bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
+        var d = new double[rows][];
+        var dOutLogVar = new double[rows][];
+        var nll = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            var output = _d.DecoderConvolutions.Count > 0
+                ? LayerForward(p, "decoder.out", DecoderHidden, top[r], decoder: true)
+                : Affine(p, "decoder.out", top[r]);
+            var outLogVar = learned ? Affine(p, "decoder.logvar", top[r]) : [];
+            var xb = inputs[r / samples];
+            d[r] = new double[input];
+            dOutLogVar[r] = new double[input];
+            nll[r] = _d.Likelihood switch
+            {
+                Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(xb, output, d[r]),
+                Likelihood.Gaussian => ReferenceLikelihoods.Gaussian(xb, output, _d.Sigma, d[r]),
+                Likelihood.GaussianLearnedVariance => ReferenceLikelihoods.GaussianLearnedVariance(xb, output, outLogVar, d[r], dOutLogVar[r]),
+                _ => throw new InvalidOperationException($"Unknown likelihood {_d.Likelihood}."),
+            };
+        }
+
         double total = 0, reconstructionTotal = 0;
+        var rowScale = new double[rows];
         for (int b = 0; b < examples; b++)
         {
-            var (_, encIn, encPre, mu, logVar) = encoders[b];
-            var xb = inputs[b];
-            var h = encIn[^1];
-
-            // Every sample forward, kept for the backward pass (the importance weights need all K first).
-            var decoded = new Decoded[samples];
-            for (int s = 0; s < samples; s++)
-            {
-                var e = new double[latent];
-                for (int j = 0; j < latent; j++) e[j] = eps[(b * samples + s) * latent + j];
-                decoded[s] = Decode(p, xb, ReferenceGaussianLatent.Sample(mu, logVar, e), e, classes[b]);
-                if (importance) decoded[s].LogRatio = ReferenceGaussianLatent.LogRatio(mu, logVar, e);
-            }
-
             double loss;
-            var rowScale = new double[samples];
             if (importance)
             {
                 // -log (1/K) sum_k w_k by log-sum-exp; each row's gradient weight is its normalised weight over the batch size.
-                var logW = decoded.Select(d => d.LogRatio - d.Nll).ToArray();
+                var logW = Enumerable.Range(0, samples).Select(s => ReferenceGaussianLatent.LogRatio(mu[b], logVar[b], epsRows[b * samples + s]) - nll[b * samples + s]).ToArray();
                 double max = logW.Max();
                 double logSum = max + Math.Log(logW.Sum(v => Math.Exp(v - max)));
                 loss = Math.Log(samples) - logSum;
-                for (int s = 0; s < samples; s++) rowScale[s] = Math.Exp(logW[s] - logSum) / examples;
+                for (int s = 0; s < samples; s++) rowScale[b * samples + s] = Math.Exp(logW[s] - logSum) / examples;
             }
             else
             {
-                double reconstruction = decoded.Sum(d => d.Nll) / samples;
+                double reconstruction = Enumerable.Range(0, samples).Sum(s => nll[b * samples + s]) / samples;
                 reconstructionTotal += reconstruction;
-                loss = reconstruction + beta * ReferenceGaussianLatent.Kl(mu, logVar);
-                Array.Fill(rowScale, 1.0 / (samples * examples));
+                loss = reconstruction + beta * ReferenceGaussianLatent.Kl(mu[b], logVar[b]);
+                for (int s = 0; s < samples; s++) rowScale[b * samples + s] = 1.0 / (samples * examples);
             }
             if (exampleLoss is not null) exampleLoss[b] = loss;
             total += loss;
-            if (gradient is null) continue;
+        }
+        if (updatedState is not null) p.AsSpan(_d.ParameterCount).CopyTo(updatedState);
+        if (g is not null)
+        {
+            Backward(p, g, rows, d, dOutLogVar, rowScale, decoder, encoder, mu, logVar, epsRows, z, beta, examples, mask);
+            g.AsSpan(0, gradient!.Length).CopyTo(gradient);
+        }
+        if (freeBits > 0) return reconstructionTotal / examples + beta * flooredKl;
+        return total / examples;
+    }
 
+    /// <summary>The backward pass over the batch: the decoder's rows, the latent per example, the encoder; the gradient accumulates in <paramref name="g"/>.</summary>
+    private void Backward(double[] p, double[] g, int rows, double[][] d, double[][] dOutLogVar, double[] rowScale, Pass decoder, Pass encoder,
+        double[][] mu, double[][] logVar, double[][] epsRows, double[][] z, double beta, int examples, double[] mask)
+    {
+        int latent = _d.Latent, samples = _d.LatentSamples;
+        var top = decoder.Inputs[^1];
+        var dTop = new double[rows][];
+        for (int r = 0; r < rows; r++)
+        {
+            var dr = d[r].Select(v => v * rowScale[r]).ToArray();
+            dTop[r] = _d.DecoderConvolutions.Count > 0
+                ? LayerBackward(p, g, "decoder.out", DecoderHidden, top[r], dr, decoder: true)
+                : AffineBackward(p, g, "decoder.out", top[r], dr);
+            if (_d.Likelihood == Likelihood.GaussianLearnedVariance)
+            {
+                var extra = AffineBackward(p, g, "decoder.logvar", top[r], dOutLogVar[r].Select(v => v * rowScale[r]).ToArray());
+                for (int i = 0; i < dTop[r].Length; i++) dTop[r][i] += extra[i];
+            }
+        }
+        dTop = PassBackward(p, g, decoder, dTop, decoder: true);
+
+        var dH = new double[examples][];
+        for (int b = 0; b < examples; b++)
+        {
             var dMu = new double[latent];
             var dLogVar = new double[latent];
             for (int s = 0; s < samples; s++)
             {
-                var dz = DecodeBackward(p, gradient, decoded[s], rowScale[s]);
-                var (z, e) = (decoded[s].Z, decoded[s].Eps);
+                int r = b * samples + s;
+                // A conditional decoder read [z | label]: the label's columns carry no gradient further.
+                var dz = dTop[r].AsSpan(0, latent).ToArray();
+                var (zr, e) = (z[r], epsRows[r]);
                 switch (_d.Objective)
                 {
                     case Objective.Elbo:
-                        ReferenceGaussianLatent.SampleBackward(logVar, e, dz, dMu, dLogVar);
+                        ReferenceGaussianLatent.SampleBackward(logVar[b], e, dz, dMu, dLogVar);
                         break;
                     case Objective.ImportanceWeighted:
                     {
                         // The prior adds w~ z / B to dz; log q's reparameterised derivative is -1/2 in logvar per unit weight.
-                        var g = new double[latent];
-                        for (int j = 0; j < latent; j++) g[j] = dz[j] + rowScale[s] * z[j];
-                        ReferenceGaussianLatent.SampleBackward(logVar, e, g, dMu, dLogVar);
-                        for (int j = 0; j < latent; j++) dLogVar[j] -= 0.5 * rowScale[s];
+                        var gz = new double[latent];
+                        for (int j = 0; j < latent; j++) gz[j] = dz[j] + rowScale[r] * zr[j];
+                        ReferenceGaussianLatent.SampleBackward(logVar[b], e, gz, dMu, dLogVar);
+                        for (int j = 0; j < latent; j++) dLogVar[j] -= 0.5 * rowScale[r];
                         break;
                     }
                     case Objective.ImportanceWeightedDReG:
                     {
                         // DReG: w~^2 / B times the pathwise derivative of -log w (q's parameters held fixed), no score term.
-                        double normalised = rowScale[s] * examples;
-                        var g = new double[latent];
+                        double normalised = rowScale[r] * examples;
+                        var gz = new double[latent];
                         for (int j = 0; j < latent; j++)
-                            g[j] = normalised * (dz[j] + rowScale[s] * (z[j] - e[j] / Math.Exp(0.5 * logVar[j])));
-                        ReferenceGaussianLatent.SampleBackward(logVar, e, g, dMu, dLogVar);
+                            gz[j] = normalised * (dz[j] + rowScale[r] * (zr[j] - e[j] / Math.Exp(0.5 * logVar[b][j])));
+                        ReferenceGaussianLatent.SampleBackward(logVar[b], e, gz, dMu, dLogVar);
                         break;
                     }
                     default:
                         throw new InvalidOperationException($"Unknown objective {_d.Objective}.");
                 }
             }
-            if (!importance) ReferenceGaussianLatent.KlBackward(mu, logVar, beta, examples, mask, dMu, dLogVar);
-            var dH = AffineBackward(p, gradient, "encoder.mu", h, dMu);
-            var dH2 = AffineBackward(p, gradient, "encoder.logvar", h, dLogVar);
-            for (int i = 0; i < dH.Length; i++) dH[i] += dH2[i];
-            for (int l = EncoderLayers - 1; l >= 0; l--)
-            {
-                var dPre = ReferenceActivations.Backward(EncoderActivation(l), encPre[l], dH);
-                dH = LayerBackward(p, gradient, $"encoder.{l}", l, encIn[l], dPre, decoder: false);
-            }
+            if (_d.Objective == Objective.Elbo) ReferenceGaussianLatent.KlBackward(mu[b], logVar[b], beta, examples, mask, dMu, dLogVar);
+            var h = encoder.Inputs[^1][b];
+            dH[b] = AffineBackward(p, g, "encoder.mu", h, dMu);
+            var dH2 = AffineBackward(p, g, "encoder.logvar", h, dLogVar);
+            for (int i = 0; i < dH[b].Length; i++) dH[b][i] += dH2[i];
         }
-        if (freeBits > 0) return reconstructionTotal / examples + beta * flooredKl;
-        return total / examples;
+        PassBackward(p, g, encoder, dH, decoder: false);
     }
 
-    /// <summary>One example through the encoder: its input, every hidden layer's input and pre-activation, and the two heads.</summary>
-    private sealed record Encoded(double[] X, List<double[]> Inputs, List<double[]> Pre, double[] Mu, double[] LogVar);
-
-    /// <summary>One sample through the decoder, everything its backward pass needs, and its -log p(x|z) and gradient.</summary>
-    private sealed class Decoded
+    /// <summary>
+    /// One side's hidden layers over a batch of rows: each layer's input, its layer output (before BatchNorm), the
+    /// activation's input (after BatchNorm), and BatchNorm's batch statistics when it ran in training mode.
+    /// </summary>
+    private sealed class Pass
     {
-        public required double[] Z, Eps, Top, Output, D, DOutLogVar;
-        public required List<double[]> Inputs, Pre;
-        public double Nll, LogRatio;
+        public readonly List<double[][]> Inputs = new(), Layer = new(), Pre = new();
+        public readonly List<(double[] Mean, double[] Variance)?> Statistics = new();
+        public bool Training;
     }
+
+    private Pass Forward(double[] p, double[][] rows, bool decoder, bool training)
+    {
+        var pass = new Pass { Training = training };
+        pass.Inputs.Add(rows);
+        int layers = decoder ? DecoderHidden : EncoderLayers;
+        for (int l = 0; l < layers; l++)
+        {
+            string name = $"{(decoder ? "decoder" : "encoder")}.{l}";
+            var input = pass.Inputs[^1];
+            var layer = input.Select(row => LayerForward(p, name, l, row, decoder)).ToArray();
+            var pre = layer;
+            (double[], double[])? statistics = null;
+            if (Convolution(l, decoder) is { BatchNorm: true } c)
+            {
+                var (w, b, rm, rv) = Norm(name);
+                int area = c.Out.Height * c.Out.Width;
+                if (training)
+                {
+                    pre = ReferenceBatchNorm.TrainingForward(layer, c.Out.Channels, area, p.AsSpan(w.Offset, w.Length), p.AsSpan(b.Offset, b.Length),
+                        p.AsSpan(rm.Offset, rm.Length), p.AsSpan(rv.Offset, rv.Length), out var mean, out var variance);
+                    statistics = (mean, variance);
+                }
+                else
+                {
+                    pre = ReferenceBatchNorm.EvaluationForward(layer, c.Out.Channels, area, p.AsSpan(w.Offset, w.Length), p.AsSpan(b.Offset, b.Length),
+                        p.AsSpan(rm.Offset, rm.Length), p.AsSpan(rv.Offset, rv.Length));
+                }
+            }
+            var activation = decoder ? DecoderActivation(l) : EncoderActivation(l);
+            pass.Layer.Add(layer);
+            pass.Pre.Add(pre);
+            pass.Statistics.Add(statistics);
+            pass.Inputs.Add(pre.Select(row => ReferenceActivations.Forward(activation, row)).ToArray());
+        }
+        return pass;
+    }
+
+    /// <summary>Backward through one side's hidden layers, last to first, given dL/d(their output); returns dL/d(their input).</summary>
+    private double[][] PassBackward(double[] p, double[] g, Pass pass, double[][] dOut, bool decoder)
+    {
+        for (int l = pass.Pre.Count - 1; l >= 0; l--)
+        {
+            string name = $"{(decoder ? "decoder" : "encoder")}.{l}";
+            var activation = decoder ? DecoderActivation(l) : EncoderActivation(l);
+            var dPre = dOut.Select((dr, r) => ReferenceActivations.Backward(activation, pass.Pre[l][r], dr)).ToArray();
+            if (Convolution(l, decoder) is { BatchNorm: true } c)
+            {
+                var (w, b, rm, rv) = Norm(name);
+                int area = c.Out.Height * c.Out.Width;
+                dPre = pass.Statistics[l] is var (mean, variance)
+                    ? ReferenceBatchNorm.TrainingBackward(pass.Layer[l], dPre, c.Out.Channels, area, p.AsSpan(w.Offset, w.Length), mean, variance,
+                        g.AsSpan(w.Offset, w.Length), g.AsSpan(b.Offset, b.Length))
+                    : ReferenceBatchNorm.EvaluationBackward(pass.Layer[l], dPre, c.Out.Channels, area, p.AsSpan(w.Offset, w.Length),
+                        p.AsSpan(rm.Offset, rm.Length), p.AsSpan(rv.Offset, rv.Length), g.AsSpan(w.Offset, w.Length), g.AsSpan(b.Offset, b.Length));
+            }
+            var input = pass.Inputs[l];
+            dOut = dPre.Select((dr, r) => LayerBackward(p, g, name, l, input[r], dr, decoder)).ToArray();
+        }
+        return dOut;
+    }
+
+    private (TensorDescriptor Weight, TensorDescriptor Bias, TensorDescriptor RunningMean, TensorDescriptor RunningVar) Norm(string layer) =>
+        (_d.Tensor(layer + ".bn.weight"), _d.Tensor(layer + ".bn.bias"), _d.Tensor(layer + ".bn.running_mean"), _d.Tensor(layer + ".bn.running_var"));
 
     // Layers are numbered across kinds, as the generator names them: the encoder's convolutions, then its dense layers;
     // the decoder's dense layers, then its transposed convolutions, the last of which is decoder.out.
@@ -199,20 +334,6 @@ public sealed class ReferenceVae
             gradient.AsSpan(w.Offset, w.Length), gradient.AsSpan(b.Offset, b.Length));
     }
 
-    private Encoded Encode(double[] p, double[] xb)
-    {
-        var encIn = new List<double[]> { xb };
-        var encPre = new List<double[]>();
-        for (int l = 0; l < EncoderLayers; l++)
-        {
-            var pre = LayerForward(p, $"encoder.{l}", l, encIn[^1], decoder: false);
-            encPre.Add(pre);
-            encIn.Add(ReferenceActivations.Forward(EncoderActivation(l), pre));
-        }
-        var h = encIn[^1];
-        return new Encoded(xb, encIn, encPre, Affine(p, "encoder.mu", h), Affine(p, "encoder.logvar", h));
-    }
-
     /// <summary>A conditional model's input: <paramref name="values"/> with the label appended one-hot; the values alone otherwise.</summary>
     private double[] Conditioned(double[] values, int label)
     {
@@ -221,55 +342,6 @@ public sealed class ReferenceVae
         values.CopyTo(joined, 0);
         joined[values.Length + label] = 1;
         return joined;
-    }
-
-    private Decoded Decode(double[] p, double[] xb, double[] z, double[] e, int label)
-    {
-        var decIn = new List<double[]> { Conditioned(z, label) };
-        var decPre = new List<double[]>();
-        for (int l = 0; l < DecoderHidden; l++)
-        {
-            var pre = LayerForward(p, $"decoder.{l}", l, decIn[^1], decoder: true);
-            decPre.Add(pre);
-            decIn.Add(ReferenceActivations.Forward(DecoderActivation(l), pre));
-        }
-        var top = decIn[^1];
-        var output = _d.DecoderConvolutions.Count > 0
-            ? LayerForward(p, "decoder.out", DecoderHidden, top, decoder: true)
-            : Affine(p, "decoder.out", top);
-        bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
-        var outLogVar = learned ? Affine(p, "decoder.logvar", top) : [];
-        var d = new double[_d.Input];
-        var dOutLogVar = new double[_d.Input];
-        double nll = _d.Likelihood switch
-        {
-            Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(xb, output, d),
-            Likelihood.Gaussian => ReferenceLikelihoods.Gaussian(xb, output, _d.Sigma, d),
-            Likelihood.GaussianLearnedVariance => ReferenceLikelihoods.GaussianLearnedVariance(xb, output, outLogVar, d, dOutLogVar),
-            _ => throw new InvalidOperationException($"Unknown likelihood {_d.Likelihood}."),
-        };
-        return new Decoded { Z = z, Eps = e, Top = top, Output = output, D = d, DOutLogVar = dOutLogVar, Inputs = decIn, Pre = decPre, Nll = nll };
-    }
-
-    /// <summary>Backward through the decoder for one sample whose likelihood gradient is weighted by <paramref name="scale"/>; returns dL/dz.</summary>
-    private double[] DecodeBackward(double[] p, double[] gradient, Decoded sample, double scale)
-    {
-        var d = sample.D.Select(v => v * scale).ToArray();
-        var dTop = _d.DecoderConvolutions.Count > 0
-            ? LayerBackward(p, gradient, "decoder.out", DecoderHidden, sample.Top, d, decoder: true)
-            : AffineBackward(p, gradient, "decoder.out", sample.Top, d);
-        if (_d.Likelihood == Likelihood.GaussianLearnedVariance)
-        {
-            var extra = AffineBackward(p, gradient, "decoder.logvar", sample.Top, sample.DOutLogVar.Select(v => v * scale).ToArray());
-            for (int i = 0; i < dTop.Length; i++) dTop[i] += extra[i];
-        }
-        for (int l = DecoderHidden - 1; l >= 0; l--)
-        {
-            var dPre = ReferenceActivations.Backward(DecoderActivation(l), sample.Pre[l], dTop);
-            dTop = LayerBackward(p, gradient, $"decoder.{l}", l, sample.Inputs[l], dPre, decoder: true);
-        }
-        // A conditional decoder read [z | label]: the label's columns carry no gradient further.
-        return dTop.AsSpan(0, _d.Latent).ToArray();
     }
 
     private double[] Affine(double[] p, string layer, double[] input)

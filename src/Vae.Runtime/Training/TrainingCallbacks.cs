@@ -50,6 +50,7 @@ public sealed class SaveCheckpointEvery : ITrainingCallback
 public sealed class EarlyStopping : ITrainingCallback
 {
     private float[]? _best;
+    private float[] _bestState = [];
 
     /// <param name="patience">Epochs without improvement before stopping, &gt;= 1.</param>
     /// <param name="minDelta">The least decrease that counts as an improvement, &gt;= 0.</param>
@@ -87,12 +88,21 @@ public sealed class EarlyStopping : ITrainingCallback
         {
             BestLoss = loss;
             BestEpoch = result.Epoch;
-            if (RestoreBest) _best = model.GetParameters();
+            if (RestoreBest)
+            {
+                // The best epoch's BatchNorm running statistics belong with its weights: evaluation uses them.
+                _best = model.GetParameters();
+                _bestState = model.GetState();
+            }
             return;
         }
         if (result.Epoch - BestEpoch < Patience) return;
         StoppedEpoch = result.Epoch;
-        if (RestoreBest && _best is not null) model.SetParameters(_best);
+        if (RestoreBest && _best is not null)
+        {
+            model.SetParameters(_best);
+            model.SetState(_bestState);
+        }
         trainer.StopTraining();
     }
 }

@@ -428,8 +428,34 @@ public sealed class SafeTensorsTests : IDisposable
         AssertBad(Build("{" + Entry("d", "[2]", 0, 8, dtype: "F64") + "}", new byte[8]), "tensor 'd'", "needs 2 x 8 = 16 bytes");
     }
 
+    [Fact]
+    public void I64_tensors_take_the_integer_path_and_round_trip_exactly()
+    {
+        // Values no float32 holds exactly: an integer path must not pass them through float.
+        long[] values = [0, 1, -1, (1L << 53) + 1, long.MaxValue, long.MinValue];
+        var tensors = new[] { new SafeTensor("w", [2], [1.5f, -2f]), SafeTensor.FromInt64("n", [2, 3], values), SafeTensor.FromInt64("s", [], [7]) };
+        using var stream = new MemoryStream();
+        SafeTensors.Write(stream, tensors, null);
+        stream.Position = 0;
+        var file = SafeTensors.Read(stream, "m");
+        Assert.Equal(values, file["n"].Int64Data);
+        Assert.Equal([2, 3], file["n"].Shape);
+        Assert.Equal(new long[] { 7 }, file["s"].Int64Data);
+        Assert.Equal([1.5f, -2f], file["w"].Data);
+        Assert.Null(file["w"].Int64Data);
+        Assert.Equal(SafeTensors.ComputeDataSha256(tensors), file.DataSha256);
+        var header = SafeTensors.ReadHeader(new MemoryStream(stream.ToArray()), "m");
+        Assert.Equal([("w", "F32", 8L), ("n", "I64", 48L), ("s", "I64", 8L)], header.Tensors.Select(t => (t.Name, t.Dtype, t.End - t.Begin)));
+
+        // The element count still has to match the shape, and a tensor is either floats or integers.
+        Assert.Throws<ArgumentException>(() => SafeTensors.Write(new MemoryStream(), [SafeTensor.FromInt64("n", [3], [1, 2])], null));
+        Assert.Throws<ArgumentException>(() => SafeTensors.Write(new MemoryStream(), [new SafeTensor("n", [1], [1f]) { Int64Data = [1] }], null));
+        // A truncated I64 tensor is refused like any other.
+        var bytes = stream.ToArray();
+        AssertBad(bytes[..^4], "tensor 's'");
+    }
+
     [Theory]
-    [InlineData("I64", 8, "64-bit signed integer")]
     [InlineData("I32", 4, "32-bit signed integer")]
     [InlineData("U8", 1, "8-bit unsigned integer")]
     [InlineData("BOOL", 1, "boolean")]
@@ -438,7 +464,7 @@ public sealed class SafeTensorsTests : IDisposable
     public void Other_dtypes_are_refused_by_name(string dtype, int size, string description)
     {
         byte[] bytes = Build("{" + Entry("w", "[1]", 0, 4) + "," + Entry("steps", "[2]", 4, 4 + 2 * size, dtype: dtype) + "}", new byte[4 + 2 * size]);
-        AssertBad(bytes, "tensor 'steps'", $"dtype {dtype} ({description})", "cannot be read as float32", "only F32, F16, BF16 and F64");
+        AssertBad(bytes, "tensor 'steps'", $"dtype {dtype} ({description})", "cannot be read", "only F32, F16, BF16 and F64 tensors (as float32) and I64");
 
         // The header is valid, so it can still be read to find out what the file holds.
         var header = SafeTensors.ReadHeader(new MemoryStream(bytes), "m");

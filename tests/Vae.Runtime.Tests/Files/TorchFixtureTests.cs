@@ -142,18 +142,31 @@ public sealed class TorchFixtureTests
     }
 
     [Fact]
-    public void Integer_tensors_are_refused_by_name()
+    public void Int64_tensors_are_read_as_int64_beside_the_floats()
     {
+        // torch's BatchNorm1d state dict after one training forward: num_batches_tracked is an I64 scalar holding 1.
         string path = Path.Combine(Folder, "batchnorm_i64.safetensors");
-        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.ReadFile(path));
-        Assert.Contains(path, e.Message);
-        Assert.Contains("tensor 'num_batches_tracked'", e.Message);
-        Assert.Contains("I64 (64-bit signed integer)", e.Message);
-        Assert.Contains("only F32, F16, BF16 and F64", e.Message);
+        var file = SafeTensors.ReadFile(path);
+        var count = file["num_batches_tracked"];
+        Assert.True(count.IsInt64);
+        Assert.Equal("I64", count.SourceDtype);
+        Assert.Empty(count.Shape);
+        Assert.Equal(new long[] { 1 }, count.Int64Data);
+        Assert.Empty(count.Data);
         Assert.Equal(JsonValueKind.Null, ExpectedFile("batchnorm_i64.safetensors").GetProperty("num_batches_tracked").GetProperty("float32_bits").ValueKind);
+        foreach (var name in new[] { "weight", "bias", "running_mean", "running_var" })
+        {
+            Assert.False(file[name].IsInt64);
+            Assert.Equal(ExpectedBits("batchnorm_i64.safetensors", name), Bits(file[name].Data));
+        }
 
-        // The header alone is readable: it reports the dtype for whoever wants to skip such tensors.
-        var header = SafeTensors.ReadHeader(path);
-        Assert.Equal("I64", header.Tensors.Single(t => t.Name == "num_batches_tracked").Dtype);
+        // Written back, the file holds the same I64 bytes, which read back the same.
+        using var copy = new MemoryStream();
+        SafeTensors.Write(copy, file.Tensors, file.Metadata);
+        copy.Position = 0;
+        var again = SafeTensors.Read(copy, "copy");
+        Assert.Equal(new long[] { 1 }, again["num_batches_tracked"].Int64Data);
+        Assert.Equal(file.DataSha256, again.DataSha256);
+        Assert.Equal("I64", SafeTensors.ReadHeader(path).Tensors.Single(t => t.Name == "num_batches_tracked").Dtype);
     }
 }

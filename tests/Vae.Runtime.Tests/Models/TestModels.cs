@@ -148,3 +148,46 @@ public partial class ConvKernelsVae;
 [DecoderConvTranspose2d(3, 3, 1, 0, 0, Activation.Elu)]
 [DecoderConvTranspose2d(1, 3, 2, 1, 1, Activation.Identity)]
 public partial class ConvIwaeVae;
+
+// BatchNorm2d after convolutions (Conv -> BatchNorm -> activation), for the BatchNorm parity tiers.
+
+/// <summary>
+/// BatchNorm on both sides, one channel in, dense layers before and after: 1x7x9 -> Conv2d(3, k3, s2, p1) + BatchNorm, Relu
+/// 3x4x5 -> Conv2d(4, k3, p1) Tanh -> 6 -> [2] -> 24 -> 2x3x4 -> ConvTranspose2d(3, k3, s2, p1, op1) + BatchNorm, Silu
+/// 3x6x8 -> ConvTranspose2d(1, k2) 1x7x9.
+/// </summary>
+[VariationalAutoencoder(Latent = 2)]
+[ImageInput(1, 7, 9)]
+[EncoderConv2d(3, 3, 2, 1, Activation.Relu, BatchNorm = true)]
+[EncoderConv2d(4, 3, 1, 1, Activation.Tanh)]
+[Encoder(6, Activation.Elu)]
+[Decoder(24, Activation.Relu)]
+[DecoderReshape(2, 3, 4)]
+[DecoderConvTranspose2d(3, 3, 2, 1, 1, Activation.Silu, BatchNorm = true)]
+[DecoderConvTranspose2d(1, 2, 1, 0, 0, Activation.Identity)]
+public partial class ConvBatchNormVae;
+
+/// <summary>
+/// Three channels, convolutions only, BatchNorm everywhere it can go (the last encoder one on a 1x1 image with the
+/// identity after it, so a batch of one has a single value per channel there), a Gaussian decoder with two latent samples (the
+/// decoder's BatchNorm normalises over examples times samples).
+/// </summary>
+[VariationalAutoencoder(Latent = 3, Likelihood = Likelihood.Gaussian, Sigma = 0.7, LatentSamples = 2)]
+[ImageInput(3, 6, 6)]
+[EncoderConv2d(4, 3, 2, 1, Activation.LeakyRelu, BatchNorm = true)]
+[EncoderConv2d(2, 3, 1, 0, Activation.Identity, BatchNorm = true)]
+[DecoderReshape(3, 1, 1)]
+[DecoderConvTranspose2d(4, 3, 1, 0, 0, Activation.Gelu, BatchNorm = true)]
+[DecoderConvTranspose2d(3, 4, 2, 1, 0, Activation.Identity)]
+public partial class ConvBatchNormRgbVae;
+
+/// <summary>BatchNorm on the decoder side only: 3x5x7, Bernoulli, a kernel-1 transposed convolution with BatchNorm and Sigmoid.</summary>
+[VariationalAutoencoder(Latent = 2, Beta = 0.5)]
+[ImageInput(3, 5, 7)]
+[EncoderConv2d(2, 3, 1, 0, Activation.Softplus)]
+[Encoder(5, Activation.Tanh)]
+[Decoder(30, Activation.Relu)]
+[DecoderReshape(2, 3, 5)]
+[DecoderConvTranspose2d(4, 1, 1, 0, 0, Activation.Sigmoid, BatchNorm = true)]
+[DecoderConvTranspose2d(3, 3, 1, 0, 0, Activation.Identity)]
+public partial class ConvBatchNormDecoderVae;
