@@ -65,10 +65,28 @@ public sealed class PackageTests
             double loss = model.TrainStep(x, new Adam(1e-3f));
             Console.WriteLine($"step {model.Step} loss {loss:F4} negative ELBO {model.NegativeElbo(x):F4}");
 
+            // A convolutional model no test of the repository declares: 3x20x20 colour images, BatchNorm in the encoder.
+            using var conv = new ColourVae(device, seed: 2);
+            var images = new float[4 * ColourVae.InputSize];
+            for (int i = 0; i < images.Length; i++) images[i] = (i % 5) / 4f;
+            double convLoss = conv.TrainStep(images, new Adam(1e-3f));
+            Console.WriteLine($"conv step {conv.Step} loss {convLoss:F4} parameters {conv.Architecture.ParameterCount}");
+
             [VariationalAutoencoder(Input = 12, Latent = 2, Likelihood = Likelihood.Bernoulli)]
             [Encoder(8, Activation.Relu)]
             [Decoder(8, Activation.Tanh)]
             public partial class TinyVae;
+
+            [VariationalAutoencoder(Latent = 6, Likelihood = Likelihood.Gaussian)]
+            [ImageInput(3, 20, 20)]
+            [EncoderConv2d(16, 4, 2, 1, Activation.Relu, BatchNorm = true)]
+            [EncoderConv2d(24, 3, 2, 1, Activation.Silu)]
+            [Encoder(32, Activation.Relu)]
+            [Decoder(600, Activation.Relu)]
+            [DecoderReshape(24, 5, 5)]
+            [DecoderConvTranspose2d(16, 4, 2, 1, 0, Activation.Relu)]
+            [DecoderConvTranspose2d(3, 4, 2, 1, 0, Activation.Identity)]
+            public partial class ColourVae;
             """);
 
         var build = await Run(app, "build", "-c", "Release");
@@ -78,6 +96,26 @@ public sealed class PackageTests
         var run = await Run(app, "exec", Path.Combine(app, "bin", "Release", "net10.0", "app.dll"));
         Assert.True(run.ExitCode == 0, run.Output);
         Assert.Matches(@"step 1 loss \d+\.\d{4} negative ELBO \d+\.\d{4}", run.Output);
+        Assert.Matches(@"conv step 1 loss -?\d+\.\d{4} parameters \d+", run.Output);
+
+        // A decoder that ends one pixel short: the build fails at the attribute, with every computed shape in the message.
+        File.WriteAllText(Path.Combine(app, "Wrong.cs"), """
+            using Vae;
+
+            [VariationalAutoencoder(Latent = 2)]
+            [ImageInput(1, 20, 20)]
+            [EncoderConv2d(8, 3, 2, 1, Activation.Relu)]
+            [Decoder(800, Activation.Relu)]
+            [DecoderReshape(8, 10, 10)]
+            [DecoderConvTranspose2d(1, 3, 2, 1, 0, Activation.Identity)]
+            public partial class ShortVae;
+            """);
+        var wrong = await Run(app, "build", "-c", "Release");
+        Assert.True(wrong.ExitCode != 0, "a decoder that ends at 1x19x19 for a 1x20x20 input built:\n" + wrong.Output);
+        Assert.Contains("Wrong.cs(8,", wrong.Output);
+        Assert.Contains("VAE025", wrong.Output);
+        Assert.Contains("1x19x19", wrong.Output);
+        Assert.Contains("1x20x20", wrong.Output);
 
         // What the IDE reads for tooltips: the restored package's XML documentation, beside the assembly.
         string docs = Path.Combine(root, "packages", "vae", version, "lib", "net10.0", "Vae.xml");
