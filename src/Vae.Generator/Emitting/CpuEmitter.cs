@@ -25,7 +25,7 @@ namespace Vae.Generator.Emitting
                         new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new EntryPoint(
-                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} labels, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed)",
+                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} labels, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed, {C}.IGradientProgress? progress)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
                         new[] { "x", "labels", "eps" },
                         new Dictionary<string, string>(common) { ["gradScale"] = plan.TrainGradientScale, ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = F + ".Null" });
@@ -157,10 +157,25 @@ namespace Vae.Generator.Emitting
                     }
                     w.Line("// " + step.Comment);
                     w.Line(Render(step.Cpu, plan, p) + ";");
+                    if (program.Kind == ProgramKind.Train && i >= program.BackwardFrom && FinalFrom(step.Cpu, plan) is { } offset)
+                        w.Line($"progress?.GradientsFinalFrom({offset});");
                 }
                 var loss = program.Kind == ProgramKind.Train ? plan.TrainLoss : program.Kind == ProgramKind.Evaluate ? plan.EvaluateLoss : null;
                 if (loss is not null) w.Line("return " + Render(new CpuCall(loss.Method, loss.Args), plan, p) + ";");
             }
+        }
+
+        /// <summary>
+        /// The lowest gradient offset a backward step writes, as the name of its constant, or null when it writes none.
+        /// Tensors lie in forward order and the backward pass visits the ops in reverse, so once a step is done every
+        /// gradient from that offset to the end is final: the point where a data-parallel run may start reducing it.
+        /// </summary>
+        private static string? FinalFrom(CpuCall call, ModelPlan plan)
+        {
+            var offsets = call.Args.Where(a => a.Kind == ArgKind.Gradients)
+                .Select(a => (a.Name, Value: int.Parse(plan.Constants.Single(c => c.Name == a.Name).CValue, System.Globalization.CultureInfo.InvariantCulture)))
+                .ToList();
+            return offsets.Count == 0 ? null : offsets.OrderBy(o => o.Value).First().Name;
         }
 
         private static string Render(CpuCall call, ModelPlan plan, EntryPoint p) =>

@@ -94,6 +94,10 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     public void GetParameters(Span<float> values) => Read(BufferById(_kernels.ParametersBuffer), values);
     public void GetGradients(Span<float> values) => Read(BufferById(_kernels.GradientsBuffer), values);
 
+    /// <summary>Not used: the model reduces an accelerator's gradient after the backward pass, through <see cref="GetGradients(Span{float})"/>.</summary>
+    public void GetGradients(int offset, Span<float> values) =>
+        throw new NotSupportedException("An accelerator's gradients are read whole, after the backward pass.");
+
     // The float state follows the parameters in their buffer; transfers start at a buffer's beginning, so these move
     // the whole buffer (small next to a training step; only checkpoints and the step's keep-on-failure copy use them).
     public void GetState(Span<float> values)
@@ -141,7 +145,8 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         return _kernels.Train(this, examples, beta, freeBits);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample,
+        IGradientProgress? progress = null)
     {
         Upload(_kernels.InputBuffer, x);
         UploadLabels(labels);

@@ -46,6 +46,7 @@ internal sealed unsafe class CpuBackend : IModelBackend
     public void GetState(Span<float> values) => _parameters.Span.Slice(_descriptor.ParameterCount, _descriptor.StateCount).CopyTo(values);
     public void SetState(ReadOnlySpan<float> values) => values.CopyTo(_parameters.Span[_descriptor.ParameterCount..]);
     public void GetGradients(Span<float> values) => _gradients.Span.CopyTo(values);
+    public void GetGradients(int offset, Span<float> values) => _gradients.Span.Slice(offset, values.Length).CopyTo(values);
     public void SetGradients(ReadOnlySpan<float> values) => values.CopyTo(_gradients.Span);
 
     private NativeBuffer State(int slot) => _state[slot] ??= new NativeBuffer(_descriptor.ParameterCount);
@@ -57,23 +58,27 @@ internal sealed unsafe class CpuBackend : IModelBackend
         foreach (var s in _state) s?.Span.Clear();
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits) =>
+        ForwardBackward(x, labels, eps, examples, beta, freeBits, null);
+
+    private double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, IGradientProgress? progress)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
         fixed (float* py = labels)
         fixed (float* pe = eps)
-            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer));
+            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer), progress);
     }
 
     private NativeBuffer? _eps;
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample)
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample,
+        IGradientProgress? progress = null)
     {
         // The model's own kernels draw its noise: the backend knows no latent.
         _eps ??= new NativeBuffer(_kernels.NoiseFloats(MaxExamples));
         _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
-        return ForwardBackward(x, labels, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits);
+        return ForwardBackward(x, labels, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits, progress);
     }
 
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)

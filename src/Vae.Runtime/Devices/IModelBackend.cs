@@ -1,3 +1,5 @@
+using Vae.Kernels.Cpu;
+
 namespace Vae.Devices;
 
 /// <summary>
@@ -33,7 +35,15 @@ internal interface IModelBackend : IDisposable
     /// The same with the noise of (seed, step) drawn by the device itself, Philox keyed by (firstExample + row,
     /// sample, latent index): the global example index, so a batch split across processes draws one batch's noise.
     /// </summary>
-    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample);
+    /// <remarks>
+    /// <paramref name="progress"/>, when not null, hears how far the gradients are final during the backward pass (the
+    /// CPU backend reports layer by layer; an accelerator's gradients stay on the device, so it reports nothing).
+    /// </remarks>
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample,
+        IGradientProgress? progress = null);
+
+    /// <summary>Copies gradients [<paramref name="offset"/>, offset + values.Length) out, from any thread, once they are final.</summary>
+    void GetGradients(int offset, Span<float> values);
 
     double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss);
     double GradientSumOfSquares();

@@ -31,6 +31,7 @@ internal static unsafe class MpiNative
         public delegate* unmanaged<int*, int> Initialized;
         public delegate* unmanaged<int*, int> Finalized;
         public delegate* unmanaged<int*, nint*, int, int*, int> InitThread;
+        public delegate* unmanaged<int*, int> QueryThread;
         public delegate* unmanaged<int> Finalize;
         public delegate* unmanaged<nint, int*, int> CommRank;
         public delegate* unmanaged<nint, int*, int> CommSize;
@@ -75,6 +76,7 @@ internal static unsafe class MpiNative
                 Initialized = (delegate* unmanaged<int*, int>)Symbol(lib, "MPI_Initialized"),
                 Finalized = (delegate* unmanaged<int*, int>)Symbol(lib, "MPI_Finalized"),
                 InitThread = (delegate* unmanaged<int*, nint*, int, int*, int>)Symbol(lib, "MPI_Init_thread"),
+                QueryThread = (delegate* unmanaged<int*, int>)Symbol(lib, "MPI_Query_thread"),
                 Finalize = (delegate* unmanaged<int>)Symbol(lib, "MPI_Finalize"),
                 CommRank = (delegate* unmanaged<nint, int*, int>)Symbol(lib, "MPI_Comm_rank"),
                 CommSize = (delegate* unmanaged<nint, int*, int>)Symbol(lib, "MPI_Comm_size"),

@@ -517,22 +517,56 @@ public abstract class VaeModel : IDisposable
         double share = (double)n / globalBatchSize;
         double loss = 0;
         var state = n > 0 ? SaveState() : null;
-        if (n > 0)
+        float weight = n == globalBatchSize ? 1f : (float)share;
+        if (communicator is MpiCommunicator { Size: > 1, CallsFromAnyThread: true } mpi && _backend is CpuBackend)
         {
-            loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample) * share;
-            _backend.GetGradients(_reduced);
-            float weight = (float)share;
-            if (n != globalBatchSize) foreach (ref var g in _reduced.AsSpan()) g *= weight;
+            // Buckets all-reduce on their own thread as the backward pass finishes them (see OverlappedReduction).
+            var overlap = _overlap ??= new Distributed.OverlappedReduction();
+            overlap.Begin(communicator, mpi.BucketSize, _reduced, weight, zeros: n == 0, _backend.GetGradients);
+            try
+            {
+                if (n > 0) loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample, overlap) * share;
+            }
+            finally
+            {
+                // Even when the pass failed, every bucket goes out, so the other ranks are not left waiting mid-step.
+                overlap.Finish();
+            }
+            BucketsDuringBackward = overlap.BucketsDuringBackward;
         }
-        else Array.Clear(_reduced);
+        else
+        {
+            if (n > 0)
+            {
+                loss = _backend.ForwardBackward(x, y, n, _klWeight, _freeBits, _seed, (uint)step, firstExample) * share;
+                _backend.GetGradients(_reduced);
+                if (weight != 1f) foreach (ref var g in _reduced.AsSpan()) g *= weight;
+            }
+            else Array.Clear(_reduced);
+            communicator.AllReduceSum(_reduced);
+            BucketsDuringBackward = 0;
+        }
         Span<double> lossSum = [loss];
-        communicator.AllReduceSum(_reduced);
         communicator.AllReduceSum(lossSum);
         _backend.SetGradients(_reduced);
         return FinishStep(optimizer, step, lossSum[0], clipGradientNorm, state, counted: n > 0);
     }
 
     private float[] _reduced = [];
+    private Distributed.OverlappedReduction? _overlap;
+
+    /// <summary>
+    /// Gradient buckets the last data-parallel <see cref="TrainStep(ReadOnlySpan{float}, ReadOnlySpan{int}, Optimizer, float?, int, int, ICommunicator)"/>
+    /// all-reduced while its backward pass was still running (0 when it reduced after the pass: one rank, an
+    /// accelerator, or a communicator that cannot be called from another thread).
+    /// </summary>
+    public int BucketsDuringBackward
+    {
+        get { ThrowIfDisposed(); return _bucketsDuringBackward; }
+        private set => _bucketsDuringBackward = value;
+    }
+
+    private int _bucketsDuringBackward;
 
     /// <summary>One optimiser step with explicit noise. A non-finite loss or gradient throws and changes nothing.</summary>
     public double TrainStep(ReadOnlySpan<float> x, ReadOnlySpan<float> eps, Optimizer optimizer, float? clipGradientNorm = null) =>
@@ -990,6 +1024,8 @@ public abstract class VaeModel : IDisposable
 
     private void Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0) Device.Detach(_backend);
+        if (Interlocked.Exchange(ref _released, 1) != 0) return;
+        _overlap?.Dispose();
+        Device.Detach(_backend);
     }
 }

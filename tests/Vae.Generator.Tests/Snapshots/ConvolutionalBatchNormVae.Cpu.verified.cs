@@ -224,7 +224,7 @@ namespace Samples.Conv
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.IGradientProgress? progress)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -262,30 +262,42 @@ namespace Samples.Conv
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Convolution.TransposedBackward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInChannels, DecoderOutputInHeight, DecoderOutputInWidth, DecoderOutputOutChannels, DecoderOutputOutHeight, DecoderOutputOutWidth, DecoderOutputKernel, DecoderOutputStride, DecoderOutputPadding, w.GradientA, w.Output, w.Output, w.Decoder2BnOut, parameters + DecoderOutputWeight, gradients + DecoderOutputWeight, gradients + DecoderOutputBias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(DecoderOutputWeight);
                 // decoder.2.bn backward (training mode, through the batch statistics): dRelu, dweight, dbias, dx in place
                 global::Vae.Kernels.Cpu.BatchNorm.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder2BnChannels, Decoder2BnArea, w.GradientB, w.Decoder2BnPre, w.Decoder2BnOut, w.Decoder2Out, parameters + Decoder2BnWeight, w.Decoder2BnMean, w.Decoder2BnInvStd, gradients + Decoder2BnWeight, gradients + Decoder2BnBias);
+                progress?.GradientsFinalFrom(Decoder2BnWeight);
                 // decoder.2 backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Convolution.TransposedBackward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder2InChannels, Decoder2InHeight, Decoder2InWidth, Decoder2OutChannels, Decoder2OutHeight, Decoder2OutWidth, Decoder2Kernel, Decoder2Stride, Decoder2Padding, w.GradientB, w.Decoder2Out, w.Decoder2Out, w.Decoder1BnOut, parameters + Decoder2Weight, gradients + Decoder2Weight, gradients + Decoder2Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Decoder2Weight);
                 // decoder.1.bn backward (training mode, through the batch statistics): dRelu, dweight, dbias, dx in place
                 global::Vae.Kernels.Cpu.BatchNorm.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder1BnChannels, Decoder1BnArea, w.GradientA, w.Decoder1BnPre, w.Decoder1BnOut, w.Decoder1Out, parameters + Decoder1BnWeight, w.Decoder1BnMean, w.Decoder1BnInvStd, gradients + Decoder1BnWeight, gradients + Decoder1BnBias);
+                progress?.GradientsFinalFrom(Decoder1BnWeight);
                 // decoder.1 backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Convolution.TransposedBackward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder1InChannels, Decoder1InHeight, Decoder1InWidth, Decoder1OutChannels, Decoder1OutHeight, Decoder1OutWidth, Decoder1Kernel, Decoder1Stride, Decoder1Padding, w.GradientA, w.Decoder1Out, w.Decoder1Out, w.Decoder0Out, parameters + Decoder1Weight, gradients + Decoder1Weight, gradients + Decoder1Bias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(Decoder1Weight);
                 // decoder.0 backward: dRelu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Decoder0Weight);
                 // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
                 global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, w.Encoder2Out, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(EncoderHeadsWeight);
                 // encoder.2 backward: dRelu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, examples, Encoder2InFeatures, Encoder2OutFeatures, w.GradientA, w.Encoder2Pre, w.Encoder2Out, w.Encoder1BnOut, parameters + Encoder2Weight, gradients + Encoder2Weight, gradients + Encoder2Bias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(Encoder2Weight);
                 // encoder.1.bn backward (training mode, through the batch statistics): dRelu, dweight, dbias, dx in place
                 global::Vae.Kernels.Cpu.BatchNorm.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, examples, Encoder1BnChannels, Encoder1BnArea, w.GradientB, w.Encoder1BnPre, w.Encoder1BnOut, w.Encoder1Out, parameters + Encoder1BnWeight, w.Encoder1BnMean, w.Encoder1BnInvStd, gradients + Encoder1BnWeight, gradients + Encoder1BnBias);
+                progress?.GradientsFinalFrom(Encoder1BnWeight);
                 // encoder.1 backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Convolution.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, Encoder1InChannels, Encoder1InHeight, Encoder1InWidth, Encoder1OutChannels, Encoder1OutHeight, Encoder1OutWidth, Encoder1Kernel, Encoder1Stride, Encoder1Padding, w.GradientB, w.Encoder1Out, w.Encoder1Out, w.Encoder0BnOut, parameters + Encoder1Weight, gradients + Encoder1Weight, gradients + Encoder1Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Encoder1Weight);
                 // encoder.0.bn backward (training mode, through the batch statistics): dRelu, dweight, dbias, dx in place
                 global::Vae.Kernels.Cpu.BatchNorm.Backward<global::Vae.Kernels.Cpu.ReluActivation>(threads, examples, Encoder0BnChannels, Encoder0BnArea, w.GradientA, w.Encoder0BnPre, w.Encoder0BnOut, w.Encoder0Out, parameters + Encoder0BnWeight, w.Encoder0BnMean, w.Encoder0BnInvStd, gradients + Encoder0BnWeight, gradients + Encoder0BnBias);
+                progress?.GradientsFinalFrom(Encoder0BnWeight);
                 // encoder.0 backward: dIdentity, dW, db
                 global::Vae.Kernels.Cpu.Convolution.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, Encoder0InChannels, Encoder0InHeight, Encoder0InWidth, Encoder0OutChannels, Encoder0OutHeight, Encoder0OutWidth, Encoder0Kernel, Encoder0Stride, Encoder0Padding, w.GradientA, w.Encoder0Out, w.Encoder0Out, x, parameters + Encoder0Weight, gradients + Encoder0Weight, gradients + Encoder0Bias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientA);
+                progress?.GradientsFinalFrom(Encoder0Weight);
                 return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
             }
 

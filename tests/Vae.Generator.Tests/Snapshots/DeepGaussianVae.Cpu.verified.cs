@@ -124,7 +124,7 @@ namespace Samples.Deep
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.IGradientProgress? progress)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;
@@ -152,22 +152,30 @@ namespace Samples.Deep
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.GradientA, w.Output, w.Output, w.Decoder2Out, parameters + DecoderOutputWeight, gradients + DecoderOutputWeight, gradients + DecoderOutputBias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(DecoderOutputWeight);
                 // decoder.2 backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, Decoder2InFeatures, Decoder2OutFeatures, w.GradientB, w.Decoder2Out, w.Decoder2Out, w.Decoder1Out, parameters + Decoder2Weight, gradients + Decoder2Weight, gradients + Decoder2Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Decoder2Weight);
                 // decoder.1 backward: dSigmoid, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.SigmoidActivation>(threads, rows, Decoder1InFeatures, Decoder1OutFeatures, w.GradientA, w.Decoder1Pre, w.Decoder1Out, w.Decoder0Out, parameters + Decoder1Weight, gradients + Decoder1Weight, gradients + Decoder1Bias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(Decoder1Weight);
                 // decoder.0 backward: dLeakyRelu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.LeakyReluActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Decoder0Weight);
                 // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
                 global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
                 // encoder.heads backward: dIdentity, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, w.Encoder2Out, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(EncoderHeadsWeight);
                 // encoder.2 backward: dSoftplus, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.SoftplusActivation>(threads, examples, Encoder2InFeatures, Encoder2OutFeatures, w.GradientA, w.Encoder2Pre, w.Encoder2Out, w.Encoder1Out, parameters + Encoder2Weight, gradients + Encoder2Weight, gradients + Encoder2Bias, w.GradientB, w.GradientA);
+                progress?.GradientsFinalFrom(Encoder2Weight);
                 // encoder.1 backward: dElu, dW, db, dx
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.EluActivation>(threads, examples, Encoder1InFeatures, Encoder1OutFeatures, w.GradientB, w.Encoder1Pre, w.Encoder1Out, w.Encoder0Out, parameters + Encoder1Weight, gradients + Encoder1Weight, gradients + Encoder1Bias, w.GradientA, w.GradientB);
+                progress?.GradientsFinalFrom(Encoder1Weight);
                 // encoder.0 backward: dGelu, dW, db
                 global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.GeluActivation>(threads, examples, Encoder0InFeatures, Encoder0OutFeatures, w.GradientA, w.Encoder0Pre, w.Encoder0Out, x, parameters + Encoder0Weight, gradients + Encoder0Weight, gradients + Encoder0Bias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientA);
+                progress?.GradientsFinalFrom(Encoder0Weight);
                 return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
             }
 

@@ -83,7 +83,7 @@ partial class LearnedVarianceVae
         }
 
         /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-        public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed)
+        public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.IGradientProgress? progress)
         {
             var w = new Workspace(workspace, examples);
             int rows = examples * Samples;
@@ -101,12 +101,15 @@ partial class LearnedVarianceVae
             // Backward: the forward pass in reverse.
             // decoder.out backward: dIdentity, dW, db, dx
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, rows, DecoderOutputInFeatures, DecoderOutputOutFeatures, w.GradientA, w.Output, w.Output, w.Decoder0Out, parameters + DecoderOutputWeight, gradients + DecoderOutputWeight, gradients + DecoderOutputBias, w.GradientB, w.GradientA);
+            progress?.GradientsFinalFrom(DecoderOutputWeight);
             // decoder.0 backward: dTanh, dW, db, dx
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.TanhActivation>(threads, rows, Decoder0InFeatures, Decoder0OutFeatures, w.GradientB, w.Decoder0Pre, w.Decoder0Out, w.Z, parameters + Decoder0Weight, gradients + Decoder0Weight, gradients + Decoder0Bias, w.GradientA, w.GradientB);
+            progress?.GradientsFinalFrom(Decoder0Weight);
             // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
             global::Vae.Kernels.Cpu.Reparameterization.Backward(examples, Latent, Samples, w.Heads, eps, w.GradientA, beta / examples, w.KlMask, w.GradientB);
             // encoder.heads backward: dIdentity, dW, db
             global::Vae.Kernels.Cpu.Linear.Backward<global::Vae.Kernels.Cpu.IdentityActivation>(threads, examples, EncoderHeadsInFeatures, EncoderHeadsOutFeatures, w.GradientB, w.Heads, w.Heads, x, parameters + EncoderHeadsWeight, gradients + EncoderHeadsWeight, gradients + EncoderHeadsBias, global::Vae.Kernels.Cpu.Floats.Null, w.GradientB);
+            progress?.GradientsFinalFrom(EncoderHeadsWeight);
             return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, w.RowNll, w.KlFloor, Latent, beta);
         }
 

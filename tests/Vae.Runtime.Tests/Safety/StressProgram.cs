@@ -343,6 +343,7 @@ public static class StressProgram
             ("set_KlWeight(Single)", () => model.KlWeight = 1),
             ("get_MaxBatchSize()", () => _ = model.MaxBatchSize),
             ("get_FreeBits()", () => _ = model.FreeBits),
+            ("get_BucketsDuringBackward()", () => _ = model.BucketsDuringBackward),
             ("set_FreeBits(Single)", () => model.FreeBits = 0),
             // The overloads that take a conditional model's labels (empty here: the check comes first).
             ("Loss(ReadOnlySpan`1, ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.Loss(x, ReadOnlySpan<int>.Empty, eps)),

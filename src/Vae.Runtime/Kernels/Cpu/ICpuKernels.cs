@@ -26,7 +26,7 @@ public unsafe interface ICpuKernels
     /// the negative ELBO averaged over the batch. <paramref name="eps"/> is [examples, L, Latent].
     /// </summary>
     /// <remarks><paramref name="freeBits"/> floors each latent dimension's batch-mean KL (ELBO models; 0 is none).</remarks>
-    double ForwardBackward(CpuThreads threads, Floats parameters, Floats gradients, Floats x, Floats labels, Floats eps, int examples, float beta, float freeBits, Floats workspace, Floats packed);
+    double ForwardBackward(CpuThreads threads, Floats parameters, Floats gradients, Floats x, Floats labels, Floats eps, int examples, float beta, float freeBits, Floats workspace, Floats packed, IGradientProgress? progress);
 
     /// <summary>Forward pass only: the mean loss, and each example's negative ELBO in <paramref name="exampleLoss"/> (may be null).</summary>
     double Loss(CpuThreads threads, Floats parameters, Floats x, Floats labels, Floats eps, int examples, float beta, Floats workspace, Floats packed, Floats exampleLoss);
