@@ -60,6 +60,31 @@ public static unsafe class Convolution
 
         /// <summary>Floats of one panel, rounded up to whole cache lines so every thread's panel starts on one.</summary>
         public long PanelFloats => ((long)Depth * Positions + 15) & ~15L;
+
+        /// <summary>A task's scratch: its panel, then a [positions, small channels] block for a flipped correlation.</summary>
+        public long TaskFloats => PanelFloats + (((long)Positions * SmallChannels + 15) & ~15L);
+
+        /// <summary>Floats of W^T [depth, small channels], rounded up to whole cache lines.</summary>
+        public long WeightFloats => ((long)Depth * SmallChannels + 15) & ~15L;
+
+        /// <summary>
+        /// Whether the correlation (small = W · panel: small channels x positions) runs as its transpose, positions as
+        /// the rows: the register tiles are 8 (or 6) rows by 32 (or 16) columns, so 64 channels x 49 positions wastes
+        /// a third of its column tiles where 49 x 64 wastes one row in 56. Every element is still the same products
+        /// added in the same order, so the choice never changes a result.
+        /// </summary>
+        public bool FlipCorrelate => Flip(SmallChannels, Positions);
+
+        /// <summary>The same for the adjoint product (panel = W^T · small: depth x positions).</summary>
+        public bool FlipAdjoint => Flip(Depth, Positions);
+
+        private static bool Flip(int rows, int columns) => TileCost(columns, rows) < TileCost(rows, columns);
+
+        /// <summary>Padded tile area of an M x N product, a ragged column edge (under 16 wide) counted a quarter dearer.</summary>
+        private static double TileCost(int m, int n) =>
+            (double)RoundUp(m, Gemm.TileRows) * RoundUp(n, Gemm.TileColumns) * (n % 16 != 0 ? 1.25 : 1.0);
+
+        private static long RoundUp(int value, int multiple) => ((long)value + multiple - 1) / multiple * multiple;
     }
 
     private struct Job
@@ -68,7 +93,7 @@ public static unsafe class Convolution
         public bool Transposed;
         public int Rows, Tasks, BiasTasks, OutChannels, OutPlane;
         public float* X, W, B, Pre, Out, DOut, DPre, DW, DB, DX;
-        public float* Panels, SmallTransposed, WeightTransposed;
+        public float* Panels, SmallTransposed, WeightTransposed, WeightT;
         public Partition Weights;
 
         public readonly int InFeatures => Transposed ? V.SmallFeatures : V.BigFeatures;
@@ -93,7 +118,10 @@ public static unsafe class Convolution
         if (rows <= 0) return;
         var job = NewJob(threads, rows, shape);
         job.X = x; job.W = weight; job.B = bias; job.Pre = pre; job.Out = output;
-        job.Panels = threads.Scratch(job.Tasks * job.V.PanelFloats);
+        float* scratch = threads.Scratch(job.V.WeightFloats + job.Tasks * job.V.TaskFloats);
+        job.WeightT = scratch;
+        job.Panels = scratch + job.V.WeightFloats;
+        if (!shape.Transposed && job.V.FlipCorrelate) Linear.Transpose(threads, weight, job.V.SmallChannels, job.V.Depth, job.WeightT);
         threads.For(job.Tasks, &ForwardTask<TAct>, &job);
     }
 
@@ -109,24 +137,14 @@ public static unsafe class Convolution
     {
         ref var j = ref *(Job*)state;
         var v = j.V;
-        float* panel = j.Panels + task * v.PanelFloats;
+        float* panel = j.Panels + task * v.TaskFloats;
         int r0 = (int)((long)j.Rows * task / j.Tasks), r1 = (int)((long)j.Rows * (task + 1) / j.Tasks);
         for (int r = r0; r < r1; r++)
         {
             float* x = j.X + (long)r * j.InFeatures;
             float* pre = j.Pre + (long)r * j.OutFeatures;
-            if (!j.Transposed)
-            {
-                GatherRows(v, x, panel, 0, v.Depth);
-                Gemm.Block(0, v.SmallChannels, 0, v.Positions, v.Depth, j.W, v.Depth, 1, panel, v.Positions, pre, v.Positions, accumulate: false);
-            }
-            else
-            {
-                // panel = W^T x: A = W read transposed (row stride 1, column stride Depth).
-                Gemm.Block(0, v.Depth, 0, v.Positions, v.SmallChannels, j.W, 1, v.Depth, x, v.Positions, panel, v.Positions, accumulate: false);
-                new Span<float>(pre, j.OutFeatures).Clear();
-                Scatter(v, panel, pre);
-            }
+            if (!j.Transposed) Correlate(ref j, x, pre, panel);
+            else Adjoint(ref j, x, pre, panel);
             BiasActivate<TAct>(pre, j.Out + (long)r * j.OutFeatures, j.B, j.OutChannels, j.OutPlane);
         }
     }
@@ -165,11 +183,11 @@ public static unsafe class Convolution
 
         // Scratch: every example's small side transposed, dW^T, and one panel per thread.
         long transposedFloats = ((long)rows * v.SmallFeatures + 15) & ~15L;
-        long weightFloats = ((long)v.Depth * v.SmallChannels + 15) & ~15L;
-        float* scratch = threads.Scratch(transposedFloats + weightFloats + threads.Count * v.PanelFloats);
+        float* scratch = threads.Scratch(transposedFloats + 2 * v.WeightFloats + threads.Count * v.TaskFloats);
         job.SmallTransposed = scratch;
         job.WeightTransposed = scratch + transposedFloats;
-        job.Panels = scratch + transposedFloats + weightFloats;
+        job.WeightT = job.WeightTransposed + v.WeightFloats;
+        job.Panels = job.WeightT + v.WeightFloats;
 
         // The identity's derivative is 1: the scratch aliases dOutput and nothing needs to run.
         if (typeof(TAct) != typeof(IdentityActivation) || dPre != dOutput)
@@ -180,7 +198,9 @@ public static unsafe class Convolution
         Linear.Transpose(threads, job.WeightTransposed, v.Depth, v.SmallChannels, dWeight);
         job.BiasTasks = Math.Max(1, Math.Min(threads.Count, job.OutChannels));
         threads.For(job.BiasTasks, &BiasTask, &job);
-        if (!dx.IsNull) threads.For(job.Tasks, &InputTask, &job);
+        if (dx.IsNull) return;
+        if (shape.Transposed && v.FlipCorrelate) Linear.Transpose(threads, weight, v.SmallChannels, v.Depth, job.WeightT);
+        threads.For(job.Tasks, &InputTask, &job);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -214,7 +234,7 @@ public static unsafe class Convolution
         var v = j.V;
         j.Weights.Get(task, out int i0, out int i1, out int c0, out int c1);
         if (i0 >= i1 || c0 >= c1) return;
-        float* panel = j.Panels + task * v.PanelFloats;
+        float* panel = j.Panels + task * v.TaskFloats;
         float* block = j.WeightTransposed + (long)i0 * v.SmallChannels;
         for (int r = 0; r < j.Rows; r++)
         {
@@ -243,26 +263,54 @@ public static unsafe class Convolution
     {
         ref var j = ref *(Job*)state;
         var v = j.V;
-        float* panel = j.Panels + task * v.PanelFloats;
+        float* panel = j.Panels + task * v.TaskFloats;
         int r0 = (int)((long)j.Rows * task / j.Tasks), r1 = (int)((long)j.Rows * (task + 1) / j.Tasks);
         for (int r = r0; r < r1; r++)
         {
             float* d = j.DPre + (long)r * j.OutFeatures;
             float* dx = j.DX + (long)r * j.InFeatures;
-            if (!j.Transposed)
-            {
-                // dx = scatter(W^T dPre), the forward pass's adjoint.
-                Gemm.Block(0, v.Depth, 0, v.Positions, v.SmallChannels, j.W, 1, v.Depth, d, v.Positions, panel, v.Positions, accumulate: false);
-                new Span<float>(dx, j.InFeatures).Clear();
-                Scatter(v, panel, dx);
-            }
-            else
-            {
-                // The adjoint of a transposed convolution is the plain one: dx = W · panel(dPre).
-                GatherRows(v, d, panel, 0, v.Depth);
-                Gemm.Block(0, v.SmallChannels, 0, v.Positions, v.Depth, j.W, v.Depth, 1, panel, v.Positions, dx, v.Positions, accumulate: false);
-            }
+            // A convolution's input gradient is its adjoint; a transposed convolution's is the plain correlation.
+            if (!j.Transposed) Adjoint(ref j, d, dx, panel);
+            else Correlate(ref j, d, dx, panel);
         }
+    }
+
+    /// <summary>
+    /// small [small channels, positions] = W · panel(big), in whichever orientation tiles better (<see cref="View.FlipCorrelate"/>);
+    /// <paramref name="scratch"/> is the task's panel followed by its [positions, small channels] block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Correlate(ref Job j, float* big, float* small, float* scratch)
+    {
+        var v = j.V;
+        GatherRows(v, big, scratch, 0, v.Depth);
+        if (!v.FlipCorrelate)
+        {
+            Gemm.Block(0, v.SmallChannels, 0, v.Positions, v.Depth, j.W, v.Depth, 1, scratch, v.Positions, small, v.Positions, accumulate: false);
+            return;
+        }
+        // small^T [positions, channels] = panel^T (read through strides) · W^T, then turned back.
+        float* flipped = scratch + v.PanelFloats;
+        Gemm.Block(0, v.Positions, 0, v.SmallChannels, v.Depth, scratch, 1, v.Positions, j.WeightT, v.SmallChannels, flipped, v.SmallChannels, accumulate: false);
+        Linear.TransposeRows(flipped, v.Positions, v.SmallChannels, small, 0, v.Positions);
+    }
+
+    /// <summary>big = scatter(W^T · small), overwriting big, in whichever orientation tiles better (<see cref="View.FlipAdjoint"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Adjoint(ref Job j, float* small, float* big, float* panel)
+    {
+        var v = j.V;
+        new Span<float>(big, v.BigFeatures).Clear();
+        if (!v.FlipAdjoint)
+        {
+            // panel [depth, positions] = W^T small: A = W read transposed (row stride 1, column stride Depth).
+            Gemm.Block(0, v.Depth, 0, v.Positions, v.SmallChannels, j.W, 1, v.Depth, small, v.Positions, panel, v.Positions, accumulate: false);
+            Scatter(v, panel, big, v.Positions, 1);
+            return;
+        }
+        // panel^T [positions, depth] = small^T (read through strides) · W, W being [small channels, depth] already.
+        Gemm.Block(0, v.Positions, 0, v.Depth, v.SmallChannels, small, 1, v.Positions, j.W, v.Depth, panel, v.Depth, accumulate: false);
+        Scatter(v, panel, big, 1, v.Depth);
     }
 
     private static float* Big(ref Job j, int r) => j.Transposed ? j.DPre + (long)r * j.OutFeatures : j.X + (long)r * j.InFeatures;
@@ -302,27 +350,30 @@ public static unsafe class Convolution
         }
     }
 
-    /// <summary>The adjoint of <see cref="GatherRows"/> over the whole panel: each panel value is added to the big-image element it was read from.</summary>
+    /// <summary>
+    /// The adjoint of <see cref="GatherRows"/> over a whole panel whose element (q, p) is at
+    /// q <paramref name="strideQ"/> + p <paramref name="strideP"/>: each value is added to the big-image element it was read from.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scatter(in View v, float* panel, float* big)
+    private static void Scatter(in View v, float* panel, float* big, int strideQ, int strideP)
     {
         int k = v.Kernel, width = v.SmallWidth;
         for (int q = 0; q < v.Depth; q++)
         {
             int channel = q / (k * k), ky = q / k % k, kx = q % k;
             float* plane = big + (long)channel * v.BigHeight * v.BigWidth;
-            float* row = panel + (long)q * v.Positions;
+            float* row = panel + (long)q * strideQ;
             Inside(v, kx, out int sx0, out int sx1);
             if (sx0 >= sx1) continue;
-            for (int sy = 0; sy < v.SmallHeight; sy++, row += width)
+            for (int sy = 0; sy < v.SmallHeight; sy++, row += (long)width * strideP)
             {
                 int iy = sy * v.Stride - v.Padding + ky;
                 if ((uint)iy >= (uint)v.BigHeight) continue;
                 float* target = plane + (long)iy * v.BigWidth - v.Padding + kx;
                 int sx = sx0;
-                if (v.Stride == 1)
+                if (v.Stride == 1 && strideP == 1)
                     for (; sx + 8 <= sx1; sx += 8) (Vector256.Load(target + sx) + Vector256.Load(row + sx)).Store(target + sx);
-                for (; sx < sx1; sx++) target[sx * v.Stride] += row[sx];
+                for (; sx < sx1; sx++) target[sx * v.Stride] += row[(long)sx * strideP];
             }
         }
     }
