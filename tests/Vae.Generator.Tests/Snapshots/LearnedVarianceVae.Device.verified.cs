@@ -225,7 +225,21 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     VAE_GLOBAL const float* o = output + gid * OUTPUT_WIDTH;
     VAE_GLOBAL float* d = d_output + gid * OUTPUT_WIDTH;
     float sum = 0.0f;
-    for (int i = 0; i < INPUT; i++)
+    /* Eight columns at a time on vector registers (vector exp), then the ragged tail one by one. */
+    vae_f8 acc = vae_zero8();
+    int i = 0;
+    for (; i + 8 <= INPUT; i += 8)
+    {
+        vae_f8 g_mean, g_logvar;
+        acc = vae_madd8(1.0f, vae_gaussian_lv8(vae_load8(o + i), vae_load8(o + INPUT + i), vae_load8(xr + i), &g_mean, &g_logvar), acc);
+        if (with_gradient)
+        {
+            vae_store8(vae_madd8(grad_scale, g_mean, vae_zero8()), d + i);
+            vae_store8(vae_madd8(grad_scale, g_logvar, vae_zero8()), d + INPUT + i);
+        }
+    }
+    sum = vae_hsum8(acc);
+    for (; i < INPUT; i++)
     {
         float diff = xr[i] - o[i];
         float lv = o[INPUT + i];

@@ -37,3 +37,17 @@ static __device__ __forceinline__ vae_f8 vae_bernoulli8(vae_f8 l, vae_f8 x, vae_
     }
     return r;
 }
+/* The learned-variance Gaussian on eight columns (as OpenCL's). */
+static __device__ __forceinline__ vae_f8 vae_gaussian_lv8(vae_f8 m, vae_f8 lv, vae_f8 x, vae_f8* g_mean, vae_f8* g_logvar)
+{
+    vae_f8 r;
+    for (int i = 0; i < 8; i++)
+    {
+        float diff = x.v[i] - m.v[i];
+        float precision = expf(-lv.v[i]);
+        g_mean->v[i] = -(diff * precision);
+        g_logvar->v[i] = 0.5f * (1.0f - diff * diff * precision);
+        r.v[i] = lv.v[i] + diff * diff * precision;
+    }
+    return r;
+}

@@ -38,3 +38,15 @@ inline float8 vae_bernoulli8(float8 l, float8 x, float8* g)
     *g = select(e / (1.0f + e), 1.0f / (1.0f + e), isgreaterequal(l, (float8)(0.0f))) - x;
     return fmax(l, 0.0f) - x * l + log(1.0f + e);
 }
+/*
+ * The learned-variance Gaussian on eight columns: mean m, log variance lv, target x. Returns lv + (x - m)^2 exp(-lv) per
+ * lane and writes the gradients -(x - m) exp(-lv) and (1 - (x - m)^2 exp(-lv)) / 2, with the scalar loop's operations.
+ */
+inline float8 vae_gaussian_lv8(float8 m, float8 lv, float8 x, float8* g_mean, float8* g_logvar)
+{
+    float8 diff = x - m;
+    float8 precision = exp(-lv);
+    *g_mean = -(diff * precision);
+    *g_logvar = 0.5f * (1.0f - diff * diff * precision);
+    return lv + diff * diff * precision;
+}
