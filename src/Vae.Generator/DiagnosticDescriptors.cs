@@ -120,12 +120,29 @@ namespace Vae.Generator
             "BatchNorm2d where it cannot go",
             "{0} on '{1}': {2}");
 
+        public static readonly DiagnosticDescriptor QuantizerOutOfRange = Error("VAE027",
+            "Vector quantiser setting out of range",
+            "[VectorQuantized] on '{0}': {1}");
+
+        public static readonly DiagnosticDescriptor NotForQuantizedLatent = Error("VAE028",
+            "Setting does not apply to a vector-quantised latent",
+            "{0} on '{1}' does not apply to a vector-quantised latent: {2}");
+
+        public static readonly DiagnosticDescriptor QuantizerDoesNotFit = Error("VAE029",
+            "The quantiser does not fit the encoder",
+            "[VectorQuantized] on '{0}': {1}");
+
+        public static readonly DiagnosticDescriptor LikelihoodDoesNotFit = Error("VAE030",
+            "Likelihood does not fit the latent",
+            "Likelihood.{0} on '{1}': {2}");
+
         private static readonly Dictionary<string, DiagnosticDescriptor> All = new[]
         {
             ClassNotPartial, InputNotPositive, LatentNotPositive, UnitsNotPositive, SigmaNotPositive, SigmaWithoutGaussian,
             BetaInvalid, LatentSamplesInvalid, UndefinedEnumValue, LayerWithoutModel, NestedClass, GenericClass,
             HasBaseClass, StaticOrAbstract, NotAClass, ModelTooLarge, LayersSplitAcrossParts, FileLocalClass, FreeBitsInvalid,
-            ElboOnlySetting, ClassesInvalid, ConvolutionOutOfRange, ShapeNotPositive, LayerOrder, ShapeMismatch, BatchNormPlacement, InternalError,
+            ElboOnlySetting, ClassesInvalid, ConvolutionOutOfRange, ShapeNotPositive, LayerOrder, ShapeMismatch, BatchNormPlacement,
+            QuantizerOutOfRange, NotForQuantizedLatent, QuantizerDoesNotFit, LikelihoodDoesNotFit, InternalError,
         }.ToDictionary(d => d.Id);
 
         public static DiagnosticDescriptor ById(string id) => All[id];

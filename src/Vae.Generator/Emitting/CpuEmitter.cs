@@ -17,7 +17,10 @@ namespace Vae.Generator.Emitting
         private static EntryPoint For(ModelPlan plan, ProgramKind kind)
         {
             string F = C + ".Floats";
+            string I = C + ".Ints";
             var common = new Dictionary<string, string> { ["threads"] = "threads", ["packed"] = "packed", ["gradScale"] = "0f", ["beta"] = "beta" };
+            // A VQ-VAE's quantised rows (examples times positions); only its steps name it.
+            if (plan.Model.Quantizer is not null) common["quantizedRows"] = "examples * CodePositions";
             switch (kind)
             {
                 case ProgramKind.DrawNoise:
@@ -25,10 +28,14 @@ namespace Vae.Generator.Emitting
                         new[] { "eps" }, new Dictionary<string, string> { ["seed"] = "seed", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
                     return new EntryPoint(
-                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} labels, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed, {C}.IGradientProgress? progress)",
+                        $"public double ForwardBackward({C}.CpuThreads threads, {F} parameters, {F} gradients, {F} x, {F} labels, {F} eps, int examples, float beta, float freeBits, {F} workspace, {F} packed, ulong seed, uint step, {C}.IGradientProgress? progress)",
                         new[] { "var w = new Workspace(workspace, examples);", "int rows = examples * Samples;" },
                         new[] { "x", "labels", "eps" },
-                        new Dictionary<string, string>(common) { ["gradScale"] = plan.TrainGradientScale, ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = F + ".Null" });
+                        new Dictionary<string, string>(common)
+                        {
+                            ["gradScale"] = plan.TrainGradientScale, ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = F + ".Null",
+                            ["seed"] = "seed", ["step"] = "step",
+                        });
                 case ProgramKind.Evaluate:
                     return new EntryPoint(
                         $"public double Loss({C}.CpuThreads threads, {F} parameters, {F} x, {F} labels, {F} eps, int examples, float beta, {F} workspace, {F} packed, {F} exampleLoss)",
@@ -50,6 +57,16 @@ namespace Vae.Generator.Emitting
                         $"public void DecoderNegativeLogLikelihood({C}.CpuThreads threads, {F} parameters, {F} z, {F} x, {F} labels, int examples, int samples, {F} workspace, {F} packed, {F} rowNll)",
                         new[] { "int rows = examples * samples;", "var w = new Workspace(workspace, (rows + Samples - 1) / Samples);" },
                         new[] { "z", "x", "labels", "rowNll" }, common, samples: "samples");
+                case ProgramKind.EncodeCodes:
+                    return new EntryPoint(
+                        $"public void EncodeCodes({C}.CpuThreads threads, {F} parameters, {F} x, int examples, {F} workspace, {F} packed, {I} codes)",
+                        new[] { "var w = new Workspace(workspace, examples);" },
+                        new[] { "x", "codes" }, common);
+                case ProgramKind.DecodeCodes:
+                    return new EntryPoint(
+                        $"public void DecodeCodes({C}.CpuThreads threads, {F} parameters, {I} codes, int examples, {F} workspace, {F} packed, {F} mean)",
+                        new[] { "var w = new Workspace(workspace, examples);", "int rows = examples;" },
+                        new[] { "codes", "mean" }, common);
                 default:
                     throw new InvalidOperationException("No CPU entry point for program " + kind + ".");
             }
@@ -63,6 +80,8 @@ namespace Vae.Generator.Emitting
             [ProgramKind.Encode] = "The encoder and the latent's parameters: mu and logvar, [examples, Latent] each.",
             [ProgramKind.Decode] = "The decoder from given latent rows to the mean of p(x|z), [rows, Input].",
             [ProgramKind.DecoderNegativeLogLikelihood] = "-log p(x|z) for given latent rows, samples adjacent rows per example of x.",
+            [ProgramKind.EncodeCodes] = "The encoder and the quantiser: each example's code indices, [examples, CodePositions].",
+            [ProgramKind.DecodeCodes] = "The decoder from code indices [examples, CodePositions] to its mean, [examples, Input].",
         };
 
         public static string Emit(ModelPlan plan) => PartialClassFile(plan.Model, "The CPU kernels", w =>
@@ -82,8 +101,10 @@ namespace Vae.Generator.Emitting
                     w.Line();
                     w.Line("public long WorkspaceFloats(int examples) => Workspace.Size(examples);");
                     w.Line();
-                    var noise = plan.Buffers.First(b => b.Name == Planning.Ops.GaussianLatentOp.NoiseBuffer);
-                    w.Line($"public long NoiseFloats(int examples) => {CountOutside(noise)};");
+                    var noise = plan.Buffers.FirstOrDefault(b => b.Name == Planning.Ops.GaussianLatentOp.NoiseBuffer);
+                    w.Line(noise is null
+                        ? "public long NoiseFloats(int examples) => 0; // the model draws no noise"
+                        : $"public long NoiseFloats(int examples) => {CountOutside(noise)};");
                     w.Line();
                     EmitWorkspace(w, plan);
                     foreach (var program in plan.Programs)
@@ -123,13 +144,14 @@ namespace Vae.Generator.Emitting
             using (w.Block("private readonly struct Workspace"))
             {
                 foreach (var b in Workspace(plan))
-                    w.Line($"public readonly {C}.Floats {b.Name}; // {b.Comment}: [{RowsOf(b.Rows)}, {b.WidthName}]");
+                    w.Line($"public readonly {C}.{(b.Integer ? "Ints" : "Floats")} {b.Name}; // {b.Comment}: [{RowsOf(b.Rows)}, {b.WidthName}]{(b.Integer ? ", ints" : "")}");
                 w.Line();
                 using (w.Block($"public Workspace({C}.Floats start, int examples)"))
                 {
                     w.Line("long rows = (long)examples * Samples;");
                     w.Line("var next = start;");
-                    foreach (var b in Workspace(plan)) w.Line($"{b.Name} = next; next += {Count(b)};");
+                    // Integer buffers take four bytes an element, as floats do: they are laid out in the same memory.
+                    foreach (var b in Workspace(plan)) w.Line($"{b.Name} = {(b.Integer ? C + ".Ints.In(next)" : "next")}; next += {Count(b)};");
                 }
                 w.Line();
                 using (w.Block("public static long Size(int examples)"))

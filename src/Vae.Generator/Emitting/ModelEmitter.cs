@@ -29,8 +29,13 @@ namespace Vae.Generator.Emitting
                     w.Line($"/// <summary>Channels, height and width of an input image ({image}); InputSize is their product.</summary>");
                     w.Line($"public const int ImageChannels = {Int(image.Channels)}, ImageHeight = {Int(image.Height)}, ImageWidth = {Int(image.Width)};");
                 }
-                w.Line("/// <summary>Latent dimensions.</summary>");
+                w.Line(m.Quantizer is null ? "/// <summary>Latent dimensions.</summary>" : "/// <summary>Values of z_e and z_q per example: CodePositions vectors of CodeDimension.</summary>");
                 w.Line($"public const int LatentSize = {Int(m.Latent)};");
+                if (m.Quantizer is { } quantizer)
+                {
+                    w.Line("/// <summary>Codes in the codebook (K), values per code (D) and code positions per example.</summary>");
+                    w.Line($"public const int CodeCount = {Int(quantizer.Codes)}, CodeDimension = {Int(quantizer.Dimension)}, CodePositions = {Int(m.Latent / quantizer.Dimension)};");
+                }
                 w.Line("/// <summary>Noise samples per example in the reconstruction term (L).</summary>");
                 w.Line($"public const int LatentSampleCount = {Int(m.LatentSamples)};");
                 w.Line("/// <summary>Floats in the flat parameter buffer (gradients and optimiser state share its layout).</summary>");
@@ -45,7 +50,10 @@ namespace Vae.Generator.Emitting
                 w.Line();
                 w.Line("/// <summary>Creates the model on <paramref name=\"device\"/> with weights initialised like PyTorch's nn.Linear from <paramref name=\"seed\"/>.</summary>");
                 w.Line($"public {m.ClassName}(global::Vae.Device device, ulong seed = 0)");
-                w.Line("    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, GeneratedAcceleratorKernels.Instance, DeviceSource), seed)");
+                // A VQ-VAE's quantiser has CPU kernels only so far: no device file, and a device refuses the model by name.
+                w.Line(m.Quantizer is null
+                    ? "    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, GeneratedAcceleratorKernels.Instance, DeviceSource), seed)"
+                    : "    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance), seed)");
                 w.Line("{");
                 w.Line("}");
                 w.Line();
@@ -92,6 +100,8 @@ namespace Vae.Generator.Emitting
                 if (m.DecoderReshape is { } reshape) w.Line($"decoderReshape: {Shape(reshape)},");
                 Convolutions(w, "decoderConvolutions", m.DecoderConvs);
             }
+            if (m.Quantizer is { } q)
+                w.Line($"quantizer: new global::Vae.VectorQuantizerDescriptor({Int(q.Codes)}, {Int(q.Dimension)}, {Double(q.Commitment)}, {Double(q.Decay)}, {Int(q.RestartAfter)}, {(q.Convolutional ? "true" : "false")}),");
             Layers(w, "encoder", m.Encoder);
             Layers(w, "decoder", m.Decoder);
             w.Line("tensors: new global::Vae.TensorDescriptor[]");

@@ -97,6 +97,9 @@ namespace Vae.Generator.Parsing
                 current = spec.Out;
             }
 
+            // A VQ-VAE of convolutions alone (latent 0): z is the last convolution's map.
+            if (latent <= 0 && convs.Count > 0 && current is not null) latent = current.Size;
+
             // Decoder: dense layers, a reshape, then transposed convolutions; the last gives the image back.
             if (reshape.Data is not null || convTs.Count > 0)
             {

@@ -23,6 +23,10 @@ namespace Vae.Generator.Parsing
         public const string EncoderAttribute = "Vae.EncoderAttribute";
         public const string DecoderAttribute = "Vae.DecoderAttribute";
         public const string ConditionalAttribute = "Vae.ConditionalAttribute";
+        public const string VectorQuantizedAttribute = "Vae.VectorQuantizedAttribute";
+
+        /// <summary>The largest codebook: its uniform start's fan-in, K^2, is an int.</summary>
+        public const int MaxCodes = 32768;
         private const string VaeModelType = "Vae.VaeModel";
 
         /// <summary>The largest flat parameter buffer: its offsets are C# ints.</summary>
@@ -97,7 +101,7 @@ namespace Vae.Generator.Parsing
             int? input = null, latent = null, latentSamples = null;
             double? beta = null, sigma = null, freeBits = null;
             string objective = "Elbo";
-            Location? betaLocation = null, freeBitsLocation = null, objectiveLocation = null;
+            Location? betaLocation = null, freeBitsLocation = null, objectiveLocation = null, latentSamplesLocation = null, likelihoodLocation = null;
             string likelihood = "Bernoulli";
             bool likelihoodDefined = true;
             foreach (var argument in attribute.NamedArguments)
@@ -110,6 +114,7 @@ namespace Vae.Generator.Parsing
                     case "Input": input = (int)value.Value; break;
                     case "Latent": latent = (int)value.Value; break;
                     case "LatentSamples":
+                        latentSamplesLocation = location;
                         latentSamples = (int)value.Value;
                         if (latentSamples < 1)
                         {
@@ -157,6 +162,7 @@ namespace Vae.Generator.Parsing
                         else objective = objectiveMember;
                         break;
                     case "Likelihood":
+                        likelihoodLocation = location;
                         var member = EnumMemberName(value);
                         if (member is null)
                         {
@@ -178,7 +184,10 @@ namespace Vae.Generator.Parsing
                     input is null ? "; Input is missing" : "; it is " + Format(input.Value)));
                 usable = false;
             }
-            if ((latent is null && !attributeBroken) || latent <= 0)
+            var quantizer = ParseQuantizer(symbol, name, diagnostics, ref usable, cancellationToken, out var quantizerSyntax);
+            bool quantized = quantizer is not null || quantizerSyntax is not null;
+            // A VQ-VAE's latent is its encoder's output size, so Latent may be left out.
+            if ((latent is null && !attributeBroken && !quantized) || latent <= 0)
             {
                 var location = NamedArgumentLocation(attributeSyntax, "Latent") ?? attributeLocation;
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LatentNotPositive, location, name,
@@ -210,9 +219,68 @@ namespace Vae.Generator.Parsing
             int classes = ParseConditional(symbol, name, diagnostics, ref usable, cancellationToken);
             var encoder = ParseLayers(symbol, EncoderAttribute, "Encoder", name, diagnostics, ref usable, cancellationToken);
             var decoder = ParseLayers(symbol, DecoderAttribute, "Decoder", name, diagnostics, ref usable, cancellationToken);
-            var convolutions = usable && latent is int j
+            if (quantized)
+            {
+                // There is no KL term, no noise and no bound to choose: these settings would be silently ignored.
+                foreach (var (setting, location) in new[] { ("Beta", betaLocation), ("LatentSamples", latentSamplesLocation), ("FreeBits", freeBitsLocation), ("Objective", objectiveLocation) })
+                {
+                    if (location is null) continue;
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotForQuantizedLatent, location, setting, name,
+                        "a VQ-VAE has no KL term, no noise and no bound to choose; its loss is the reconstruction plus the commitment (and codebook) terms"));
+                    usable = false;
+                }
+                if (classes > 0)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NotForQuantizedLatent, identifier, "[Conditional]", name,
+                        "a conditional VQ-VAE is not supported yet"));
+                    usable = false;
+                }
+                if (likelihoodDefined && (likelihood == "Gaussian" || likelihood == "GaussianLearnedVariance"))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LikelihoodDoesNotFit, likelihoodLocation ?? attributeLocation, likelihood, name,
+                        "a VQ-VAE's reconstruction term is Likelihood.MeanSquaredError (the mean over values of (x - x_hat)^2, as PyTorch's F.mse_loss) or Likelihood.Bernoulli"));
+                    usable = false;
+                }
+            }
+            else if (likelihoodDefined && likelihood == "MeanSquaredError")
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LikelihoodDoesNotFit, likelihoodLocation ?? attributeLocation, likelihood, name,
+                    "the mean squared error is not a log-likelihood, so it has no place in a bound; use it with [VectorQuantized], or Likelihood.Gaussian here"));
+                usable = false;
+            }
+            // A VQ-VAE with dense encoder layers quantises the last one's output; with convolutions alone, the last
+            // convolution's map, whose size the convolution parser computes (latent 0 asks it to).
+            int? denseOutput = quantized && encoder.Count > 0 ? encoder[encoder.Count - 1].Units : (int?)null;
+            int? latentForShapes = quantized ? (latent ?? denseOutput ?? 0) : latent;
+            var convolutions = usable && latentForShapes is int j
                 ? ConvolutionParser.Parse(symbol, name, j, decoder, diagnostics, ref usable, cancellationToken)
                 : new ConvolutionParser.Result();
+            if (usable && quantized && quantizer is not null)
+            {
+                var lastConv = convolutions.EncoderConvs.Count > 0 ? convolutions.EncoderConvs[convolutions.EncoderConvs.Count - 1] : null;
+                int encoderOutput = denseOutput ?? lastConv?.Out.Size ?? 0;
+                string? problem =
+                    encoderOutput == 0 ? "a vector-quantised latent quantises the encoder's output; add [Encoder] or [EncoderConv2d] layers" :
+                    denseOutput is null && lastConv!.Out.Channels != quantizer.Dimension
+                        ? $"Dimension = {Format(quantizer.Dimension)}, but the last encoder convolution writes {lastConv.Out} ({Format(lastConv.Out.Channels)} channels); every position of that map is a vector of its channels, so make them equal" :
+                    denseOutput is int width && width % quantizer.Dimension != 0
+                        ? $"Dimension = {Format(quantizer.Dimension)} does not divide the last encoder layer's {Format(width)} outputs, which are cut into vectors of Dimension" :
+                    latent is int given && given != encoderOutput
+                        ? $"Latent = {Format(given)}, but the encoder's output z_e has {Format(encoderOutput)} values; leave Latent out or make them agree" :
+                    null;
+                if (problem is not null)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizerDoesNotFit, quantizerSyntax?.GetLocation() ?? identifier, name, problem));
+                    usable = false;
+                }
+                else
+                {
+                    latent = encoderOutput;
+                    quantizer = denseOutput is null
+                        ? quantizer with { Convolutional = true, Area = lastConv!.Out.Height * lastConv.Out.Width }
+                        : quantizer;
+                }
+            }
             bool convolutional = convolutions.EncoderConvs.Count > 0 || convolutions.DecoderConvs.Count > 0;
             if (convolutional && classes > 0)
             {
@@ -260,11 +328,11 @@ namespace Vae.Generator.Parsing
                 var ns = symbol.ContainingNamespace is { IsGlobalNamespace: false } n ? Escape(n.ToDisplayString()) : null;
                 var metadataNamespace = symbol.ContainingNamespace is { IsGlobalNamespace: false } mn ? mn.ToDisplayString().Replace("@", "") + "." : "";
                 model = new ModelSpec(ns, Escape(name), metadataNamespace + name,
-                    input!.Value, latent!.Value, likelihoodKind, LatentKind.Gaussian, objectiveKind, beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0,
-                    freeBits ?? 0.0, classes,
+                    input!.Value, latent!.Value, likelihoodKind, quantizer is null ? LatentKind.Gaussian : LatentKind.VectorQuantized, objectiveKind,
+                    beta ?? 1.0, latentSamples ?? 1, sigma ?? 1.0, freeBits ?? 0.0, classes,
                     new EquatableArray<LayerSpec>(encoder), new EquatableArray<LayerSpec>(decoder),
                     convolutions.Image, new EquatableArray<ConvSpec>(convolutions.EncoderConvs),
-                    convolutions.Reshape, new EquatableArray<ConvSpec>(convolutions.DecoderConvs));
+                    convolutions.Reshape, new EquatableArray<ConvSpec>(convolutions.DecoderConvs), quantizer);
                 // The same ops that plan the model count its parameters: one layout, computed in one place.
                 double count = Planner.ParameterCount(model);
                 if (count > MaxParameters)
@@ -288,6 +356,59 @@ namespace Vae.Generator.Parsing
             {
                 DiagnosticInfo.Create(DiagnosticDescriptors.LayerWithoutModel, location, symbol.Name, attributeName),
             }));
+        }
+
+        /// <summary>
+        /// [VectorQuantized]'s settings, or null when the class has none (<paramref name="syntax"/> null) or they are
+        /// unusable (reported). Whether they fit the encoder is checked once its shapes are known.
+        /// </summary>
+        private static QuantizerSpec? ParseQuantizer(INamedTypeSymbol symbol, string name, List<DiagnosticInfo> diagnostics, ref bool usable,
+            CancellationToken cancellationToken, out AttributeSyntax? syntax)
+        {
+            syntax = null;
+            var attribute = symbol.GetAttributes().FirstOrDefault(a => a.AttributeClass?.ToDisplayString() == VectorQuantizedAttribute);
+            if (attribute is null) return null;
+            syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            if (HasErrors(attribute) || attribute.NamedArguments.Any(a => a.Value.Value is null))
+            {
+                usable = false; // the compiler reports the attribute's own errors
+                return null;
+            }
+            int? codes = null, dimension = null, restartAfter = null;
+            double commitment = 0.25, decay = 0.99;
+            var at = syntax;
+            bool ok = true;
+            void Problem(string property, string message)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.QuantizerOutOfRange, NamedArgumentLocation(at, property) ?? at?.GetLocation(), name, message));
+                ok = false;
+            }
+            foreach (var argument in attribute.NamedArguments)
+            {
+                var value = argument.Value.Value!;
+                switch (argument.Key)
+                {
+                    case "Codes": codes = (int)value; break;
+                    case "Dimension": dimension = (int)value; break;
+                    case "RestartAfter": restartAfter = (int)value; break;
+                    case "Commitment": commitment = Convert.ToDouble(value, CultureInfo.InvariantCulture); break;
+                    case "Decay": decay = Convert.ToDouble(value, CultureInfo.InvariantCulture); break;
+                }
+            }
+            if (codes is null) Problem("Codes", "Codes (the codebook's size K) is missing");
+            else if (codes < 2 || codes > MaxCodes) Problem("Codes", $"Codes must be from 2 to {Format(MaxCodes)}; it is {Format(codes.Value)}");
+            if (dimension is null) Problem("Dimension", "Dimension (each code's D values) is missing");
+            else if (dimension < 1) Problem("Dimension", $"Dimension must be >= 1; it is {Format(dimension.Value)}");
+            // The kernels use the settings in float and double: they must be finite numbers in range.
+            if (!(commitment >= 0) || float.IsInfinity((float)commitment)) Problem("Commitment", $"Commitment must be a finite number >= 0; it is {Format(commitment)}");
+            if (!(decay >= 0 && decay < 1)) Problem("Decay", $"Decay must be in [0, 1) (0: the optimiser trains the codebook); it is {Format(decay)}");
+            if (restartAfter < 0) Problem("RestartAfter", $"RestartAfter must be >= 0 (0 turns restarts off); it is {Format(restartAfter!.Value)}");
+            if (!ok)
+            {
+                usable = false;
+                return null;
+            }
+            return new QuantizerSpec(codes!.Value, dimension!.Value, commitment, decay, restartAfter ?? 100, Convolutional: false, Area: 0);
         }
 
         /// <summary>Classes of [Conditional], or 0 when the model has none.</summary>

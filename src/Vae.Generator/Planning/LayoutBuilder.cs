@@ -61,6 +61,10 @@ namespace Vae.Generator.Planning
         public void Buffer(string name, int width, string widthName, RowSpace rows, BufferKind kind, string comment) =>
             _buffers.Add(new BufferPlan(name, width, widthName, rows, kind, comment));
 
+        /// <summary>Declares a buffer of ints (code indices, code counts) in the workspace.</summary>
+        public void IntBuffer(string name, int width, string widthName, RowSpace rows, string comment) =>
+            _buffers.Add(new BufferPlan(name, width, widthName, rows, BufferKind.Workspace, comment, Integer: true));
+
         public void Constant(ConstantPlan constant)
         {
             if (_constants.All(c => c?.Name != constant.Name)) _constants.Add(constant);

@@ -49,7 +49,8 @@ namespace Vae.Generator.Planning
     }
 
     /// <summary>A buffer of Width floats per row; <see cref="WidthName"/> is the width as a named constant of the generated code.</summary>
-    internal sealed record BufferPlan(string Name, int Width, string WidthName, RowSpace Rows, BufferKind Kind, string Comment);
+    /// <remarks>An <paramref name="Integer"/> buffer holds ints (code indices, code counts), four bytes each like the floats it is laid out among.</remarks>
+    internal sealed record BufferPlan(string Name, int Width, string WidthName, RowSpace Rows, BufferKind Kind, string Comment, bool Integer = false);
 
     /// <summary>
     /// A size or setting the kernels use, emitted as a C# constant (<see cref="Expression"/>, which may name other
@@ -176,6 +177,10 @@ namespace Vae.Generator.Planning
         Decode,
         /// <summary>-log p(x|z) for given latent rows, several per example.</summary>
         DecoderNegativeLogLikelihood,
+        /// <summary>A VQ-VAE's encoder and quantiser to code indices.</summary>
+        EncodeCodes,
+        /// <summary>A VQ-VAE's decoder from code indices to the decoder's mean.</summary>
+        DecodeCodes,
     }
 
     /// <param name="BackwardFrom">The index of the first backward step (the step count when the program has none).</param>

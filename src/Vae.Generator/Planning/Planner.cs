@@ -28,7 +28,7 @@ namespace Vae.Generator.Planning
 
             var fused = Fusion.Apply(ops);
             var programs = new List<ProgramPlan>();
-            foreach (ProgramKind kind in Enum.GetValues(typeof(ProgramKind)))
+            foreach (ProgramKind kind in Programs(model.LatentKind))
             {
                 var steps = fused.SelectMany(op => op.Forward(kind)).ToList();
                 int backwardFrom = steps.Count;
@@ -42,11 +42,15 @@ namespace Vae.Generator.Planning
                         if (fused[i].TakesNoGradient) continue;
                         steps.AddRange(fused[i].Backward(flow, first: fused.Take(i).All(o => o.TakesNoGradient)).ToList());
                     }
+                    // What needs the whole step's results (a VQ-VAE's codebook maintenance) comes after the backward pass.
+                    steps.AddRange(fused.SelectMany(op => op.AfterBackward()));
                 }
                 programs.Add(new ProgramPlan(kind, new EquatableArray<Step>(steps.ToArray()), backwardFrom));
             }
 
-            var (trainLoss, evaluateLoss, gradientScale) = model.Objective switch
+            var (trainLoss, evaluateLoss, gradientScale) = model.LatentKind == LatentKind.VectorQuantized
+                ? (QuantizedObjective.TrainLoss(), QuantizedObjective.EvaluateLoss(), QuantizedObjective.RowGradientScale)
+                : model.Objective switch
             {
                 ObjectiveKind.Elbo => (ElboObjective.TrainLoss(), ElboObjective.EvaluateLoss(), ElboObjective.RowGradientScale),
                 ObjectiveKind.ImportanceWeighted or ObjectiveKind.ImportanceWeightedDReG =>
@@ -54,11 +58,20 @@ namespace Vae.Generator.Planning
                 _ => throw new InvalidOperationException("Unknown objective " + model.Objective + "."),
             };
             var dense = ops.OfType<DenseOp>().Concat(ops.OfType<GaussianLatentOp>().Select(l => l.Heads)).ToList();
-            var widest = dense.OrderByDescending(d => (long)d.In * d.Out).First();
+            // Only dense layers transpose weights into the packed scratch; a VQ-VAE of convolutions alone has none.
+            var widest = dense.OrderByDescending(d => (long)d.In * d.Out).FirstOrDefault();
             return new ModelPlan(model, layout.Tensors, (int)layout.Total, (int)layout.StateTotal, layout.Constants, layout.Buffers,
                 new EquatableArray<ProgramPlan>(programs.ToArray()), trainLoss, evaluateLoss, gradientScale, Summary(model),
-                $"(long){widest.InFeatures} * {widest.OutFeatures}");
+                widest is null ? "0L" : $"(long){widest.InFeatures} * {widest.OutFeatures}");
         }
+
+        /// <summary>The entry points of a model with this latent: a VQ-VAE draws no noise and has codes instead of mu and logvar.</summary>
+        private static ProgramKind[] Programs(LatentKind latent) => latent switch
+        {
+            LatentKind.Gaussian => new[] { ProgramKind.DrawNoise, ProgramKind.Train, ProgramKind.Evaluate, ProgramKind.Encode, ProgramKind.Decode, ProgramKind.DecoderNegativeLogLikelihood },
+            LatentKind.VectorQuantized => new[] { ProgramKind.Train, ProgramKind.Evaluate, ProgramKind.EncodeCodes, ProgramKind.Decode, ProgramKind.DecodeCodes },
+            _ => throw new InvalidOperationException("Unknown latent kind " + latent + "."),
+        };
 
         /// <summary>Floats in the flat buffer (parameters and state), in double so an absurd size is reported instead of wrapping.</summary>
         public static double ParameterCount(ModelSpec model)
@@ -123,6 +136,11 @@ namespace Vae.Generator.Planning
             {
                 case LatentKind.Gaussian:
                     ops.Add(GaussianLatentOp.Declare(layout, model.Objective, model.Latent, width, inExpression, input));
+                    break;
+                case LatentKind.VectorQuantized:
+                    // The parser made the encoder's output z_e exactly Latent wide, a whole number of code vectors.
+                    ops.Add(VectorQuantizerOp.Declare(layout, model.Quantizer ?? throw new InvalidOperationException("A vector-quantised model without its quantiser."),
+                        model.Latent, input));
                     break;
                 default:
                     throw new InvalidOperationException("Unknown latent kind " + model.LatentKind + ".");
@@ -209,6 +227,7 @@ namespace Vae.Generator.Planning
             LikelihoodKind.Bernoulli => new BernoulliLikelihoodOp(GradientA),
             LikelihoodKind.Gaussian => new GaussianLikelihoodOp(GradientA, model.Sigma),
             LikelihoodKind.GaussianLearnedVariance => new LearnedVarianceLikelihoodOp(GradientA),
+            LikelihoodKind.MeanSquaredError => new MeanSquaredErrorLikelihoodOp(GradientA),
             _ => throw new InvalidOperationException("Unknown likelihood " + model.Likelihood + "."),
         };
 
@@ -218,7 +237,7 @@ namespace Vae.Generator.Planning
             var parts = new[] { m.Image?.ToString() ?? Int(m.Input) }
                 .Concat(m.EncoderConvs.Select(c => $"{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation.Name})"))
                 .Concat(m.Encoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
-                .Concat(new[] { $"[{Int(m.Latent)}]" })
+                .Concat(new[] { m.Quantizer is { } q ? $"[{Int(m.Latent / q.Dimension)}x{Int(q.Dimension)} of {Int(q.Codes)} codes]" : $"[{Int(m.Latent)}]" })
                 .Concat(m.Decoder.Select(l => $"{Int(l.Units)}({l.Activation.Name})"))
                 .Concat(m.DecoderReshape is { } reshape ? new[] { reshape.ToString() } : new string[0])
                 .Concat(m.DecoderConvs.Take(m.DecoderConvs.Count - 1).Select(c => $"{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation.Name})"))

@@ -8,13 +8,24 @@ namespace Vae.Generator.Specs
         Bernoulli,
         Gaussian,
         GaussianLearnedVariance,
+        /// <summary>Mean squared error per value: a VQ-VAE's reconstruction loss, not a log-likelihood.</summary>
+        MeanSquaredError,
     }
 
-    /// <summary>The latent variable's family. Only the diagonal Gaussian exists today; a vector-quantised latent joins here.</summary>
+    /// <summary>The latent variable's family: the diagonal Gaussian, or a vector quantiser (VQ-VAE).</summary>
     internal enum LatentKind
     {
         Gaussian,
+        VectorQuantized,
     }
+
+    /// <summary>
+    /// A vector quantiser as declared: K codes of D values, the commitment weight, the EMA decay (0: trained by the
+    /// optimiser) and the restart threshold in steps (0: off); <paramref name="Convolutional"/> when the quantised vectors
+    /// are the channels of each position of a convolutional encoder's map (D = its channels, <paramref name="Area"/> = H W),
+    /// rather than consecutive values of a dense output (Area 0).
+    /// </summary>
+    internal sealed record QuantizerSpec(int Codes, int Dimension, double Commitment, double Decay, int RestartAfter, bool Convolutional, int Area);
 
     /// <summary>The bound the training loss is the negative of. Importance-weighted bounds join here.</summary>
     internal enum ObjectiveKind
@@ -66,7 +77,8 @@ namespace Vae.Generator.Specs
         ImageSpec? Image = null,
         EquatableArray<ConvSpec> EncoderConvs = default,
         ImageSpec? DecoderReshape = null,
-        EquatableArray<ConvSpec> DecoderConvs = default);
+        EquatableArray<ConvSpec> DecoderConvs = default,
+        QuantizerSpec? Quantizer = null);
 
     /// <summary>The outcome of parsing one class: a spec when it is usable, and the diagnostics found on the way.</summary>
     internal sealed record ParseResult(ModelSpec? Model, EquatableArray<DiagnosticInfo> Diagnostics);

@@ -137,7 +137,9 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         if (_kernels.LabelsBuffer >= 0) Upload(_kernels.LabelsBuffer, labels);
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits)
+    // The device programs draw nothing besides the noise: seed and step only key a VQ-VAE's draws, and a VQ-VAE is
+    // refused on a device when it attaches (its generated kernels are CPU only).
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, ulong seed, uint step)
     {
         Upload(_kernels.InputBuffer, x);
         UploadLabels(labels);
@@ -216,6 +218,12 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         _kernels.Decode(this, rows);
         Read(BufferById(_kernels.MeanBuffer), mean);
     }
+
+    public void EncodeCodes(ReadOnlySpan<float> x, int examples, Span<int> codes) =>
+        throw new NotSupportedException("Vector-quantised latents run on the CPU only so far.");
+
+    public void DecodeCodes(ReadOnlySpan<int> codes, int examples, Span<float> mean) =>
+        throw new NotSupportedException("Vector-quantised latents run on the CPU only so far.");
 
     public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll)
     {

@@ -58,16 +58,17 @@ internal sealed unsafe class CpuBackend : IModelBackend
         foreach (var s in _state) s?.Span.Clear();
     }
 
-    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits) =>
-        ForwardBackward(x, labels, eps, examples, beta, freeBits, null);
+    public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, ulong seed, uint step) =>
+        ForwardBackward(x, labels, eps, examples, beta, freeBits, seed, step, null);
 
-    private double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, IGradientProgress? progress)
+    private double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, ulong seed, uint step,
+        IGradientProgress? progress)
     {
         float* ws = Workspace(examples);
         fixed (float* px = x)
         fixed (float* py = labels)
         fixed (float* pe = eps)
-            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer), progress);
+            return _kernels.ForwardBackward(Threads, new Floats(_parameters.Pointer), new Floats(_gradients.Pointer), new Floats(px), new Floats(py), new Floats(pe), examples, beta, freeBits, new Floats(ws), new Floats(_packed.Pointer), seed, step, progress);
     }
 
     private NativeBuffer? _eps;
@@ -75,10 +76,10 @@ internal sealed unsafe class CpuBackend : IModelBackend
     public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample,
         IGradientProgress? progress = null)
     {
-        // The model's own kernels draw its noise: the backend knows no latent.
+        // The model's own kernels draw its noise: the backend knows no latent. A model without noise (a VQ-VAE) draws none.
         _eps ??= new NativeBuffer(_kernels.NoiseFloats(MaxExamples));
-        _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
-        return ForwardBackward(x, labels, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits, progress);
+        if (_eps.Length > 0) _kernels.DrawNoise(seed, step, firstExample, examples, new Floats(_eps.Pointer));
+        return ForwardBackward(x, labels, new ReadOnlySpan<float>(_eps.Pointer, checked((int)_kernels.NoiseFloats(examples))), examples, beta, freeBits, seed, step, progress);
     }
 
     public double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
@@ -130,6 +131,22 @@ internal sealed unsafe class CpuBackend : IModelBackend
         fixed (float* py = labels)
         fixed (float* pm = mean)
             _kernels.Decode(Threads, new Floats(_parameters.Pointer), new Floats(pz), new Floats(py), rows, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm));
+    }
+
+    public void EncodeCodes(ReadOnlySpan<float> x, int examples, Span<int> codes)
+    {
+        float* ws = Workspace(examples);
+        fixed (float* px = x)
+        fixed (int* pc = codes)
+            _kernels.EncodeCodes(Threads, new Floats(_parameters.Pointer), new Floats(px), examples, new Floats(ws), new Floats(_packed.Pointer), new Ints(pc));
+    }
+
+    public void DecodeCodes(ReadOnlySpan<int> codes, int examples, Span<float> mean)
+    {
+        float* ws = Workspace(examples);
+        fixed (int* pc = codes)
+        fixed (float* pm = mean)
+            _kernels.DecodeCodes(Threads, new Floats(_parameters.Pointer), new Ints(pc), examples, new Floats(ws), new Floats(_packed.Pointer), new Floats(pm));
     }
 
     public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll)

@@ -28,8 +28,11 @@ internal interface IModelBackend : IDisposable
     void SetOptimizerState(int slot, ReadOnlySpan<float> values);
     void ResetOptimizerState();
 
-    /// <summary>Forward and backward on a batch; gradients stay on the device. Returns the mean loss.</summary>
-    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits);
+    /// <summary>
+    /// Forward and backward on a batch; gradients stay on the device. Returns the mean loss. <paramref name="seed"/> and
+    /// <paramref name="step"/> key a VQ-VAE's codebook initialisation and restarts.
+    /// </summary>
+    double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, ulong seed, uint step);
 
     /// <summary>
     /// The same with the noise of (seed, step) drawn by the device itself, Philox keyed by (firstExample + row,
@@ -52,6 +55,12 @@ internal interface IModelBackend : IDisposable
 
     void Encode(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, Span<float> mu, Span<float> logVar);
     void Decode(ReadOnlySpan<float> z, ReadOnlySpan<float> labels, int rows, Span<float> mean);
+
+    /// <summary>A VQ-VAE's code indices, [examples, positions].</summary>
+    void EncodeCodes(ReadOnlySpan<float> x, int examples, Span<int> codes);
+
+    /// <summary>A VQ-VAE's decoder mean from code indices.</summary>
+    void DecodeCodes(ReadOnlySpan<int> codes, int examples, Span<float> mean);
     void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll);
 
     /// <summary>Largest number of examples one call may take.</summary>

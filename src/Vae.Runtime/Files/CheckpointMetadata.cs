@@ -269,6 +269,17 @@ public sealed class CheckpointMetadata : IReadOnlyDictionary<string, string>
                 EnumName<Activation>(layer, at, "activation");
             }
         }
+        if (root.TryGetProperty("quantizer", out var quantizer))
+        {
+            Expect(quantizer, "quantizer", JsonValueKind.Object);
+            Integer(quantizer, "quantizer.", "codes");
+            Integer(quantizer, "quantizer.", "dimension");
+            Field(quantizer, "quantizer.", "commitment", JsonValueKind.Number);
+            Field(quantizer, "quantizer.", "decay", JsonValueKind.Number);
+            Integer(quantizer, "quantizer.", "restart_after");
+            if (!quantizer.TryGetProperty("convolutional", out var convolutional) || convolutional.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                throw SchemaError("field 'quantizer.convolutional' must be true or false");
+        }
         if (root.TryGetProperty("tensors", out _))
         {
             int i = 0;

@@ -25,6 +25,19 @@ public sealed record ImageShape(int Channels, int Height, int Width)
 public sealed record ConvolutionDescriptor(int OutChannels, int Kernel, int Stride, int Padding, int OutputPadding, Activation Activation,
     ImageShape In, ImageShape Out, bool BatchNorm = false);
 
+/// <summary>
+/// A vector-quantised latent: <paramref name="Codes"/> codes of <paramref name="Dimension"/> values, the commitment
+/// weight, the EMA decay (0: the codebook is trained by the optimiser through the codebook loss) and the dead-code
+/// restart threshold in training steps (0: off). The latent's <see cref="ModelDescriptor.Latent"/> values per example are
+/// <see cref="ModelDescriptor.QuantizedPositions"/> vectors of <paramref name="Dimension"/>: the channels of each position of a convolutional
+/// encoder's map (<paramref name="Convolutional"/>), or consecutive values of a dense encoder's output.
+/// </summary>
+public sealed record VectorQuantizerDescriptor(int Codes, int Dimension, double Commitment, double Decay, int RestartAfter, bool Convolutional)
+{
+    /// <summary>Whether the codebook follows exponential moving averages (Decay &gt; 0) instead of the optimiser.</summary>
+    public bool Ema => Decay > 0;
+}
+
 /// <summary>What a tensor of the flat layout is for; the optimiser updates <see cref="Parameter"/> tensors.</summary>
 public enum TensorRole
 {
@@ -112,14 +125,25 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <param name="encoderConvolutions">Conv2d layers before the encoder's dense layers.</param>
     /// <param name="decoderReshape">The shape the decoder's dense output is reshaped to before its transposed convolutions.</param>
     /// <param name="decoderConvolutions">ConvTranspose2d layers after the reshape, the last being the output layer.</param>
+    /// <param name="quantizer">The vector quantiser of a VQ-VAE in place of the Gaussian latent; null for a Gaussian latent.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size or setting is outside its range.</exception>
     /// <exception cref="ArgumentException">Free bits with another objective, or tensors that are not one flat buffer.</exception>
     public ModelDescriptor(string name, int input, int latent, Likelihood likelihood, double beta, int latentSamples, double sigma,
         IReadOnlyList<LayerDescriptor> encoder, IReadOnlyList<LayerDescriptor> decoder, IReadOnlyList<TensorDescriptor>? tensors = null,
         Objective objective = Objective.Elbo, double freeBits = 0, int classes = 0, ImageShape? image = null,
         IReadOnlyList<ConvolutionDescriptor>? encoderConvolutions = null, ImageShape? decoderReshape = null,
-        IReadOnlyList<ConvolutionDescriptor>? decoderConvolutions = null)
+        IReadOnlyList<ConvolutionDescriptor>? decoderConvolutions = null, VectorQuantizerDescriptor? quantizer = null)
     {
+        if (quantizer is not null)
+        {
+            if (quantizer.Codes < 2) throw new ArgumentOutOfRangeException(nameof(quantizer), quantizer.Codes, "A codebook needs at least 2 codes.");
+            if (quantizer.Dimension < 1 || latent % quantizer.Dimension != 0)
+                throw new ArgumentOutOfRangeException(nameof(quantizer), quantizer.Dimension, $"The code dimension must be >= 1 and divide the latent size {latent}.");
+            if (!(quantizer.Commitment >= 0) || double.IsInfinity(quantizer.Commitment))
+                throw new ArgumentOutOfRangeException(nameof(quantizer), quantizer.Commitment, "The commitment weight must be a finite number >= 0.");
+            if (!(quantizer.Decay >= 0 && quantizer.Decay < 1)) throw new ArgumentOutOfRangeException(nameof(quantizer), quantizer.Decay, "The EMA decay must be in [0, 1).");
+            if (quantizer.RestartAfter < 0) throw new ArgumentOutOfRangeException(nameof(quantizer), quantizer.RestartAfter, "The restart threshold must be >= 0.");
+        }
         if (classes < 0 || classes == 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A conditional model needs at least 2 classes (0 is unconditional).");
         if (!Enum.IsDefined(objective)) throw new ArgumentOutOfRangeException(nameof(objective), objective, "Unknown objective.");
         if (!(freeBits >= 0) || double.IsInfinity(freeBits)) throw new ArgumentOutOfRangeException(nameof(freeBits), freeBits, "Free bits must be a finite number >= 0.");
@@ -148,6 +172,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         DecoderReshape = decoderReshape;
         DecoderConvolutions = (decoderConvolutions ?? []).ToArray();
         Decoder = decoder.ToArray();
+        Quantizer = quantizer;
         // The layout comes from the generator's plan, computed there once; here it is only checked to be one flat buffer:
         // the parameters from 0, the float state straight after them, the int64 state in its own count.
         Tensors = (tensors ?? []).ToArray();
@@ -232,6 +257,12 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <summary>The fixed decoder standard deviation of <see cref="Likelihood.Gaussian"/> (unused otherwise).</summary>
     public double Sigma { get; }
 
+    /// <summary>The vector quantiser of a VQ-VAE, or null for a Gaussian latent.</summary>
+    public VectorQuantizerDescriptor? Quantizer { get; }
+
+    /// <summary>Code positions per example of a VQ-VAE (Latent / Dimension); 0 for a Gaussian latent.</summary>
+    public int QuantizedPositions => Quantizer is null ? 0 : Latent / Quantizer.Dimension;
+
     /// <summary>The encoder's hidden layers, from x towards the mu and logvar heads.</summary>
     public IReadOnlyList<LayerDescriptor> Encoder { get; }
 
@@ -293,6 +324,18 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                 WriteConvolutions(w, "encoder_convolutions", EncoderConvolutions);
                 if (DecoderReshape is not null) WriteShape(w, "decoder_reshape", DecoderReshape);
                 WriteConvolutions(w, "decoder_convolutions", DecoderConvolutions);
+            }
+            if (Quantizer is { } q)
+            {
+                // Written only for a VQ-VAE, so a Gaussian model's architecture reads as before.
+                w.WriteStartObject("quantizer");
+                w.WriteNumber("codes", q.Codes);
+                w.WriteNumber("dimension", q.Dimension);
+                w.WriteNumber("commitment", q.Commitment);
+                w.WriteNumber("decay", q.Decay);
+                w.WriteNumber("restart_after", q.RestartAfter);
+                w.WriteBoolean("convolutional", q.Convolutional);
+                w.WriteEndObject();
             }
             WriteLayers(w, "encoder", Encoder);
             WriteLayers(w, "decoder", Decoder);
@@ -411,7 +454,11 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
                 root.TryGetProperty("image", out var image) ? Shape(image) : null,
                 root.TryGetProperty("encoder_convolutions", out var encoderConvolutions) ? Convolutions(encoderConvolutions) : null,
                 root.TryGetProperty("decoder_reshape", out var reshape) ? Shape(reshape) : null,
-                root.TryGetProperty("decoder_convolutions", out var decoderConvolutions) ? Convolutions(decoderConvolutions) : null);
+                root.TryGetProperty("decoder_convolutions", out var decoderConvolutions) ? Convolutions(decoderConvolutions) : null,
+                root.TryGetProperty("quantizer", out var q)
+                    ? new VectorQuantizerDescriptor(q.GetProperty("codes").GetInt32(), q.GetProperty("dimension").GetInt32(), q.GetProperty("commitment").GetDouble(),
+                        q.GetProperty("decay").GetDouble(), q.GetProperty("restart_after").GetInt32(), q.GetProperty("convolutional").GetBoolean())
+                    : null);
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
         {
@@ -426,7 +473,8 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         sb.Append(Image?.ToString() ?? Input.ToString(CultureInfo.InvariantCulture));
         foreach (var c in EncoderConvolutions) sb.Append(CultureInfo.InvariantCulture, $"-{c.Out}({(c.BatchNorm ? "BatchNorm, " : "")}{c.Activation})");
         foreach (var l in Encoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
-        sb.Append(CultureInfo.InvariantCulture, $"-[{Latent}]");
+        if (Quantizer is { } q) sb.Append(CultureInfo.InvariantCulture, $"-[{QuantizedPositions}x{q.Dimension} of {q.Codes} codes]");
+        else sb.Append(CultureInfo.InvariantCulture, $"-[{Latent}]");
         foreach (var l in Decoder) sb.Append(CultureInfo.InvariantCulture, $"-{l.Units}({l.Activation})");
         if (DecoderReshape is not null) sb.Append(CultureInfo.InvariantCulture, $"-{DecoderReshape}");
         for (int i = 0; i + 1 < DecoderConvolutions.Count; i++)
@@ -454,6 +502,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
         if (Objective != other.Objective) d.Add($"objective {Objective} vs {other.Objective}");
         if (FreeBits != other.FreeBits) d.Add($"free bits {FreeBits} vs {other.FreeBits}");
         if (Classes != other.Classes) d.Add($"label classes {Classes} vs {other.Classes}");
+        if (!Equals(Quantizer, other.Quantizer)) d.Add($"quantizer {Quantizer?.ToString() ?? "none"} vs {other.Quantizer?.ToString() ?? "none"}");
         if (!Equals(Image, other.Image)) d.Add($"image input {Image?.ToString() ?? "none"} vs {other.Image?.ToString() ?? "none"}");
         if (!EncoderConvolutions.SequenceEqual(other.EncoderConvolutions)) d.Add($"encoder convolutions {Describe(EncoderConvolutions)} vs {Describe(other.EncoderConvolutions)}");
         if (!Equals(DecoderReshape, other.DecoderReshape)) d.Add($"decoder reshape {DecoderReshape?.ToString() ?? "none"} vs {other.DecoderReshape?.ToString() ?? "none"}");

@@ -148,6 +148,23 @@ public abstract class VaeModel : IDisposable
     private int LatentWidth => Architecture.Latent;
     private int Parameters => Architecture.ParameterCount;
 
+    /// <summary>Noise floats per example: L latent rows, or none for a VQ-VAE, which draws no noise.</summary>
+    private int NoiseWidth => Architecture.Quantizer is null ? Architecture.LatentSamples * LatentWidth : 0;
+
+    private bool Quantized => Architecture.Quantizer is not null;
+
+    /// <summary>A Gaussian latent's entry point called on a VQ-VAE: it has no posterior, prior or noise to offer.</summary>
+    private void RequireGaussian(string member)
+    {
+        if (Quantized)
+            throw new NotSupportedException($"{Architecture.Name} has a vector-quantised latent, which has no {member}; " +
+                                            "use EncodeCodes, DecodeCodes, Reconstruct, Loss and CodeUsage.");
+    }
+
+    /// <summary>A VQ-VAE's entry point called on a Gaussian model.</summary>
+    private VectorQuantizerDescriptor RequireQuantizer() => Architecture.Quantizer
+        ?? throw new NotSupportedException($"{Architecture.Name} has a Gaussian latent, not a vector-quantised one.");
+
     /// <summary>
     /// PyTorch's nn.Linear initialisation: weight and bias uniform in +-1/sqrt(fan_in), drawn from Philox keyed by the
     /// seed, so the same seed gives the same model on every target; a BatchNorm weight is 1 and its bias 0. Returns the
@@ -407,8 +424,8 @@ public abstract class VaeModel : IDisposable
         using var call = Enter();
         int n = Examples(x, nameof(x));
         var y = Labels(labels, n);
-        int per = Architecture.LatentSamples * LatentWidth;
-        CheckLength(eps, (long)n * per, nameof(eps), "[examples, LatentSamples, Latent]");
+        int per = NoiseWidth;
+        CheckLength(eps, (long)n * per, nameof(eps), Quantized ? "empty: a VQ-VAE draws no noise" : "[examples, LatentSamples, Latent]");
         if (!exampleLoss.IsEmpty) CheckLength(exampleLoss, n, nameof(exampleLoss), "[examples]");
         double total = 0;
         foreach (var (start, count) in Chunks(n))
@@ -434,12 +451,13 @@ public abstract class VaeModel : IDisposable
         int n = Examples(x, nameof(x));
         CheckBatch(n);
         var y = Labels(labels, n);
-        CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
+        CheckLength(eps, (long)n * NoiseWidth, nameof(eps), Quantized ? "empty: a VQ-VAE draws no noise" : "[examples, LatentSamples, Latent]");
         CheckLength(gradients, Parameters, nameof(gradients), "[Parameters]");
         CheckBatchStatistics(n);
         _hasGradients = true;
-        // A training-mode forward pass, as in PyTorch: BatchNorm's running statistics move and its batches are counted.
-        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
+        // A training-mode forward pass, as in PyTorch: BatchNorm's running statistics move and its batches are counted,
+        // and a VQ-VAE's codebook takes its EMA step (keyed, with its restarts, by the step the next TrainStep would take).
+        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits, _seed, (uint)(_step + 1));
         CountBatch();
         _backend.GetGradients(gradients);
         return loss;
@@ -501,6 +519,10 @@ public abstract class VaeModel : IDisposable
         CheckClip(clipGradientNorm);
         // Each rank would normalise by the statistics of its own rows (PyTorch's DDP without SyncBatchNorm), so N ranks
         // would not compute what one process computes, which this overload promises.
+        // A quantiser's first-batch initialisation, EMA counts and restarts would likewise follow each rank's rows.
+        if (communicator.Size > 1 && Architecture.Quantizer is not null)
+            throw new NotSupportedException($"{Architecture.Name} has a vector-quantised latent, whose codebook initialisation, EMA statistics and restarts " +
+                                            $"data-parallel training would split across {communicator.Size} ranks; train it in one process.");
         if (communicator.Size > 1 && Architecture.BatchNormLayers.Any())
             throw new NotSupportedException($"{Architecture.Name} has BatchNorm layers, whose batch statistics data-parallel training would split across " +
                                             $"{communicator.Size} ranks; train it in one process.");
@@ -580,14 +602,14 @@ public abstract class VaeModel : IDisposable
         CheckClip(clipGradientNorm);
         int n = Examples(x, nameof(x));
         CheckBatch(n);
-        CheckLength(eps, (long)n * Architecture.LatentSamples * LatentWidth, nameof(eps), "[examples, LatentSamples, Latent]");
+        CheckLength(eps, (long)n * NoiseWidth, nameof(eps), Quantized ? "empty: a VQ-VAE draws no noise" : "[examples, LatentSamples, Latent]");
         var y = Labels(labels, n);
         CheckBatchStatistics(n);
         long step = _step + 1;
         PrepareOptimizer(optimizer);
         _hasGradients = true;
         var state = SaveState();
-        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits);
+        double loss = _backend.ForwardBackward(x, y, eps, n, _klWeight, _freeBits, _seed, (uint)step);
         return FinishStep(optimizer, step, loss, clipGradientNorm, state);
     }
 
@@ -652,6 +674,7 @@ public abstract class VaeModel : IDisposable
 
     private void EncodeCore(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, Span<float> mu, Span<float> logVar)
     {
+        RequireGaussian("posterior mean and variance");
         int n = Examples(x, nameof(x));
         CheckLength(mu, (long)n * LatentWidth, nameof(mu), "[examples, Latent]");
         CheckLength(logVar, (long)n * LatentWidth, nameof(logVar), "[examples, Latent]");
@@ -691,6 +714,15 @@ public abstract class VaeModel : IDisposable
         using var call = Enter();
         int n = Examples(x, nameof(x));
         var y = Labels(labels, n);
+        if (Quantized)
+        {
+            // A VQ-VAE's reconstruction: each example's codes, decoded.
+            CheckLength(mean, (long)n * InputWidth, nameof(mean), "[examples, Input]");
+            var codes = new int[ArrayLength((long)n * Architecture.QuantizedPositions, nameof(x), "code indices")];
+            EncodeCodesCore(x, codes);
+            DecodeCodesCore(codes, mean);
+            return;
+        }
         int latentFloats = ArrayLength((long)n * LatentWidth, nameof(x), "examples of latent values");
         var mu = new float[latentFloats];
         EncodeCore(x, y, mu, new float[latentFloats]);
@@ -706,12 +738,98 @@ public abstract class VaeModel : IDisposable
         using var call = Enter();
         int n = Examples(x, nameof(x));
         var y = Labels(labels, n);
+        RequireGaussian("noise to reconstruct with");
         CheckLength(eps, (long)n * LatentWidth, nameof(eps), "[examples, Latent]");
         var mu = new float[eps.Length];
         var logVar = new float[eps.Length];
         EncodeCore(x, y, mu, logVar);
         for (int i = 0; i < mu.Length; i++) mu[i] += MathF.Exp(0.5f * logVar[i]) * eps[i];
         DecodeCore(mu, y, mean);
+    }
+
+    /// <summary>
+    /// A VQ-VAE's code indices for each example: [examples, positions] with positions = <see cref="ModelDescriptor.QuantizedPositions"/>
+    /// (row-major spatial positions of the encoder's map, or consecutive vectors of a dense encoder's output).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model has a Gaussian latent.</exception>
+    public int[] EncodeCodes(ReadOnlySpan<float> x)
+    {
+        using var call = Enter();
+        RequireQuantizer();
+        int n = Examples(x, nameof(x));
+        var codes = new int[ArrayLength((long)n * Architecture.QuantizedPositions, nameof(x), "code indices")];
+        EncodeCodesCore(x, codes);
+        return codes;
+    }
+
+    /// <summary>A VQ-VAE's code indices for each example into <paramref name="codes"/>, [examples, positions].</summary>
+    /// <exception cref="NotSupportedException">The model has a Gaussian latent.</exception>
+    public void EncodeCodes(ReadOnlySpan<float> x, Span<int> codes)
+    {
+        using var call = Enter();
+        RequireQuantizer();
+        EncodeCodesCore(x, codes);
+    }
+
+    private void EncodeCodesCore(ReadOnlySpan<float> x, Span<int> codes)
+    {
+        int n = Examples(x, nameof(x));
+        int positions = Architecture.QuantizedPositions;
+        if (codes.Length != (long)n * positions)
+            throw new ArgumentException($"codes must have {(long)n * positions} values ([examples, {positions}]), got {codes.Length}.", nameof(codes));
+        foreach (var (start, count) in Chunks(n))
+            _backend.EncodeCodes(x.Slice(start * InputWidth, count * InputWidth), count, codes.Slice(start * positions, count * positions));
+    }
+
+    /// <summary>
+    /// A VQ-VAE's decoder mean for each example's code indices ([examples, positions], each in [0, Codes)): the codes'
+    /// vectors in place of the encoder's output, decoded.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model has a Gaussian latent.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A code index is outside the codebook.</exception>
+    public void DecodeCodes(ReadOnlySpan<int> codes, Span<float> mean)
+    {
+        using var call = Enter();
+        RequireQuantizer();
+        DecodeCodesCore(codes, mean);
+    }
+
+    private void DecodeCodesCore(ReadOnlySpan<int> codes, Span<float> mean)
+    {
+        var q = RequireQuantizer();
+        int positions = Architecture.QuantizedPositions;
+        if (codes.Length % positions != 0)
+            throw new ArgumentException($"codes has {codes.Length} values, not a whole number of examples of {positions} positions.", nameof(codes));
+        for (int i = 0; i < codes.Length; i++)
+            if ((uint)codes[i] >= (uint)q.Codes)
+                throw new ArgumentOutOfRangeException(nameof(codes), codes[i], $"Code index {i} is outside the codebook of {q.Codes} codes.");
+        int n = codes.Length / positions;
+        CheckLength(mean, (long)n * InputWidth, nameof(mean), "[examples, Input]");
+        foreach (var (start, count) in Chunks(n))
+            _backend.DecodeCodes(codes.Slice(start * positions, count * positions), count, mean.Slice(start * InputWidth, count * InputWidth));
+    }
+
+    /// <summary>
+    /// How a VQ-VAE uses its codebook on <paramref name="data"/>: every position's code counted, the perplexity
+    /// exp(-sum_k p_k log(p_k + 1e-10)) of that histogram and the number of codes chosen at least once, as the PyTorch
+    /// peer reports them (a healthy codebook has a perplexity near its size; collapse shows as a handful of codes).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model has a Gaussian latent.</exception>
+    public CodebookUsage CodeUsage(ReadOnlySpan<float> data)
+    {
+        using var call = Enter();
+        var q = RequireQuantizer();
+        int n = Examples(data, nameof(data));
+        int positions = Architecture.QuantizedPositions;
+        var counts = new long[q.Codes];
+        var codes = new int[Math.Min(n, _backend.MaxExamples) * positions];
+        foreach (var (start, count) in Chunks(n))
+        {
+            var chunk = codes.AsSpan(0, count * positions);
+            _backend.EncodeCodes(data.Slice(start * InputWidth, count * InputWidth), count, chunk);
+            foreach (int c in chunk) counts[c]++;
+        }
+        return CodebookUsage.FromCounts(counts);
     }
 
     /// <summary>Decodes <paramref name="count"/> draws from the prior N(0, I); returns [count, Input] means.</summary>
@@ -727,6 +845,7 @@ public abstract class VaeModel : IDisposable
     private float[] Sample(int count, ReadOnlySpan<int> labels, ulong seed)
     {
         using var call = Enter();
+        RequireGaussian("prior to sample from (sample code indices and call DecodeCodes)");
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var y = Labels(labels, count);
         var z = new float[ArrayLength((long)count * LatentWidth, nameof(count), "latent values")];
@@ -746,6 +865,7 @@ public abstract class VaeModel : IDisposable
     public double Elbo(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, ulong seed = 0)
     {
         using var call = Enter();
+        RequireGaussian("ELBO (its loss is not a bound: see Loss)");
         int n = Examples(data, nameof(data));
         var y = Labels(labels, n);
         int per = Architecture.LatentSamples * LatentWidth;
@@ -782,6 +902,7 @@ public abstract class VaeModel : IDisposable
     public double NegativeLogLikelihood(ReadOnlySpan<float> data, ReadOnlySpan<int> labels, int importanceSamples, ulong seed = 0, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         using var call = Enter();
+        RequireGaussian("likelihood bound to estimate");
         ArgumentOutOfRangeException.ThrowIfLessThan(importanceSamples, 1);
         int n = Examples(data, nameof(data));
         var y = Labels(labels, n);

@@ -64,6 +64,23 @@ public static class ReferenceLikelihoods
         return nll;
     }
 
+    /// <summary>
+    /// The mean squared error per value (a VQ-VAE's reconstruction loss, not a log-likelihood):
+    /// loss = (1/n) sum_i (m_i - x_i)^2; dloss/dm = 2 (m - x) / n.
+    /// </summary>
+    public static double MeanSquaredError(ReadOnlySpan<double> x, ReadOnlySpan<double> mean, Span<double> dMean)
+    {
+        CheckLengths(x, mean, nameof(mean), dMean, nameof(dMean));
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double diff = mean[i] - x[i];
+            sum += diff * diff;
+            dMean[i] = 2 * diff / x.Length;
+        }
+        return x.Length == 0 ? 0 : sum / x.Length;
+    }
+
     private static void CheckLengths(ReadOnlySpan<double> x, ReadOnlySpan<double> values, string valuesName, Span<double> gradient, string gradientName)
     {
         if (values.Length != x.Length) throw new ArgumentException($"{valuesName} has {values.Length} values for {x.Length} data values.", valuesName);

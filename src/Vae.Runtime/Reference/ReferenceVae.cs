@@ -227,6 +227,108 @@ public sealed class ReferenceVae
     }
 
     /// <summary>
+    /// A VQ-VAE's loss over the batch, as the PyTorch peer defines it, with the codebook and the rest of the state as
+    /// given (no initialisation, EMA step or restart: those are checked op by op against
+    /// <see cref="ReferenceVectorQuantizer"/>): mean over examples of the reconstruction term + (commitment, + 1 with
+    /// Decay 0) times the mean squared distance of every quantised vector to its nearest code; its gradient with the
+    /// codes held fixed, the decoder's gradient copied straight through to z_e (the codebook's own with Decay 0);
+    /// each example's share in <paramref name="exampleLoss"/>; the chosen codes, [examples, positions], in
+    /// <paramref name="codes"/>. BatchNorm runs in evaluation mode.
+    /// </summary>
+    public double QuantizedLoss(ReadOnlySpan<double> parameters, ReadOnlySpan<double> state, ReadOnlySpan<float> x, int examples,
+        double[]? gradient, double[]? exampleLoss, int[] codes)
+    {
+        var q = _d.Quantizer ?? throw new InvalidOperationException($"{_d.Name} has no vector-quantised latent.");
+        if (state.Length != _d.StateCount) throw new ArgumentException($"The state has {_d.StateCount} values, got {state.Length}.", nameof(state));
+        int input = _d.Input, latent = _d.Latent, dim = q.Dimension, positions = _d.QuantizedPositions, rows = examples * positions;
+        if (codes.Length != rows) throw new ArgumentException($"codes must have {rows} values.", nameof(codes));
+        var p = new double[_d.ParameterCount + _d.StateCount];
+        parameters[.._d.ParameterCount].CopyTo(p);
+        state.CopyTo(p.AsSpan(_d.ParameterCount));
+        var g = gradient is null ? null : new double[p.Length];
+        var book = _d.Tensor("quantizer.codebook");
+        var codebook = p.AsSpan(book.Offset, book.Length).ToArray();
+
+        var inputs = new double[examples][];
+        for (int b = 0; b < examples; b++)
+        {
+            inputs[b] = new double[input];
+            for (int i = 0; i < input; i++) inputs[b][i] = x[b * input + i];
+        }
+        var encoder = Forward(p, inputs, decoder: false, training: false);
+        var ze = encoder.Inputs[^1];
+        // Vector (b, position) of z_e: the channels of a position of a convolutional map, or D consecutive values.
+        int At(int position, int d) => q.Convolutional ? d * positions + position : position * dim + d;
+        var zRows = new double[rows * dim];
+        for (int b = 0; b < examples; b++)
+        for (int pos = 0; pos < positions; pos++)
+        for (int d = 0; d < dim; d++) zRows[(b * positions + pos) * dim + d] = ze[b][At(pos, d)];
+        ReferenceVectorQuantizer.Assign(zRows, codebook, dim).CopyTo(codes, 0);
+        var zqRows = ReferenceVectorQuantizer.Gather(codes, codebook, dim);
+        var distance = ReferenceVectorQuantizer.Distances(zRows, codebook, codes, dim);
+        var zq = new double[examples][];
+        for (int b = 0; b < examples; b++)
+        {
+            zq[b] = new double[latent];
+            for (int pos = 0; pos < positions; pos++)
+            for (int d = 0; d < dim; d++) zq[b][At(pos, d)] = zqRows[(b * positions + pos) * dim + d];
+        }
+
+        var decoder = Forward(p, zq, decoder: true, training: false);
+        var top = decoder.Inputs[^1];
+        double weight = q.Commitment + (q.Ema ? 0 : 1);
+        double total = 0;
+        var dTop = new double[examples][];
+        for (int b = 0; b < examples; b++)
+        {
+            var output = _d.DecoderConvolutions.Count > 0 ? LayerForward(p, "decoder.out", DecoderHidden, top[b], decoder: true) : Affine(p, "decoder.out", top[b]);
+            var dOutput = new double[input];
+            double reconstruction = _d.Likelihood switch
+            {
+                Likelihood.MeanSquaredError => ReferenceLikelihoods.MeanSquaredError(inputs[b], output, dOutput),
+                Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(inputs[b], output, dOutput),
+                _ => throw new InvalidOperationException($"A VQ-VAE with the {_d.Likelihood} likelihood."),
+            };
+            double own = 0;
+            for (int pos = 0; pos < positions; pos++) own += distance[b * positions + pos];
+            double loss = reconstruction + weight * own / ((double)positions * dim);
+            if (exampleLoss is not null) exampleLoss[b] = loss;
+            total += loss;
+            if (g is not null)
+            {
+                for (int i = 0; i < input; i++) dOutput[i] /= examples;
+                dTop[b] = _d.DecoderConvolutions.Count > 0
+                    ? LayerBackward(p, g, "decoder.out", DecoderHidden, top[b], dOutput, decoder: true)
+                    : AffineBackward(p, g, "decoder.out", top[b], dOutput);
+            }
+        }
+        if (g is not null)
+        {
+            var dZq = PassBackward(p, g, decoder, dTop, decoder: true);
+            var dZqRows = new double[rows * dim];
+            for (int b = 0; b < examples; b++)
+            for (int pos = 0; pos < positions; pos++)
+            for (int d = 0; d < dim; d++) dZqRows[(b * positions + pos) * dim + d] = dZq[b][At(pos, d)];
+            var dZeRows = ReferenceVectorQuantizer.StraightThroughBackward(dZqRows, zRows, codebook, codes, dim, q.Commitment);
+            var dZe = new double[examples][];
+            for (int b = 0; b < examples; b++)
+            {
+                dZe[b] = new double[latent];
+                for (int pos = 0; pos < positions; pos++)
+                for (int d = 0; d < dim; d++) dZe[b][At(pos, d)] = dZeRows[(b * positions + pos) * dim + d];
+            }
+            PassBackward(p, g, encoder, dZe, decoder: false);
+            if (!q.Ema)
+            {
+                var dBook = ReferenceVectorQuantizer.CodebookGradient(zRows, codebook, codes, dim);
+                dBook.CopyTo(g, book.Offset);
+            }
+            g.AsSpan(0, gradient!.Length).CopyTo(gradient);
+        }
+        return examples == 0 ? 0 : total / examples;
+    }
+
+    /// <summary>
     /// One side's hidden layers over a batch of rows: each layer's input, its layer output (before BatchNorm), the
     /// activation's input (after BatchNorm), and BatchNorm's batch statistics when it ran in training mode.
     /// </summary>

@@ -93,7 +93,7 @@ namespace Samples.Fashion
             }
 
             /// <summary>Forward pass, loss and backward pass for one batch; returns the mean loss.</summary>
-            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, global::Vae.Kernels.Cpu.IGradientProgress? progress)
+            public double ForwardBackward(global::Vae.Kernels.Cpu.CpuThreads threads, global::Vae.Kernels.Cpu.Floats parameters, global::Vae.Kernels.Cpu.Floats gradients, global::Vae.Kernels.Cpu.Floats x, global::Vae.Kernels.Cpu.Floats labels, global::Vae.Kernels.Cpu.Floats eps, int examples, float beta, float freeBits, global::Vae.Kernels.Cpu.Floats workspace, global::Vae.Kernels.Cpu.Floats packed, ulong seed, uint step, global::Vae.Kernels.Cpu.IGradientProgress? progress)
             {
                 var w = new Workspace(workspace, examples);
                 int rows = examples * Samples;

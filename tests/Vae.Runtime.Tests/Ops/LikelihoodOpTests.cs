@@ -30,6 +30,7 @@ public class LikelihoodOpTests
         Likelihood.Bernoulli => ReferenceLikelihoods.Bernoulli(x, output, d),
         Likelihood.Gaussian => ReferenceLikelihoods.Gaussian(x, output, Sigma, d),
         Likelihood.GaussianLearnedVariance => ReferenceLikelihoods.GaussianLearnedVariance(x, output, logVar, d, dLogVar),
+        Likelihood.MeanSquaredError => ReferenceLikelihoods.MeanSquaredError(x, output, d),
         _ => throw new ArgumentOutOfRangeException(nameof(likelihood), likelihood, null),
     };
 
@@ -50,6 +51,7 @@ public class LikelihoodOpTests
             {
                 Likelihood.Bernoulli => 2 * Math.Abs(output[i]) + 1,
                 Likelihood.Gaussian => diff * diff / (Sigma * Sigma) + 2,
+                Likelihood.MeanSquaredError => (diff * diff + 2) / n,
                 _ => Math.Abs(logVar[i]) + diff * diff * Math.Exp(-logVar[i]) + 2,
             };
         }
@@ -130,6 +132,7 @@ public class LikelihoodOpTests
                 case Likelihood.Bernoulli: Likelihoods.Bernoulli(threads, rows, size, samples, output, x, rowNll, dOut, scale); break;
                 case Likelihood.Gaussian: Likelihoods.Gaussian(threads, rows, size, samples, output, x, rowNll, dOut, scale, (float)Sigma); break;
                 case Likelihood.GaussianLearnedVariance: Likelihoods.GaussianLearnedVariance(threads, rows, size, samples, output, x, rowNll, dOut, scale); break;
+                case Likelihood.MeanSquaredError: Likelihoods.Run(threads, rows, output, Likelihoods.MeanSquaredErrorTarget(size, samples, x, rowNll, dOut, scale)); break;
                 default: throw new ArgumentOutOfRangeException(nameof(likelihood), likelihood, null);
             }
             AssertRows(likelihood, size, samples, rows, x.Values, output.Values, scale, rowNll.Values, withGradient ? d.Values : null);
@@ -166,6 +169,7 @@ public class LikelihoodOpTests
             Likelihood.Bernoulli => Likelihoods.BernoulliTarget(size, samples, x, rowNll, d, scale),
             Likelihood.Gaussian => Likelihoods.GaussianTarget(size, samples, x, rowNll, d, scale, (float)Sigma),
             Likelihood.GaussianLearnedVariance => Likelihoods.GaussianLearnedVarianceTarget(size, samples, x, rowNll, d, scale),
+            Likelihood.MeanSquaredError => Likelihoods.MeanSquaredErrorTarget(size, samples, x, rowNll, d, scale),
             _ => throw new ArgumentOutOfRangeException(nameof(likelihood), likelihood, null),
         };
         Linear.ForwardToLikelihood(threads, rows, rows, width, input, weight, bias, output, packed, target);
@@ -201,6 +205,11 @@ public class LikelihoodOpTests
                         // softplus(l) - x l as max(l, 0) - x l + log(1 + e): the 1 is one of the terms.
                         terms += Math.Max(o[i], 0) + Math.Abs(x[i] * o[i]) + 1;
                         bound[i] = 8 * U * scale * (Math.Abs(d[i] + x[i]) + Math.Abs(x[i]));
+                        break;
+                    case Likelihood.MeanSquaredError:
+                        // The sum of squares, then one division by the row's size.
+                        terms += spread * spread / size;
+                        bound[i] = 4 * U * scale * 2 * spread / size;
                         break;
                     case Likelihood.Gaussian:
                         terms += spread * spread / (Sigma * Sigma) + Math.Abs(Math.Log(Sigma)) + 1;

@@ -9,7 +9,8 @@ public class ReferenceFiniteDifferenceTests
     public static IEnumerable<object[]> Cases()
     {
         foreach (var activation in Enum.GetValues<Activation>())
-        foreach (var likelihood in Enum.GetValues<Likelihood>())
+        // The mean squared error belongs to VQ-VAEs only (their oracle walk is checked in Kernels/VqModelTests).
+        foreach (var likelihood in Enum.GetValues<Likelihood>().Where(l => l != Likelihood.MeanSquaredError))
             yield return [activation, likelihood];
     }
 

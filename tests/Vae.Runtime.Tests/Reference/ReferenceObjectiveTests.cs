@@ -14,7 +14,8 @@ public class ReferenceObjectiveTests
         TestLayouts.Descriptor("Objective", input: 5, latent: 3, likelihood, beta: 1, latentSamples: samples, sigma: 0.8,
             encoder: [new LayerDescriptor(4, Activation.Tanh)], decoder: [new LayerDescriptor(4, Activation.Softplus)], objective);
 
-    public static IEnumerable<object[]> Likelihoods() => Enum.GetValues<Likelihood>().Select(l => new object[] { l });
+    // The mean squared error belongs to VQ-VAEs only, which have no importance-weighted bound.
+    public static IEnumerable<object[]> Likelihoods() => Enum.GetValues<Likelihood>().Where(l => l != Likelihood.MeanSquaredError).Select(l => new object[] { l });
 
     [Theory]
     [MemberData(nameof(Likelihoods))]

@@ -357,6 +357,11 @@ public static class StressProgram
             ("Reconstruct(ReadOnlySpan`1, ReadOnlySpan`1, ReadOnlySpan`1, Span`1)", () => model.Reconstruct(x, ReadOnlySpan<int>.Empty, z, new float[x.Length])),
             ("Reconstruct(ReadOnlySpan`1, ReadOnlySpan`1, Span`1) with labels", () => model.Reconstruct(x, ReadOnlySpan<int>.Empty, new float[x.Length])),
             ("Sample(ReadOnlySpan`1, UInt64)", () => model.Sample(ReadOnlySpan<int>.Empty, 1)),
+            // A VQ-VAE's entry points (a Gaussian model here: the disposal check comes first).
+            ("EncodeCodes(ReadOnlySpan`1)", () => model.EncodeCodes(x)),
+            ("EncodeCodes(ReadOnlySpan`1, Span`1)", () => model.EncodeCodes(x, new int[1])),
+            ("DecodeCodes(ReadOnlySpan`1, Span`1)", () => model.DecodeCodes(new int[1], new float[x.Length])),
+            ("CodeUsage(ReadOnlySpan`1)", () => model.CodeUsage(x)),
             ("Elbo(ReadOnlySpan`1, ReadOnlySpan`1, UInt64)", () => model.Elbo(x, ReadOnlySpan<int>.Empty)),
             ("NegativeElbo(ReadOnlySpan`1, ReadOnlySpan`1, UInt64)", () => model.NegativeElbo(x, ReadOnlySpan<int>.Empty)),
             ("NegativeLogLikelihood(ReadOnlySpan`1, ReadOnlySpan`1, Int32, UInt64, IProgress`1, CancellationToken)", () => model.NegativeLogLikelihood(x, ReadOnlySpan<int>.Empty, 4)),

@@ -103,6 +103,8 @@ namespace Vae.Generator.Planning.Ops
                     break;
                 case ProgramKind.Decode:
                 case ProgramKind.DecoderNegativeLogLikelihood:
+                case ProgramKind.EncodeCodes:
+                case ProgramKind.DecodeCodes:
                     break;
             }
         }

@@ -74,9 +74,11 @@ float sum = 0.0f;
                         DeviceLaunch());
                     break;
                 case ProgramKind.Decode:
+                case ProgramKind.DecodeCodes:
                     yield return MeanStep();
                     break;
                 case ProgramKind.Encode:
+                case ProgramKind.EncodeCodes:
                 case ProgramKind.DrawNoise:
                     break;
             }

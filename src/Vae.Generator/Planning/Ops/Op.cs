@@ -73,8 +73,11 @@ namespace Vae.Generator.Planning.Ops
         public static string Macro(string name) => Regex.Replace(name, "(?<=[a-z0-9])(?=[A-Z])", "_").ToUpperInvariant();
 
         protected static bool Runs(Side side, ProgramKind program) => side == Side.Encoder
-            ? program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Encode
+            ? program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Encode || program == ProgramKind.EncodeCodes
             : program == ProgramKind.Train || program == ProgramKind.Evaluate || program == ProgramKind.Decode
-              || program == ProgramKind.DecoderNegativeLogLikelihood;
+              || program == ProgramKind.DecoderNegativeLogLikelihood || program == ProgramKind.DecodeCodes;
+
+        /// <summary>Steps of a training program after the whole backward pass (a VQ-VAE's codebook maintenance); none by default.</summary>
+        public virtual IEnumerable<Step> AfterBackward() => Enumerable.Empty<Step>();
     }
 }

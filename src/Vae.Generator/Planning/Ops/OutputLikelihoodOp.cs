@@ -25,10 +25,12 @@ namespace Vae.Generator.Planning.Ops
                         o.ForwardLaunch(), Likelihood.DeviceLaunch());
                     break;
                 case ProgramKind.Decode:
+                case ProgramKind.DecodeCodes:
                     yield return Output.ForwardStep();
                     yield return Likelihood.MeanStep();
                     break;
                 case ProgramKind.Encode:
+                case ProgramKind.EncodeCodes:
                 case ProgramKind.DrawNoise:
                     break;
             }

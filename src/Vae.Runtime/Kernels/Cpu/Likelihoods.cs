@@ -58,6 +58,10 @@ public static unsafe class Likelihoods
     public static Target GaussianLearnedVarianceTarget(int size, int samples, Floats x, Floats rowNll, Floats dOutput, float gradientScale) =>
         new(2, size, samples, x, rowNll, dOutput, gradientScale, 0f);
 
+    /// <summary>The mean squared error per value (a VQ-VAE's reconstruction loss) as a target for the output layer's fused epilogue.</summary>
+    public static Target MeanSquaredErrorTarget(int size, int samples, Floats x, Floats rowNll, Floats dMean, float gradientScale) =>
+        new(3, size, samples, x, rowNll, dMean, gradientScale, 0f);
+
     /// <summary>Evaluates <paramref name="target"/> on every row of <paramref name="output"/>, on the team (the unfused form of <see cref="Linear.ForwardToLikelihood"/>).</summary>
     public static void Run(CpuThreads threads, int rows, Floats output, Target target) => target.AllRows(threads, output, rows);
 
@@ -117,6 +121,7 @@ public static unsafe class Likelihoods
             {
                 0 => BernoulliRow(size, o, xr, d, scale),
                 1 => GaussianRow(size, o, xr, d, scale, sigma),
+                3 => SquaredErrorRow(size, o, xr, d, scale),
                 _ => LearnedRow(size, o, xr, d, scale),
             };
         }
@@ -173,6 +178,24 @@ public static unsafe class Likelihoods
             if (d != null) d[i] = scale * diff * inverseVariance;
         }
         return 0.5f * sum * inverseVariance + n * (MathF.Log(sigma) + HalfLogTwoPi);
+    }
+
+    /// <summary>
+    /// The row's mean squared error (1/n) sum (m - x)^2, summed in float in index order, and its gradient 2 (m - x) / n
+    /// times the batch scale: PyTorch's <c>F.mse_loss</c> of the row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static float SquaredErrorRow(int n, float* m, float* x, float* d, float scale)
+    {
+        float twiceOverN = 2f / n;
+        float sum = 0f;
+        for (int i = 0; i < n; i++)
+        {
+            float diff = m[i] - x[i];
+            sum += diff * diff;
+            if (d != null) d[i] = scale * (twiceOverN * diff);
+        }
+        return sum / n;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -30,6 +30,12 @@ public readonly unsafe struct Ints : IEquatable<Ints>
     /// <summary>The raw pointer.</summary>
     public static implicit operator int*(Ints i) => i._address;
 
+    /// <summary>
+    /// The same memory read as ints: the generated workspace lays its integer buffers (code indices, code counts) out
+    /// in its float memory, four bytes an element either way.
+    /// </summary>
+    public static Ints In(Floats memory) => new((int*)(float*)memory);
+
     /// <inheritdoc/>
     public bool Equals(Ints other) => _address == other._address;
     /// <inheritdoc/>
@@ -80,7 +86,7 @@ public readonly unsafe struct Ints : IEquatable<Ints>
 /// size_i = (N_i + 1e-5) / (n + K 1e-5) n and e_i = m_i / size_i.
 /// </para>
 /// <para>
-/// <b>Dead-code restarts</b> (<see cref="UpdateIdle"/>, <see cref="RestartDeadCodes"/>): a code's idle counter is the
+/// <b>Dead-code restarts</b> (<see cref="UpdateIdle(int, Ints, Ints)"/>, <see cref="RestartDeadCodes(int, int, int, Floats, Ints, int, ulong, uint, Floats, Floats, Floats)"/>): a code's idle counter is the
 /// number of consecutive training steps in which no row chose it. After a step's assignment (and EMA update or
 /// optimiser step), every code whose counter has reached the threshold is restarted, in ascending code order; the j-th
 /// restarted code of the step (j = 0, 1, ...) becomes the encoder output row <see cref="RestartRow"/>(seed, step, j, N)
@@ -475,6 +481,9 @@ public static unsafe class VectorQuantizer
         for (int r = 0; r < rows; r++) counts[indices[r]]++;
     }
 
+    /// <summary>counts[k] = the number of the <paramref name="rows"/> indices equal to k (a fresh histogram).</summary>
+    public static void Histogram(int rows, int codes, Ints indices, Ints counts) => CountCodes(rows, codes, indices, counts, accumulate: false);
+
     /// <summary>
     /// exp(-sum_k p_k log(p_k + 1e-10)) with p = counts / sum(counts), in double, as the peer reports it; NaN for an
     /// empty histogram (the peer's 0/0).
@@ -541,6 +550,113 @@ public static unsafe class VectorQuantizer
             idle[k] = 0;
         }
         return restarted;
+    }
+
+    /// <summary>The Philox counter word of the codebook's initial draws ("INIT").</summary>
+    public const uint InitializeStream = 0x494E_4954u;
+
+    /// <summary>Idle counters are kept as whole floats in the model's state; they saturate here, far above any threshold.</summary>
+    public const float IdleLimit = 16_777_216f;
+
+    /// <summary>
+    /// The batch rows codes 0..K-1 start at: a partial Fisher-Yates shuffle of [0, rows) whose j-th swap partner is
+    /// j + (the 64 bits (X0 &lt;&lt; 32 | X1) of Philox4x32-10 with counter (j, 0, <see cref="InitializeStream"/>, 0) and
+    /// key (seed low, seed high)) mod (rows - j), for j below min(K, rows); code k takes the k-th entry, modulo the
+    /// min(K, rows) shuffled ones when the batch has fewer rows than the codebook has codes.
+    /// </summary>
+    public static int[] InitialRows(ulong seed, int rows, int codes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(codes, 1);
+        var order = new int[rows];
+        for (int i = 0; i < rows; i++) order[i] = i;
+        int shuffled = Math.Min(codes, rows);
+        for (int j = 0; j < shuffled; j++)
+        {
+            var r = Philox.Philox4x32_10((uint)j, 0, InitializeStream, 0, (uint)seed, (uint)(seed >> 32));
+            int swap = j + (int)((((ulong)r.X0 << 32) | r.X1) % (ulong)(rows - j));
+            (order[j], order[swap]) = (order[swap], order[j]);
+        }
+        var picks = new int[codes];
+        for (int k = 0; k < codes; k++) picks[k] = order[k % shuffled];
+        return picks;
+    }
+
+    /// <summary>
+    /// The codebook's start from the first training batch, as the peer does: unless <paramref name="initialized"/>[0]
+    /// is already nonzero, codebook[k] = z[<see cref="InitialRows"/>(seed, N, K)[k]], and with EMA (non-null
+    /// <paramref name="clusterSize"/>, <paramref name="embedSum"/>) clusterSize[k] = 1 and embedSum[k] = that row; then
+    /// initialized[0] = 1. Returns whether it initialised.
+    /// </summary>
+    public static bool InitializeCodebook(int rows, int dim, int codes, Floats z, ulong seed, Floats initialized, Floats codebook,
+        Floats clusterSize, Floats embedSum)
+    {
+        CheckSizes(rows, dim, codes);
+        if (initialized[0] != 0f || rows == 0) return false;
+        var picks = InitialRows(seed, rows, codes);
+        for (int k = 0; k < codes; k++)
+        {
+            var source = new ReadOnlySpan<float>(z + (long)picks[k] * dim, dim);
+            source.CopyTo(new Span<float>(codebook + (long)k * dim, dim));
+            if (!embedSum.IsNull) source.CopyTo(new Span<float>(embedSum + (long)k * dim, dim));
+            if (!clusterSize.IsNull) clusterSize[k] = 1f;
+        }
+        initialized[0] = 1f;
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="UpdateIdle(int, Ints, Ints)"/> for counters kept as whole floats in the model's state (so checkpoints
+    /// carry them with the other state): idle[k] = 0 where the code was used, else idle[k] + 1, saturating at <see cref="IdleLimit"/>.
+    /// </summary>
+    public static void UpdateIdle(int codes, Ints counts, Floats idle)
+    {
+        for (int k = 0; k < codes; k++) idle[k] = counts[k] > 0 ? 0f : Math.Min(idle[k] + 1f, IdleLimit);
+    }
+
+    /// <summary>
+    /// <see cref="RestartDeadCodes(int, int, int, Floats, Ints, int, ulong, uint, Floats, Floats, Floats)"/> for idle
+    /// counters kept as whole floats: the same codes, rows and order.
+    /// </summary>
+    public static int RestartDeadCodes(int rows, int dim, int codes, Floats z, Floats idle, int restartAfter, ulong seed, uint step,
+        Floats codebook, Floats clusterSize, Floats embedSum)
+    {
+        CheckSizes(rows, dim, codes);
+        if (restartAfter <= 0 || rows == 0) return 0;
+        int restarted = 0;
+        for (int k = 0; k < codes; k++)
+        {
+            if (idle[k] < restartAfter) continue;
+            int row = RestartRow(seed, step, restarted++, rows);
+            var source = new ReadOnlySpan<float>(z + (long)row * dim, dim);
+            source.CopyTo(new Span<float>(codebook + (long)k * dim, dim));
+            if (!embedSum.IsNull) source.CopyTo(new Span<float>(embedSum + (long)k * dim, dim));
+            if (!clusterSize.IsNull) clusterSize[k] = 1f;
+            idle[k] = 0f;
+        }
+        return restarted;
+    }
+
+    /// <summary>
+    /// A VQ-VAE's loss for a batch of <paramref name="examples"/>, each quantised as <paramref name="positions"/> rows of
+    /// <paramref name="dim"/>: mean over examples of the reconstruction term rowLoss[b], plus <paramref name="weight"/>
+    /// (the commitment, plus 1 when the codebook loss is trained too) times the mean squared distance of every row to its
+    /// code (<see cref="SquaredErrorMean"/>); in double. Each example's share, rowLoss[b] + weight times the mean over
+    /// its own rows, goes to <paramref name="exampleLoss"/> unless it is null.
+    /// </summary>
+    public static double QuantizedLoss(int examples, int positions, int dim, Floats rowLoss, Floats distance, double weight, Floats exampleLoss)
+    {
+        if (examples == 0) return 0;
+        double reconstruction = 0;
+        for (int b = 0; b < examples; b++)
+        {
+            reconstruction += rowLoss[b];
+            if (exampleLoss.IsNull) continue;
+            double own = 0;
+            for (int p = 0; p < positions; p++) own += distance[(long)b * positions + p];
+            exampleLoss[b] = (float)(rowLoss[b] + weight * own / ((double)positions * dim));
+        }
+        return reconstruction / examples + weight * SquaredErrorMean(examples * positions, dim, distance);
     }
 
     private struct TransposeJob
