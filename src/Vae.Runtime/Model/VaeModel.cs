@@ -266,9 +266,14 @@ public abstract class VaeModel : IDisposable
     /// Before a training-mode forward pass: PyTorch refuses to normalise a channel by the statistics of one value
     /// ("Expected more than 1 value per channel when training"), and so does this model, naming the layer.
     /// </summary>
+    // The descriptor's list, taken once: its iterator would allocate on every training step.
+    private (string Name, int Channels, int Area, bool PerSample)[]? _batchNormLayers;
+
+    private (string Name, int Channels, int Area, bool PerSample)[] BatchNormLayers => _batchNormLayers ??= Architecture.BatchNormLayers.ToArray();
+
     private void CheckBatchStatistics(int examples)
     {
-        foreach (var (name, _, area, perSample) in Architecture.BatchNormLayers)
+        foreach (var (name, _, area, perSample) in BatchNormLayers)
         {
             long values = (long)examples * (perSample ? Architecture.LatentSamples : 1) * area;
             if (values < 2)
@@ -523,7 +528,7 @@ public abstract class VaeModel : IDisposable
         if (communicator.Size > 1 && Architecture.Quantizer is not null)
             throw new NotSupportedException($"{Architecture.Name} has a vector-quantised latent, whose codebook initialisation, EMA statistics and restarts " +
                                             $"data-parallel training would split across {communicator.Size} ranks; train it in one process.");
-        if (communicator.Size > 1 && Architecture.BatchNormLayers.Any())
+        if (communicator.Size > 1 && BatchNormLayers.Length > 0)
             throw new NotSupportedException($"{Architecture.Name} has BatchNorm layers, whose batch statistics data-parallel training would split across " +
                                             $"{communicator.Size} ranks; train it in one process.");
         int n = x.IsEmpty ? 0 : Examples(x, nameof(x));
@@ -631,12 +636,15 @@ public abstract class VaeModel : IDisposable
     /// The float state before a training forward pass moves it, so that a step that fails its checks changes nothing
     /// (PyTorch's forward would already have moved the running statistics); null for a model without state.
     /// </summary>
+    // The state before the step in flight, restored if the step fails; one buffer reused, so a step allocates nothing.
+    private float[]? _savedState;
+
     private float[]? SaveState()
     {
         if (Architecture.StateCount == 0) return null;
-        var state = new float[Architecture.StateCount];
-        _backend.GetState(state);
-        return state;
+        _savedState ??= new float[Architecture.StateCount];
+        _backend.GetState(_savedState);
+        return _savedState;
     }
 
     private double FinishStep(Optimizer optimizer, long step, double loss, float? clipGradientNorm, float[]? state, bool counted = true)
