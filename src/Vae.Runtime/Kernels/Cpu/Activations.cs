@@ -168,3 +168,18 @@ public readonly struct SiluActivation : IActivation
     public static Vector256<float> Forward(Vector256<float> a) => throw new NotSupportedException();
     public static Vector256<float> Derivative(Vector256<float> a, Vector256<float> y) => throw new NotSupportedException();
 }
+
+/// <summary>Loops over whole buffers that the layer kernels share.</summary>
+internal static unsafe class ActivationLoops
+{
+    /// <summary>dPre[i] = dOut[i] f'(pre[i], out[i]) for i in [begin, end), eight at a time when the activation has a vector form; dPre may alias dOut.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Derivative<TAct>(float* dOut, float* pre, float* output, float* dPre, long begin, long end) where TAct : struct, IActivation
+    {
+        long i = begin;
+        if (TAct.IsVectorized)
+            for (; i + 8 <= end; i += 8)
+                (Vector256.Load(dOut + i) * TAct.Derivative(Vector256.Load(pre + i), Vector256.Load(output + i))).Store(dPre + i);
+        for (; i < end; i++) dPre[i] = dOut[i] * TAct.Derivative(pre[i], output[i]);
+    }
+}

@@ -208,12 +208,7 @@ public static unsafe class Convolution
     {
         ref var j = ref *(Job*)state;
         long n = (long)j.Rows * j.OutFeatures;
-        long begin = n * task / j.Tasks, end = n * (task + 1) / j.Tasks;
-        long i = begin;
-        if (TAct.IsVectorized)
-            for (; i + 8 <= end; i += 8)
-                (Vector256.Load(j.DOut + i) * TAct.Derivative(Vector256.Load(j.Pre + i), Vector256.Load(j.Out + i))).Store(j.DPre + i);
-        for (; i < end; i++) j.DPre[i] = j.DOut[i] * TAct.Derivative(j.Pre[i], j.Out[i]);
+        ActivationLoops.Derivative<TAct>(j.DOut, j.Pre, j.Out, j.DPre, n * task / j.Tasks, n * (task + 1) / j.Tasks);
     }
 
     /// <summary>The small side of each example (Conv2d: dPre; ConvTranspose2d: x), transposed to [positions, channels] for the weight product.</summary>

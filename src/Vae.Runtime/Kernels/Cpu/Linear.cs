@@ -141,12 +141,7 @@ public static unsafe class Linear
     {
         ref var job = ref *(BackwardJob*)state;
         long n = (long)job.Rows * job.Out;
-        long begin = n * task / job.DerivativeTasks, end = n * (task + 1) / job.DerivativeTasks;
-        long j = begin;
-        if (TAct.IsVectorized)
-            for (; j + 8 <= end; j += 8)
-                (Vector256.Load(job.DOutput + j) * TAct.Derivative(Vector256.Load(job.Pre + j), Vector256.Load(job.Output + j))).Store(job.DPre + j);
-        for (; j < end; j++) job.DPre[j] = job.DOutput[j] * TAct.Derivative(job.Pre[j], job.Output[j]);
+        ActivationLoops.Derivative<TAct>(job.DOutput, job.Pre, job.Output, job.DPre, n * task / job.DerivativeTasks, n * (task + 1) / job.DerivativeTasks);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -535,22 +535,7 @@ public static unsafe class VectorQuantizer
     /// </summary>
     public static int RestartDeadCodes(int rows, int dim, int codes, Floats z, Ints idle, int restartAfter, ulong seed, uint step,
         Floats codebook, Floats clusterSize, Floats embedSum)
-    {
-        CheckSizes(rows, dim, codes);
-        if (restartAfter <= 0 || rows == 0) return 0;
-        int restarted = 0;
-        for (int k = 0; k < codes; k++)
-        {
-            if (idle[k] < restartAfter) continue;
-            int row = RestartRow(seed, step, restarted++, rows);
-            var source = new ReadOnlySpan<float>(z + (long)row * dim, dim);
-            source.CopyTo(new Span<float>(codebook + (long)k * dim, dim));
-            if (!embedSum.IsNull) source.CopyTo(new Span<float>(embedSum + (long)k * dim, dim));
-            if (!clusterSize.IsNull) clusterSize[k] = 1f;
-            idle[k] = 0;
-        }
-        return restarted;
-    }
+        => Restart(rows, dim, codes, z, new IntIdle(idle), restartAfter, seed, step, codebook, clusterSize, embedSum);
 
     /// <summary>The Philox counter word of the codebook's initial draws ("INIT").</summary>
     public const uint InitializeStream = 0x494E_4954u;
@@ -620,19 +605,42 @@ public static unsafe class VectorQuantizer
     /// </summary>
     public static int RestartDeadCodes(int rows, int dim, int codes, Floats z, Floats idle, int restartAfter, ulong seed, uint step,
         Floats codebook, Floats clusterSize, Floats embedSum)
+        => Restart(rows, dim, codes, z, new FloatIdle(idle), restartAfter, seed, step, codebook, clusterSize, embedSum);
+
+    /// <summary>Idle counters as the two overloads keep them: whole ints, or whole floats in a state tensor.</summary>
+    private interface IIdleCounters
+    {
+        bool Due(int code, int restartAfter);
+        void Reset(int code);
+    }
+
+    private readonly struct IntIdle(Ints counters) : IIdleCounters
+    {
+        public bool Due(int code, int restartAfter) => counters[code] >= restartAfter;
+        public void Reset(int code) => counters[code] = 0;
+    }
+
+    private readonly struct FloatIdle(Floats counters) : IIdleCounters
+    {
+        public bool Due(int code, int restartAfter) => counters[code] >= restartAfter;
+        public void Reset(int code) => counters[code] = 0f;
+    }
+
+    private static int Restart<TIdle>(int rows, int dim, int codes, Floats z, TIdle idle, int restartAfter, ulong seed, uint step,
+        Floats codebook, Floats clusterSize, Floats embedSum) where TIdle : struct, IIdleCounters
     {
         CheckSizes(rows, dim, codes);
         if (restartAfter <= 0 || rows == 0) return 0;
         int restarted = 0;
         for (int k = 0; k < codes; k++)
         {
-            if (idle[k] < restartAfter) continue;
+            if (!idle.Due(k, restartAfter)) continue;
             int row = RestartRow(seed, step, restarted++, rows);
             var source = new ReadOnlySpan<float>(z + (long)row * dim, dim);
             source.CopyTo(new Span<float>(codebook + (long)k * dim, dim));
             if (!embedSum.IsNull) source.CopyTo(new Span<float>(embedSum + (long)k * dim, dim));
             if (!clusterSize.IsNull) clusterSize[k] = 1f;
-            idle[k] = 0f;
+            idle.Reset(k);
         }
         return restarted;
     }
