@@ -636,11 +636,19 @@ public abstract class VaeModel : IDisposable
     /// The float state before a training forward pass moves it, so that a step that fails its checks changes nothing
     /// (PyTorch's forward would already have moved the running statistics); null for a model without state.
     /// </summary>
-    // The state before the step in flight, restored if the step fails; one buffer reused, so a step allocates nothing.
-    private float[]? _savedState;
+    // The state (and, for a VQ-VAE with Decay 0, the parameters) before the step in flight, restored if the step
+    // fails; buffers reused, so a step allocates nothing.
+    private float[]? _savedState, _savedParameters;
 
     private float[]? SaveState()
     {
+        // A VQ-VAE whose codebook the optimiser trains (Decay 0) has it set inside the step (first-batch
+        // initialisation, dead-code restarts), so a step that fails must put the parameters back as well.
+        if (Architecture.Quantizer is { Decay: 0 })
+        {
+            _savedParameters ??= new float[Parameters];
+            _backend.GetParameters(_savedParameters);
+        }
         if (Architecture.StateCount == 0) return null;
         _savedState ??= new float[Architecture.StateCount];
         _backend.GetState(_savedState);
@@ -662,6 +670,7 @@ public abstract class VaeModel : IDisposable
         catch (NonFiniteLossException)
         {
             if (state is not null) _backend.SetState(state);
+            if (Architecture.Quantizer is { Decay: 0 } && _savedParameters is not null) _backend.SetParameters(_savedParameters);
             throw;
         }
         _backend.ApplyOptimizer(optimizer, step);

@@ -201,6 +201,28 @@ public class VqModelTests : IDisposable
     }
 
     [Fact]
+    public void A_failed_first_step_puts_back_a_trained_codebook_it_had_initialised()
+    {
+        // DenseVq trains its codebook with the optimiser (Decay 0), so the first step's initialisation from the batch
+        // writes parameters; a step that then fails must leave every parameter and state value as it was.
+        using var device = Device.Cpu(2);
+        using var model = new DenseVq(device, 4);
+        Assert.Equal(0, model.Architecture.Quantizer!.Decay);
+        var parameters = model.GetParameters();
+        var state = model.GetState();
+        var x = TestData.Inputs(model.Architecture, 6, 5);
+        var poisoned = (float[])x.Clone();
+        poisoned[3] = float.NaN;
+        Assert.Throws<NonFiniteLossException>(() => model.TrainStep(poisoned, new Adam(1e-3f)));
+        Assert.Equal(parameters, model.GetParameters());
+        Assert.Equal(state, model.GetState());
+        Assert.Equal(0, model.Step);
+        model.TrainStep(x, new Adam(1e-3f));
+        Assert.Equal(1, model.Step);
+        Assert.NotEqual(parameters, model.GetParameters());
+    }
+
+    [Fact]
     public void Data_parallel_training_refuses_a_vq_model_before_it_changes_anything()
     {
         using var device = Device.Cpu(1);
