@@ -134,8 +134,7 @@ namespace Vae.Generator
                 var prefix = result.Plan.Model.HintPrefix;
                 context.AddSource(prefix + ".g.cs", ModelEmitter.Emit(result.Plan));
                 context.AddSource(prefix + ".Cpu.g.cs", CpuEmitter.Emit(result.Plan));
-                // A VQ-VAE's quantiser has no device kernels yet: no device file (a device refuses the model by name).
-                if (result.Plan.Model.Quantizer is null) context.AddSource(prefix + ".Device.g.cs", DeviceEmitter.Emit(result.Plan));
+                context.AddSource(prefix + ".Device.g.cs", DeviceEmitter.Emit(result.Plan));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

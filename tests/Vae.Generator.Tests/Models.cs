@@ -109,7 +109,26 @@ internal static class Models
         public partial class ConvolutionalBatchNormVae;
         """);
 
-    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional, ConvolutionalBatchNorm };
+    /// <summary>The peer's VQ-VAE: a convolutional encoder quantised per position (K = 128, D = 16, EMA, restarts), mean squared error.</summary>
+    public static readonly ModelSource VectorQuantized = new("VectorQuantizedVae", "Samples.Vq.VectorQuantizedVae", """
+        using Vae;
+
+        namespace Samples.Vq;
+
+        [VariationalAutoencoder(Likelihood = Likelihood.MeanSquaredError)]
+        [VectorQuantized(Codes = 128, Dimension = 16, Commitment = 0.25, Decay = 0.99)]
+        [ImageInput(1, 28, 28)]
+        [EncoderConv2d(32, 4, 2, 1, Activation.Relu)]
+        [EncoderConv2d(64, 4, 2, 1, Activation.Relu)]
+        [EncoderConv2d(16, 1, 1, 0, Activation.Identity)]
+        [DecoderReshape(16, 7, 7)]
+        [DecoderConvTranspose2d(64, 4, 2, 1, 0, Activation.Relu)]
+        [DecoderConvTranspose2d(32, 4, 2, 1, 0, Activation.Relu)]
+        [DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
+        public partial class VectorQuantizedVae;
+        """);
+
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional, ConvolutionalBatchNorm, VectorQuantized };
 
     public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
 

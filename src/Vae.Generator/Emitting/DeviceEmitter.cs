@@ -70,6 +70,7 @@ namespace Vae.Generator.Emitting
             ParameterKind.Int => "int",
             ParameterKind.Unsigned => "vae_u32",
             ParameterKind.Float => "float",
+            ParameterKind.Ints => "VAE_GLOBAL int*",
             _ => throw new InvalidOperationException("Unknown parameter kind " + kind + "."),
         };
 
@@ -77,14 +78,25 @@ namespace Vae.Generator.Emitting
         {
             string Q = A + ".IAcceleratorQueue queue";
             var none = new Dictionary<string, string> { ["gradScale"] = "0f", ["withGradient"] = "0", ["beta"] = "beta" };
+            var train = new Dictionary<string, string>(none)
+            {
+                ["gradScale"] = plan.TrainGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits",
+                ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null", ["seedLow"] = "(uint)seed", ["seedHigh"] = "(uint)(seed >> 32)", ["step"] = "step",
+            };
+            if (plan.Model.Quantizer is not null)
+            {
+                // The quantiser's gradient factors, computed on the host exactly as the CPU target computes them.
+                train["commitmentScale"] = "global::Vae.Kernels.Cpu.VectorQuantizer.CommitmentScale(Commitment, examples * CodePositions, CodeDimension)";
+                train["codebookScale"] = "global::Vae.Kernels.Cpu.VectorQuantizer.CodebookScale(examples * CodePositions, CodeDimension)";
+            }
             switch (kind)
             {
                 case ProgramKind.DrawNoise:
                     return new EntryPoint($"public void DrawNoise({Q}, ulong seed, uint step, int firstExample, int examples)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string> { ["seedLow"] = "(uint)seed", ["seedHigh"] = "(uint)(seed >> 32)", ["step"] = "step", ["firstExample"] = "firstExample" });
                 case ProgramKind.Train:
-                    return new EntryPoint($"public double Train({Q}, int examples, float beta, float freeBits)", new[] { "int rows = examples * Samples;" }, new string[0],
-                        new Dictionary<string, string>(none) { ["gradScale"] = plan.TrainGradientScale, ["withGradient"] = "1", ["klWeight"] = "beta / examples", ["freeBits"] = "freeBits", ["exampleLoss"] = "global::Vae.Kernels.Cpu.Floats.Null" });
+                    return new EntryPoint($"public double Train({Q}, int examples, float beta, float freeBits, ulong seed, uint step)", new[] { "int rows = examples * Samples;" }, new string[0],
+                        train);
                 case ProgramKind.Evaluate:
                     return new EntryPoint($"public double Evaluate({Q}, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)", new[] { "int rows = examples * Samples;" }, new string[0],
                         new Dictionary<string, string>(none) { ["exampleLoss"] = "exampleLoss" });
@@ -95,6 +107,10 @@ namespace Vae.Generator.Emitting
                 case ProgramKind.DecoderNegativeLogLikelihood:
                     return new EntryPoint($"public void DecoderNegativeLogLikelihood({Q}, int examples, int samples)", new[] { "int rows = examples * samples;" }, new string[0],
                         none, samples: "samples");
+                case ProgramKind.EncodeCodes:
+                    return new EntryPoint($"public void EncodeCodes({Q}, int examples)", new string[0], new string[0], none);
+                case ProgramKind.DecodeCodes:
+                    return new EntryPoint($"public void DecodeCodes({Q}, int examples)", new[] { "int rows = examples;" }, new string[0], none);
                 default:
                     throw new InvalidOperationException("No device entry point for program " + kind + ".");
             }
@@ -138,6 +154,7 @@ namespace Vae.Generator.Emitting
                              ("MuBuffer", GaussianLatentOp.MuBuffer), ("LogVarBuffer", GaussianLatentOp.LogVarBuffer),
                              ("LatentBuffer", GaussianLatentOp.LatentBuffer), ("MeanBuffer", LikelihoodOp.MeanBuffer),
                              ("RowNllBuffer", LikelihoodOp.RowNllBuffer), ("LabelsBuffer", LabelInputOp.LabelsBuffer),
+                             ("CodesBuffer", VectorQuantizerOp.CodesBuffer),
                          })
                     w.Line(table.Any(b => b.Name == buffer) ? $"public int {property} => {buffer};" : $"public int {property} => -1; // this model has none");
                 foreach (var program in plan.Programs)
@@ -171,7 +188,8 @@ namespace Vae.Generator.Emitting
                 if (loss is not null)
                 {
                     // The per-row terms come back to the host and combine there, in double, as on the CPU.
-                    var args = loss.Args.Select(a => a.Kind == ArgKind.Buffer ? Download(plan, a.Name) : Value(a, p));
+                    var args = loss.Args.Select(a => a.Kind == ArgKind.Buffer ? Download(plan, a.Name)
+                        : a.Kind == ArgKind.None ? "global::Vae.Kernels.Cpu.Floats.Null" : Value(a, p));
                     w.Line($"return {loss.Method}({string.Join(", ", args)});");
                 }
             }
@@ -202,7 +220,7 @@ namespace Vae.Generator.Emitting
 
         private static string Argument(Arg arg, KernelParameter parameter, EntryPoint p) => parameter.Kind switch
         {
-            ParameterKind.Input or ParameterKind.Output => $"Buffer({arg.Name})",
+            ParameterKind.Input or ParameterKind.Output or ParameterKind.Ints => $"Buffer({arg.Name})",
             ParameterKind.Int => $"Int({Value(arg, p)})",
             ParameterKind.Unsigned => $"Unsigned({Value(arg, p)})",
             ParameterKind.Float => $"Float({Value(arg, p)})",

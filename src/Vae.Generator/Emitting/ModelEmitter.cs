@@ -50,10 +50,7 @@ namespace Vae.Generator.Emitting
                 w.Line();
                 w.Line("/// <summary>Creates the model on <paramref name=\"device\"/> with weights initialised like PyTorch's nn.Linear from <paramref name=\"seed\"/>.</summary>");
                 w.Line($"public {m.ClassName}(global::Vae.Device device, ulong seed = 0)");
-                // A VQ-VAE's quantiser has CPU kernels only so far: no device file, and a device refuses the model by name.
-                w.Line(m.Quantizer is null
-                    ? "    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, GeneratedAcceleratorKernels.Instance, DeviceSource), seed)"
-                    : "    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance), seed)");
+                w.Line("    : base(device, Descriptor, new global::Vae.ModelKernels(GeneratedCpuKernels.Instance, GeneratedAcceleratorKernels.Instance, DeviceSource), seed)");
                 w.Line("{");
                 w.Line("}");
                 w.Line();

@@ -116,6 +116,8 @@ namespace Vae.Generator.Planning
         /// <summary>A 32-bit unsigned int (Philox keys and counters).</summary>
         Unsigned,
         Float,
+        /// <summary>An int buffer (a VQ-VAE's code indices and counts), four bytes an element like the float buffers.</summary>
+        Ints,
     }
 
     internal sealed record KernelParameter(string Name, ParameterKind Kind);
@@ -144,7 +146,8 @@ namespace Vae.Generator.Planning
             for (int i = 0; i < Args.Count; i++)
             {
                 bool buffer = Args[i].Kind == ArgKind.Buffer || Args[i].Kind == ArgKind.Parameters || Args[i].Kind == ArgKind.Gradients;
-                bool wantsBuffer = Kernel.Parameters[i].Kind == ParameterKind.Input || Kernel.Parameters[i].Kind == ParameterKind.Output;
+                bool wantsBuffer = Kernel.Parameters[i].Kind == ParameterKind.Input || Kernel.Parameters[i].Kind == ParameterKind.Output
+                                   || Kernel.Parameters[i].Kind == ParameterKind.Ints;
                 if (buffer != wantsBuffer)
                     throw new InvalidOperationException($"Launch of {Kernel.Name}: argument {i} ({Args[i].Kind} {Args[i].Name}) does not fit parameter {Kernel.Parameters[i].Name}.");
             }

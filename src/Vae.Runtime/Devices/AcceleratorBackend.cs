@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Vae.Kernels.Accelerators;
 using Vae.Kernels.Cpu;
 
@@ -137,14 +138,13 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         if (_kernels.LabelsBuffer >= 0) Upload(_kernels.LabelsBuffer, labels);
     }
 
-    // The device programs draw nothing besides the noise: seed and step only key a VQ-VAE's draws, and a VQ-VAE is
-    // refused on a device when it attaches (its generated kernels are CPU only).
+    // Seed and step key what a training step draws besides the noise (a VQ-VAE's codebook initialisation and restarts).
     public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, float freeBits, ulong seed, uint step)
     {
         Upload(_kernels.InputBuffer, x);
         UploadLabels(labels);
-        Upload(_kernels.NoiseBuffer, eps);
-        return _kernels.Train(this, examples, beta, freeBits);
+        if (_kernels.NoiseBuffer >= 0) Upload(_kernels.NoiseBuffer, eps);
+        return _kernels.Train(this, examples, beta, freeBits, seed, step);
     }
 
     public double ForwardBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, float beta, float freeBits, ulong seed, uint step, int firstExample,
@@ -152,15 +152,16 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
     {
         Upload(_kernels.InputBuffer, x);
         UploadLabels(labels);
-        _kernels.DrawNoise(this, seed, step, firstExample, examples);
-        return _kernels.Train(this, examples, beta, freeBits);
+        // A VQ-VAE draws no noise.
+        if (_kernels.NoiseBuffer >= 0) _kernels.DrawNoise(this, seed, step, firstExample, examples);
+        return _kernels.Train(this, examples, beta, freeBits, seed, step);
     }
 
     public unsafe double Loss(ReadOnlySpan<float> x, ReadOnlySpan<float> labels, ReadOnlySpan<float> eps, int examples, float beta, Span<float> exampleLoss)
     {
         Upload(_kernels.InputBuffer, x);
         UploadLabels(labels);
-        Upload(_kernels.NoiseBuffer, eps);
+        if (_kernels.NoiseBuffer >= 0) Upload(_kernels.NoiseBuffer, eps);
         fixed (float* perExample = exampleLoss)
             return _kernels.Evaluate(this, examples, beta, exampleLoss.IsEmpty ? Kernels.Cpu.Floats.Null : new Floats(perExample));
     }
@@ -219,11 +220,20 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
         Read(BufferById(_kernels.MeanBuffer), mean);
     }
 
-    public void EncodeCodes(ReadOnlySpan<float> x, int examples, Span<int> codes) =>
-        throw new NotSupportedException("Vector-quantised latents run on the CPU only so far.");
+    // Code indices are ints on the device, four bytes an element like the floats they are allocated as: they cross as bits.
+    public void EncodeCodes(ReadOnlySpan<float> x, int examples, Span<int> codes)
+    {
+        Upload(_kernels.InputBuffer, x);
+        _kernels.EncodeCodes(this, examples);
+        Read(BufferById(_kernels.CodesBuffer), MemoryMarshal.Cast<int, float>(codes));
+    }
 
-    public void DecodeCodes(ReadOnlySpan<int> codes, int examples, Span<float> mean) =>
-        throw new NotSupportedException("Vector-quantised latents run on the CPU only so far.");
+    public void DecodeCodes(ReadOnlySpan<int> codes, int examples, Span<float> mean)
+    {
+        Upload(_kernels.CodesBuffer, MemoryMarshal.Cast<int, float>(codes));
+        _kernels.DecodeCodes(this, examples);
+        Read(BufferById(_kernels.MeanBuffer), mean);
+    }
 
     public void DecoderNegativeLogLikelihood(ReadOnlySpan<float> z, ReadOnlySpan<float> x, ReadOnlySpan<float> labels, int examples, int samples, Span<float> rowNll)
     {

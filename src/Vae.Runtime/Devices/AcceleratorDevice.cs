@@ -23,9 +23,6 @@ internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : cl
 
     internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
     {
-        // A VQ-VAE's quantiser has CPU kernels only so far: refuse it by name rather than run a program without it.
-        if (descriptor.Quantizer is not null)
-            throw new NotSupportedException($"Model '{descriptor.Name}' has a vector-quantised latent, which runs on the CPU only so far; create it with Device.Cpu() instead of {Kind}.");
         if (kernels.Accelerator is null || kernels.DeviceSource is null)
             throw new NotSupportedException($"Model '{descriptor.Name}' was generated without {Kind} kernels.");
         var source = SourceOf(kernels.DeviceSource);

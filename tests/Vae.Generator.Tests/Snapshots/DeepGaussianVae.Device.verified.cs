@@ -1610,6 +1610,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public int MeanBuffer => Mean;
             public int RowNllBuffer => RowNll;
             public int LabelsBuffer => -1; // this model has none
+            public int CodesBuffer => -1; // this model has none
 
             public void DrawNoise(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples)
             {
@@ -1618,7 +1619,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("vae_draw_noise", (long)rows * NoiseGroups, [Buffer(Eps), Unsigned((uint)seed), Unsigned((uint)(seed >> 32)), Unsigned(step), Int(firstExample), Int(Latent), Int(Samples)]);
             }
 
-            public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, float freeBits)
+            public double Train(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, float freeBits, ulong seed, uint step)
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 96] -> [rows, 128], Gelu

@@ -239,6 +239,9 @@ public static partial class ClangPtx
         __VAE_DEV float fmaxf(float a, float b) { return __nvvm_fmax_f(a, b); }
         __VAE_DEV float fminf(float a, float b) { return __nvvm_fmin_f(a, b); }
         __VAE_DEV float fmaf(float a, float b, float c) { return __nvvm_fma_rn_f(a, b, c); }
+        __VAE_DEV double __dadd_rn(double a, double b) { return __nvvm_add_rn_d(a, b); }
+        __VAE_DEV double __dsub_rn(double a, double b) { return __nvvm_add_rn_d(a, -b); }
+        __VAE_DEV double __dmul_rn(double a, double b) { return __nvvm_mul_rn_d(a, b); }
         __VAE_DEV float copysignf(float x, float y) { return __builtin_copysignf(x, y); }
         __VAE_DEV float sqrtf(float x) { return __nvvm_sqrt_rn_f(x); }
         __VAE_DEV float rsqrtf(float x) { return __nvvm_rsqrt_approx_f(x); }

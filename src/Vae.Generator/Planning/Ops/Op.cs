@@ -65,6 +65,8 @@ namespace Vae.Generator.Planning.Ops
 
         protected static KernelParameter Reads(string name) => new KernelParameter(name, ParameterKind.Input);
         protected static KernelParameter Writes(string name) => new KernelParameter(name, ParameterKind.Output);
+        /// <summary>An int buffer (code indices, code counts) the kernel reads or writes.</summary>
+        protected static KernelParameter IntBuffer(string name) => new KernelParameter(name, ParameterKind.Ints);
         protected static KernelParameter IntParameter(string name) => new KernelParameter(name, ParameterKind.Int);
         protected static KernelParameter FloatParameter(string name) => new KernelParameter(name, ParameterKind.Float);
         protected static KernelParameter UnsignedParameter(string name) => new KernelParameter(name, ParameterKind.Unsigned);

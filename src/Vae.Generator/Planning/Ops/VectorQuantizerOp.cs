@@ -18,7 +18,8 @@ namespace Vae.Generator.Planning.Ops
     /// <c>quantizer.cluster_size</c> [K] and <c>quantizer.embed_sum</c> [K, D]), and the state <c>quantizer.idle</c> [K]
     /// (steps since each code was last chosen, as whole floats) and <c>quantizer.initialized</c> [1] (1 once the first
     /// batch has set the codebook), which checkpoints carry, so resumed training is the training that was interrupted.
-    /// CPU only so far: the steps have no device launches, and the generator emits no device file for the model.
+    /// Every step has its device launches too (one work item per value, row or code, every reduction in a fixed order
+    /// without atomics); the code indices and counts are int buffers on the device as in the CPU workspace.
     /// </remarks>
     internal sealed record VectorQuantizerOp(QuantizerSpec Spec, string EncoderOutput) : Op(Side.Encoder)
     {
@@ -99,16 +100,195 @@ namespace Vae.Generator.Planning.Ops
 
         private Step ToRows(string from, string to, string what) => Step($"{what}: [examples, D, positions] -> [examples * positions, D].",
             Cpu(VectorQuantizer + ".ChannelsToRows", Arg.Value("threads"), Arg.Rows(RowSpace.Examples), Arg.Constant("CodeDimension"), Arg.Constant("CodePositions"),
-                Arg.Buffer(from), Arg.Buffer(to)));
+                Arg.Buffer(from), Arg.Buffer(to)),
+            Launch(ToRowsKernel, RowSpace.Examples, "Latent", Arg.Buffer(from), Arg.Buffer(to)));
 
         private Step ToChannels(string from, string to, string what) => Step($"{what}: [examples * positions, D] -> [examples, D, positions].",
             Cpu(VectorQuantizer + ".RowsToChannels", Arg.Value("threads"), Arg.Rows(RowSpace.Examples), Arg.Constant("CodeDimension"), Arg.Constant("CodePositions"),
-                Arg.Buffer(from), Arg.Buffer(to)));
+                Arg.Buffer(from), Arg.Buffer(to)),
+            Launch(ToChannelsKernel, RowSpace.Examples, "Latent", Arg.Buffer(from), Arg.Buffer(to)));
 
         private Step Quantize(bool distance) => Step("Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code]" +
                 (distance ? " and each row's squared distance." : "."),
             Cpu(VectorQuantizer + ".Forward", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"),
-                Arg.Buffer(ZeRows), CodebookArg, Arg.Buffer(CodesBuffer), Arg.Buffer(ZqRows), distance ? Arg.Buffer(DistanceBuffer) : Arg.None()));
+                Arg.Buffer(ZeRows), CodebookArg, Arg.Buffer(CodesBuffer), Arg.Buffer(ZqRows), distance ? Arg.Buffer(DistanceBuffer) : Arg.None()),
+            Launch(NearestKernel, RowSpace.Examples, "CodePositions", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer),
+                Arg.Buffer(ZqRows), Arg.Buffer(DistanceBuffer)));
+
+        // Device kernels. Rows of z are examples * CODE_POSITIONS; the codebook and the quantiser's state are addressed in
+        // the flat parameter buffer by their offset macros. Every reduction runs in one work item in a fixed order (no
+        // atomics), in the CPU's order where the CPU's result depends on it.
+
+        private static DeviceKernel ToRowsKernel => Kernel("vq_to_rows",
+            "z as [examples, D, positions] -> rows [examples * positions, D]; one work item per value.", @"vae_i64 b = gid / LATENT;
+int at = (int)(gid % LATENT);
+dst[gid] = src[b * LATENT + (at % CODE_DIMENSION) * CODE_POSITIONS + at / CODE_DIMENSION];", Reads("src"), Writes("dst"));
+
+        private static DeviceKernel ToChannelsKernel => Kernel("vq_to_channels",
+            "rows [examples * positions, D] -> [examples, D, positions]; one work item per value.", @"vae_i64 b = gid / LATENT;
+int at = (int)(gid % LATENT);
+dst[gid] = src[b * LATENT + (at % CODE_POSITIONS) * CODE_DIMENSION + at / CODE_POSITIONS];", Reads("src"), Writes("dst"));
+
+        /// <summary>
+        /// The nearest code, the CPU's contract (Kernels/Cpu/VectorQuantizer.cs): float GEMM-form distances nominate, with
+        /// the margin 2 (D + 4) u (||z|| + ||e||)^2, every code that may be nearest; the candidates' exact double distances
+        /// (vae_exact_distance, ascending d, no contraction) decide in ascending code order with a strict comparison.
+        /// </summary>
+        private static DeviceKernel NearestKernel => Kernel("vq_nearest",
+            "The nearest code of row gid of z [rows, D] in the codebook [K, D]: codes[gid], zq[gid] = E[code], distance[gid] = the exact squared distance; one work item per row.",
+            @"VAE_GLOBAL const float* zr = z + gid * CODE_DIMENSION;
+VAE_GLOBAL const float* codebook = params + QUANTIZER_CODEBOOK;
+float zn2 = 0.0f;
+for (int d = 0; d < CODE_DIMENSION; d++) zn2 += zr[d] * zr[d];
+float zn = VAE_SQRT(zn2);
+/* The CPU's margin factor; its absolute floor is a normal number here (a device may flush subnormals), which only widens the shortlist. */
+float slack = (float)(2.0 * (CODE_DIMENSION + 4) / 16777216.0);
+float floor_margin = 4.0f * (CODE_DIMENSION + 4) * 1.17549435e-38f;
+/* Pass 1: upper = min over codes of g + b, the most the nearest code's exact distance can be. A NaN never lowers it. */
+float upper = VAE_INFINITY;
+for (int k = 0; k < CODE_COUNT; k++)
+{
+    VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
+    float dot = 0.0f, en2 = 0.0f;
+    for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
+    float g = zn2 - 2.0f * dot + en2;
+    float s = zn + VAE_SQRT(en2);
+    float high = g + (slack * (s * s) + floor_margin);
+    if (high < upper) upper = high;
+}
+/* Pass 2: the candidates (g - b <= upper), recomputed in the same way, decided by the exact distance. */
+int best = -1;
+double best_distance = 0.0;
+for (int k = 0; k < CODE_COUNT; k++)
+{
+    VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
+    float dot = 0.0f, en2 = 0.0f;
+    for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
+    float g = zn2 - 2.0f * dot + en2;
+    float s = zn + VAE_SQRT(en2);
+    if (!(g - (slack * (s * s) + floor_margin) <= upper)) continue;
+    double dist = vae_exact_distance(zr, e, CODE_DIMENSION);
+    if (best < 0 ? dist == dist : dist < best_distance) { best = k; best_distance = dist; }
+}
+/* No finite margin (a NaN or overflowing row): the plain scan over every code, then code 0, as the CPU. */
+for (int k = 0; best < 0 && k < CODE_COUNT; k++)
+{
+    double dist = vae_exact_distance(zr, codebook + k * CODE_DIMENSION, CODE_DIMENSION);
+    if (dist == dist) { best = k; best_distance = dist; }
+}
+if (best < 0) { best = 0; best_distance = vae_exact_distance(zr, codebook, CODE_DIMENSION); }
+codes[gid] = best;
+for (int d = 0; d < CODE_DIMENSION; d++) zq[gid * CODE_DIMENSION + d] = codebook[best * CODE_DIMENSION + d];
+distance[gid] = (float)best_distance;", Reads("params"), Reads("z"), IntBuffer("codes"), Writes("zq"), Writes("distance"));
+
+        private static DeviceKernel GatherKernel => Kernel("vq_gather",
+            "zq [rows, D] = the codebook's rows at codes [rows] (the host checked every code); one work item per value.",
+            "zq[gid] = params[QUANTIZER_CODEBOOK + codes[gid / CODE_DIMENSION] * CODE_DIMENSION + gid % CODE_DIMENSION];",
+            Reads("params"), IntBuffer("codes"), Writes("zq"));
+
+        /// <summary>The rows the codebook starts from: the EMA state follows the codebook (cluster size 1, embedding sum the row).</summary>
+        private string SetCodeFromRow(string row) => $@"for (int d = 0; d < CODE_DIMENSION; d++)
+{{
+    params[QUANTIZER_CODEBOOK + k * CODE_DIMENSION + d] = z[(vae_i64){row} * CODE_DIMENSION + d];" + (Ema ? $@"
+    params[QUANTIZER_EMBED_SUM + k * CODE_DIMENSION + d] = z[(vae_i64){row} * CODE_DIMENSION + d];" : "") + @"
+}" + (Ema ? @"
+params[QUANTIZER_CLUSTER_SIZE + k] = 1.0f;" : "");
+
+        private DeviceKernel InitializeKernel => Kernel("vq_initialize",
+            "The first training batch sets code k to the batch row the CPU's VectorQuantizer.InitialRows names: entry k mod min(K, rows) of a partial Fisher-Yates shuffle, traced back through the swaps before it, so no work item needs the whole permutation; one work item per code.",
+            @"int rows = examples * CODE_POSITIONS;
+if (params[QUANTIZER_INITIALIZED] != 0.0f || rows == 0) return;
+int k = (int)gid;
+int shuffled = rows < CODE_COUNT ? rows : CODE_COUNT;
+int j = k % shuffled;
+/* The entry at j is what swap j brought there from its partner; going back through swaps j-1..0 finds where that started. */
+int row = j + (int)(vae_philox_wide((vae_u32)j, 0u, VAE_VQ_INITIALIZE_STREAM, seed_lo, seed_hi) % (vae_u64)(rows - j));
+for (int i = j - 1; i >= 0; i--)
+{
+    int partner = i + (int)(vae_philox_wide((vae_u32)i, 0u, VAE_VQ_INITIALIZE_STREAM, seed_lo, seed_hi) % (vae_u64)(rows - i));
+    if (row == i) row = partner;
+    else if (row == partner) row = i;
+}
+" + SetCodeFromRow("row"), Writes("params"), Reads("z"), IntParameter("examples"), UnsignedParameter("seed_lo"), UnsignedParameter("seed_hi"));
+
+        private static DeviceKernel MarkInitializedKernel => Kernel("vq_mark_initialized",
+            "quantizer.initialized = 1 after the first non-empty training batch (its own launch: vq_initialize's work items all read it).",
+            "if (examples > 0) params[QUANTIZER_INITIALIZED] = 1.0f;", Writes("params"), IntParameter("examples"));
+
+        private static DeviceKernel StraightThroughKernel => Kernel("vq_straight_through",
+            "Straight-through with the commitment gradient, in place: d = d + scale (z_e - z_q), [rows, D]; one work item per value.",
+            "d[gid] = d[gid] + scale * (z[gid] - zq[gid]);", Writes("d"), Reads("z"), Reads("zq"), FloatParameter("scale"));
+
+        private static DeviceKernel CodebookGradientKernel => Kernel("vq_codebook_grad",
+            "The codebook loss's gradient dE[k, d] = scale * sum over the rows that chose k, ascending, of (E[k, d] - z[r, d]); one work item per codebook value.",
+            @"int k = (int)(gid / CODE_DIMENSION), d = (int)(gid % CODE_DIMENSION);
+int rows = examples * CODE_POSITIONS;
+float e = params[QUANTIZER_CODEBOOK + gid];
+float sum = 0.0f;
+for (int r = 0; r < rows; r++)
+    if (codes[r] == k) sum += e - z[(vae_i64)r * CODE_DIMENSION + d];
+grads[QUANTIZER_CODEBOOK + gid] = sum * scale;", Writes("grads"), Reads("params"), Reads("z"), IntBuffer("codes"), IntParameter("examples"), FloatParameter("scale"));
+
+        private static DeviceKernel EmaAccumulateKernel => Kernel("vq_ema_accumulate",
+            "EMA, first half: m[k, d] = fma(1 - gamma, sum over the rows that chose k (double, ascending), gamma m[k, d]); the d = 0 work item also counts code k and moves its cluster size likewise; one work item per codebook value.",
+            @"int k = (int)(gid / CODE_DIMENSION), d = (int)(gid % CODE_DIMENSION);
+int rows = examples * CODE_POSITIONS;
+double sum = 0.0;
+int count = 0;
+for (int r = 0; r < rows; r++)
+{
+    if (codes[r] != k) continue;
+    count++;
+    sum += (double)z[(vae_i64)r * CODE_DIMENSION + d];
+}
+/* PyTorch's mul_(gamma) then add_(x, alpha = 1 - gamma) is a fused multiply-add, as on the CPU. */
+float g = (float)DECAY, a = (float)(1.0 - DECAY);
+params[QUANTIZER_EMBED_SUM + gid] = VAE_FMA(a, (float)sum, params[QUANTIZER_EMBED_SUM + gid] * g);
+if (d == 0)
+{
+    counts[k] = count;
+    params[QUANTIZER_CLUSTER_SIZE + k] = VAE_FMA(a, (float)count, params[QUANTIZER_CLUSTER_SIZE + k] * g);
+}", Writes("params"), Reads("z"), IntBuffer("codes"), IntBuffer("counts"), IntParameter("examples"));
+
+        private static DeviceKernel EmaCodebookKernel => Kernel("vq_ema_codebook",
+            "EMA, second half: n = the cluster sizes summed in double, ascending; size = (N_k + eps) / (n + K eps) n; E[k] = m[k] / size; one work item per code.",
+            @"int k = (int)gid;
+if (examples == 0) return;
+double total = 0.0;
+for (int j = 0; j < CODE_COUNT; j++) total += (double)params[QUANTIZER_CLUSTER_SIZE + j];
+float total_size = (float)total;
+float smoothed_total = total_size + (float)((double)CODE_COUNT * 1e-5);
+float size = (params[QUANTIZER_CLUSTER_SIZE + k] + 1e-5f) / smoothed_total * total_size;
+for (int d = 0; d < CODE_DIMENSION; d++)
+    params[QUANTIZER_CODEBOOK + k * CODE_DIMENSION + d] = params[QUANTIZER_EMBED_SUM + k * CODE_DIMENSION + d] / size;",
+            Writes("params"), IntParameter("examples"));
+
+        private static DeviceKernel HistogramKernel => Kernel("vq_histogram",
+            "counts[k] = how many of the batch's rows chose code k; one work item per code.", @"int rows = examples * CODE_POSITIONS;
+int count = 0;
+for (int r = 0; r < rows; r++) if (codes[r] == (int)gid) count++;
+counts[gid] = count;", IntBuffer("codes"), IntBuffer("counts"), IntParameter("examples"));
+
+        private static DeviceKernel UpdateIdleKernel => Kernel("vq_update_idle",
+            "Idle counters (whole floats in the state): 0 for a code this batch chose, else one more, saturating at 2^24; one work item per code.",
+            @"float idle = params[QUANTIZER_IDLE + gid];
+params[QUANTIZER_IDLE + gid] = counts[gid] > 0 ? 0.0f : (idle + 1.0f < 16777216.0f ? idle + 1.0f : 16777216.0f);",
+            Writes("params"), IntBuffer("counts"));
+
+        private DeviceKernel RestartKernel => Kernel("vq_restart",
+            "Dead-code restarts: code k, idle for RESTART_AFTER steps, is the j-th such code in ascending order and moves to batch row Philox(j, step, RSTR) mod rows, as the CPU's VectorQuantizer.RestartRow; one work item per code (the counters are reset by the next launch, which is why this one only reads them).",
+            @"int rows = examples * CODE_POSITIONS;
+int k = (int)gid;
+if (rows == 0 || params[QUANTIZER_IDLE + k] < (float)RESTART_AFTER) return;
+int j = 0;
+for (int i = 0; i < k; i++) if (params[QUANTIZER_IDLE + i] >= (float)RESTART_AFTER) j++;
+int row = (int)(vae_philox_wide((vae_u32)j, step, VAE_VQ_RESTART_STREAM, seed_lo, seed_hi) % (vae_u64)rows);
+" + SetCodeFromRow("row"), Writes("params"), Reads("z"), IntParameter("examples"), UnsignedParameter("seed_lo"), UnsignedParameter("seed_hi"), UnsignedParameter("step"));
+
+        private static DeviceKernel RestartResetKernel => Kernel("vq_restart_reset",
+            "The restarted codes' idle counters back to 0; one work item per code.",
+            @"if (examples > 0 && params[QUANTIZER_IDLE + gid] >= (float)RESTART_AFTER) params[QUANTIZER_IDLE + gid] = 0.0f;",
+            Writes("params"), IntParameter("examples"));
 
         public override IEnumerable<Step> Forward(ProgramKind program)
         {
@@ -122,7 +302,10 @@ namespace Vae.Generator.Planning.Ops
                     {
                         yield return Step("The first training batch sets the codebook to its encoder outputs (once; quantizer.initialized remembers).",
                             Cpu(VectorQuantizer + ".InitializeCodebook", Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"), Arg.Buffer(ZeRows),
-                                Arg.Value("seed"), Arg.Parameters(Initialized), CodebookArg, ClusterSizeArg, EmbedSumArg));
+                                Arg.Value("seed"), Arg.Parameters(Initialized), CodebookArg, ClusterSizeArg, EmbedSumArg),
+                            Launch(InitializeKernel, null, "CodeCount", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows), Arg.Rows(RowSpace.Examples),
+                                Arg.Value("seedLow"), Arg.Value("seedHigh")),
+                            Launch(MarkInitializedKernel, null, "1", Arg.Buffer(Planner.ParametersBuffer), Arg.Rows(RowSpace.Examples)));
                     }
                     yield return Quantize(distance: program != ProgramKind.EncodeCodes);
                     if (Spec.Convolutional && program != ProgramKind.EncodeCodes) yield return ToChannels(QuantizedRowsBuffer, LatentBuffer, "z_q to the decoder's layout");
@@ -130,7 +313,8 @@ namespace Vae.Generator.Planning.Ops
                 case ProgramKind.DecodeCodes:
                     yield return Step("z_q = E[code] for the given codes.",
                         Cpu(VectorQuantizer + ".Gather", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"),
-                            Arg.Buffer(CodesBuffer), CodebookArg, Arg.Buffer(ZqRows)));
+                            Arg.Buffer(CodesBuffer), CodebookArg, Arg.Buffer(ZqRows)),
+                        Launch(GatherKernel, RowSpace.Examples, "Latent", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(CodesBuffer), Arg.Buffer(ZqRows)));
                     if (Spec.Convolutional) yield return ToChannels(QuantizedRowsBuffer, LatentBuffer, "z_q to the decoder's layout");
                     break;
                 case ProgramKind.DrawNoise:
@@ -149,14 +333,17 @@ namespace Vae.Generator.Planning.Ops
             if (Spec.Convolutional) yield return ToRows(flow.Current, flow.Other, "dz_q to rows of D");
             yield return Step("Straight-through: dz_e = dz_q + 2 beta (z_e - z_q) / (N D), the commitment loss's gradient.",
                 Cpu(VectorQuantizer + ".StraightThroughBackward", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Buffer(rows),
-                    Arg.Buffer(ZeRows), Arg.Buffer(ZqRows), commitment, Arg.Buffer(rows)));
+                    Arg.Buffer(ZeRows), Arg.Buffer(ZqRows), commitment, Arg.Buffer(rows)),
+                Launch(StraightThroughKernel, RowSpace.Examples, "Latent", Arg.Buffer(rows), Arg.Buffer(ZeRows), Arg.Buffer(ZqRows), Arg.Value("commitmentScale")));
             if (Spec.Convolutional) yield return ToChannels(flow.Other, flow.Current, "dz_e to the encoder's layout");
             if (!Ema)
             {
                 yield return Step("The codebook loss's gradient: dE[k] = 2 / (N D) sum over the rows that chose k of (E[k] - z_e).",
                     Cpu(VectorQuantizer + ".CodebookGradient", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"),
                         Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer), CodebookArg,
-                        Arg.Nested(Cpu(VectorQuantizer + ".CodebookScale", Rows, Arg.Constant("CodeDimension"))), Arg.Gradients(Codebook)));
+                        Arg.Nested(Cpu(VectorQuantizer + ".CodebookScale", Rows, Arg.Constant("CodeDimension"))), Arg.Gradients(Codebook)),
+                    Launch(CodebookGradientKernel, null, "CodeCount * CodeDimension", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(Planner.ParametersBuffer),
+                        Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer), Arg.Rows(RowSpace.Examples), Arg.Value("codebookScale")));
             }
         }
 
@@ -167,21 +354,29 @@ namespace Vae.Generator.Planning.Ops
                 yield return Step("The codebook's EMA step (the peer's, Laplace-smoothed) and this batch's code histogram.",
                     Cpu(VectorQuantizer + ".EmaUpdate", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"),
                         Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer), Arg.Constant("Decay"), Arg.Parameters(ClusterSize), Arg.Parameters(EmbedSum),
-                        CodebookArg, Arg.Buffer(CountsBuffer)));
+                        CodebookArg, Arg.Buffer(CountsBuffer)),
+                    Launch(EmaAccumulateKernel, null, "CodeCount * CodeDimension", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer),
+                        Arg.Buffer(CountsBuffer), Arg.Rows(RowSpace.Examples)),
+                    Launch(EmaCodebookKernel, null, "CodeCount", Arg.Buffer(Planner.ParametersBuffer), Arg.Rows(RowSpace.Examples)));
             }
             else
             {
                 yield return Step("This batch's code histogram.",
-                    Cpu(VectorQuantizer + ".Histogram", Rows, Arg.Constant("CodeCount"), Arg.Buffer(CodesBuffer), Arg.Buffer(CountsBuffer)));
+                    Cpu(VectorQuantizer + ".Histogram", Rows, Arg.Constant("CodeCount"), Arg.Buffer(CodesBuffer), Arg.Buffer(CountsBuffer)),
+                    Launch(HistogramKernel, null, "CodeCount", Arg.Buffer(CodesBuffer), Arg.Buffer(CountsBuffer), Arg.Rows(RowSpace.Examples)));
             }
             yield return Step("Idle counters: 0 for the codes this batch chose, one more step for the others.",
-                Cpu(VectorQuantizer + ".UpdateIdle", Arg.Constant("CodeCount"), Arg.Buffer(CountsBuffer), Arg.Parameters(Idle)));
+                Cpu(VectorQuantizer + ".UpdateIdle", Arg.Constant("CodeCount"), Arg.Buffer(CountsBuffer), Arg.Parameters(Idle)),
+                Launch(UpdateIdleKernel, null, "CodeCount", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(CountsBuffer)));
             if (Spec.RestartAfter > 0)
             {
                 yield return Step("Dead-code restarts: a code idle for RestartAfter steps moves to a random encoder output of this batch" +
                                   (Ema ? " (cluster size 1)." : " (before the optimiser's step, in which its zero gradient leaves it where Adam's decayed moments put it)."),
                     Cpu(VectorQuantizer + ".RestartDeadCodes", Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"), Arg.Buffer(ZeRows),
-                        Arg.Parameters(Idle), Arg.Constant("RestartAfter"), Arg.Value("seed"), Arg.Value("step"), CodebookArg, ClusterSizeArg, EmbedSumArg));
+                        Arg.Parameters(Idle), Arg.Constant("RestartAfter"), Arg.Value("seed"), Arg.Value("step"), CodebookArg, ClusterSizeArg, EmbedSumArg),
+                    Launch(RestartKernel, null, "CodeCount", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows), Arg.Rows(RowSpace.Examples),
+                        Arg.Value("seedLow"), Arg.Value("seedHigh"), Arg.Value("step")),
+                    Launch(RestartResetKernel, null, "CodeCount", Arg.Buffer(Planner.ParametersBuffer), Arg.Rows(RowSpace.Examples)));
             }
         }
 

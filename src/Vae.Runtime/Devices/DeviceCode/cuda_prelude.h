@@ -11,6 +11,8 @@
 #define VAE_COS cosf
 #define VAE_FMAX fmaxf
 #define VAE_FABS fabsf
+#define VAE_FMA fmaf
+#define VAE_INFINITY __int_as_float(0x7f800000)
 typedef unsigned int vae_u32;
 typedef unsigned long long vae_u64;
 typedef long long vae_i64;
@@ -50,4 +52,19 @@ static __device__ __forceinline__ vae_f8 vae_gaussian_lv8(vae_f8 m, vae_f8 lv, v
         r.v[i] = lv.v[i] + diff * diff * precision;
     }
     return r;
+}
+/*
+ * A VQ-VAE's exact squared distance sum over d of ((double)z[d] - (double)e[d])^2 in ascending d, every operation rounded
+ * on its own (the _rn intrinsics are never contracted into fused multiply-adds), as the CPU's VectorQuantizer.ExactDistance.
+ */
+#define VAE_HAS_DOUBLE 1
+static __device__ __forceinline__ double vae_exact_distance(const float* z, const float* e, int dim)
+{
+    double s = 0.0;
+    for (int d = 0; d < dim; d++)
+    {
+        double t = __dsub_rn((double)z[d], (double)e[d]);
+        s = __dadd_rn(s, __dmul_rn(t, t));
+    }
+    return s;
 }

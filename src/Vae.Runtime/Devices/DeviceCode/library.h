@@ -51,6 +51,18 @@ VAE_FN void vae_philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)
     }
 }
 
+/* The Philox counter words of a VQ-VAE's draws: the codebook's initial rows ("INIT") and dead-code restarts ("RSTR"), as the CPU's VectorQuantizer. */
+#define VAE_VQ_INITIALIZE_STREAM 0x494E4954u
+#define VAE_VQ_RESTART_STREAM 0x52535452u
+
+/* The 64 bits (X0 << 32 | X1) of Philox4x32-10 at counter (c0, c1, c2, 0), key (k0, k1): a VQ-VAE's row draws. */
+VAE_FN vae_u64 vae_philox_wide(vae_u32 c0, vae_u32 c1, vae_u32 c2, vae_u32 k0, vae_u32 k1)
+{
+    vae_u32 c[4] = { c0, c1, c2, 0u };
+    vae_philox4x32_10(c, k0, k1);
+    return ((vae_u64)c[0] << 32) | c[1];
+}
+
 /* A uniform in (0, 1] from the top 24 bits, then Box-Muller: the same arithmetic as the runtime's Philox.Normal. */
 VAE_FN float vae_uniform24(vae_u32 r) { return ((float)(r >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 

@@ -11,6 +11,8 @@
 #define VAE_COS cos
 #define VAE_FMAX fmax
 #define VAE_FABS fabs
+#define VAE_FMA fma
+#define VAE_INFINITY INFINITY
 typedef uint vae_u32;
 typedef ulong vae_u64;
 typedef long vae_i64;
@@ -50,3 +52,24 @@ inline float8 vae_gaussian_lv8(float8 m, float8 lv, float8 x, float8* g_mean, fl
     *g_logvar = 0.5f * (1.0f - diff * diff * precision);
     return lv + diff * diff * precision;
 }
+/*
+ * A VQ-VAE's exact squared distance sum over d of ((double)z[d] - (double)e[d])^2 in ascending d, with contraction off, so
+ * every target rounds each operation as the CPU's VectorQuantizer.ExactDistance does and chooses the same codes. Only
+ * where the device has doubles (cl_khr_fp64); a VQ-VAE's kernels do not compile elsewhere.
+ */
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define VAE_HAS_DOUBLE 1
+#pragma OPENCL FP_CONTRACT OFF
+inline double vae_exact_distance(__global const float* z, __global const float* e, int dim)
+{
+    double s = 0.0;
+    for (int d = 0; d < dim; d++)
+    {
+        double t = (double)z[d] - (double)e[d];
+        s = s + t * t;
+    }
+    return s;
+}
+#pragma OPENCL FP_CONTRACT ON
+#endif

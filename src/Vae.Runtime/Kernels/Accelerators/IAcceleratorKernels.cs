@@ -87,20 +87,36 @@ public interface IAcceleratorKernels
     /// <summary>Each example's class label as a float [examples], for a conditional model; -1 when the model has none.</summary>
     int LabelsBuffer { get; }
 
-    /// <summary>Fills the noise buffer with Philox normals keyed by (seed, step, firstExample + example, sample, latent index).</summary>
-    void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples);
+    /// <summary>A VQ-VAE's code indices [examples, positions] as ints; -1 when the model has none.</summary>
+    int CodesBuffer { get; }
 
-    /// <summary>Forward pass, loss and backward pass: writes every gradient and returns the mean loss.</summary>
-    double Train(IAcceleratorQueue queue, int examples, float beta, float freeBits);
+    /// <summary>Fills the noise buffer with Philox normals keyed by (seed, step, firstExample + example, sample, latent index).</summary>
+    /// <remarks>A model without noise (a VQ-VAE, whose <see cref="NoiseBuffer"/> is -1) does not implement it.</remarks>
+    void DrawNoise(IAcceleratorQueue queue, ulong seed, uint step, int firstExample, int examples) =>
+        throw new NotSupportedException("This model draws no noise.");
+
+    /// <summary>
+    /// Forward pass, loss and backward pass: writes every gradient and returns the mean loss. <paramref name="seed"/> and
+    /// <paramref name="step"/> key a VQ-VAE's codebook initialisation and dead-code restarts, which this call also performs.
+    /// </summary>
+    double Train(IAcceleratorQueue queue, int examples, float beta, float freeBits, ulong seed, uint step);
 
     /// <summary>Forward pass and loss; each example's loss goes to <paramref name="exampleLoss"/> unless it is null.</summary>
     double Evaluate(IAcceleratorQueue queue, int examples, float beta, Floats exampleLoss);
 
-    void Encode(IAcceleratorQueue queue, int examples);
+    /// <summary>Writes mu and logvar; not implemented by a VQ-VAE (see <see cref="EncodeCodes"/>).</summary>
+    void Encode(IAcceleratorQueue queue, int examples) => throw new NotSupportedException("This model has no Gaussian latent.");
+
+    /// <summary>A VQ-VAE's encoder and quantiser: the code indices of the input buffer's examples into <see cref="CodesBuffer"/>.</summary>
+    void EncodeCodes(IAcceleratorQueue queue, int examples) => throw new NotSupportedException("This model has no vector-quantised latent.");
+
+    /// <summary>A VQ-VAE's decoder from the codes in <see cref="CodesBuffer"/> to the mean buffer.</summary>
+    void DecodeCodes(IAcceleratorQueue queue, int examples) => throw new NotSupportedException("This model has no vector-quantised latent.");
 
     /// <summary>Decodes the rows of the latent buffer into the mean buffer.</summary>
     void Decode(IAcceleratorQueue queue, int rows);
 
     /// <summary>-log p(x|z) of the latent buffer's rows against the input, <paramref name="samples"/> rows per example.</summary>
-    void DecoderNegativeLogLikelihood(IAcceleratorQueue queue, int examples, int samples);
+    void DecoderNegativeLogLikelihood(IAcceleratorQueue queue, int examples, int samples) =>
+        throw new NotSupportedException("This model has no Gaussian latent.");
 }
