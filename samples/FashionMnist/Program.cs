@@ -54,7 +54,8 @@ public static class App
             var root = new RootCommand("Trains a variational autoencoder on Fashion-MNIST and draws what it learned.")
             {
                 Subcommands = { Train(console, cancellationToken), Evaluate(console, cancellationToken), Picture(PictureKind.Sample, console), Picture(PictureKind.Reconstruct, console),
-                                Picture(PictureKind.Interpolate, console), Picture(PictureKind.Traverse, console), Picture(PictureKind.Manifold, console) },
+                                Picture(PictureKind.Interpolate, console), Picture(PictureKind.Traverse, console), Picture(PictureKind.Manifold, console),
+                                Picture(PictureKind.Codes, console) },
             };
             var parsed = root.Parse(args);
             if (parsed.Errors.Count > 0) return Fail(console, ParseErrorMessage(parsed), Usage);
@@ -81,8 +82,9 @@ public static class App
         string[] models = Enum.GetValues<ModelKind>().Select(Models.NameOf).ToArray();
         var model = new Option<string>("--model")
         {
-            Description = "The network: dense (784-400-J-400-784, the default) or conv (the Keras example's convolutional VAE, " +
-                          "two Conv2d and three ConvTranspose2d layers; the ELBO only, not --conditional)",
+            Description = "The network: dense (784-400-J-400-784, the default), conv (the Keras example's convolutional VAE, " +
+                          "two Conv2d and three ConvTranspose2d layers; the ELBO only, not --conditional) or vq (the VQ-VAE of torch_vqvae.py: " +
+                          "a 7x7 map of codes, mean squared error plus commitment; see --codes)",
             DefaultValueFactory = _ => Models.NameOf(ModelKind.Dense),
             HelpName = string.Join("|", models),
         };
@@ -119,13 +121,23 @@ public static class App
         var freeBits = FloatOption("--free-bits", "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", 0f, allowZero: true);
         var klWarmup = IntOption("--kl-warmup", "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", 0, 0);
         var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (--model dense, ELBO, --latent 20)" };
+        // --model vq: the compiled quantisers (VqModels.cs). The parser checks each value's range, the run the combination.
+        var vqDefault = Models.DefaultVq;
+        var codes = IntOption("--codes", $"K, the codebook's size (--model vq; default {vqDefault.Codes}, the peer's; compiled: {Models.CompiledVqValues(q => q.Codes)})", vqDefault.Codes, 2);
+        var dim = IntOption("--dim", $"D, the dimension of each code and the channels of the 7x7 map (--model vq; default {vqDefault.Dimension}; compiled: {Models.CompiledVqValues(q => q.Dimension)})", vqDefault.Dimension, 1);
+        var commitment = FloatOption("--commitment", $"Weight of the commitment term (--model vq; default {Models.Text(vqDefault.Commitment)}; compiled: {Models.CompiledVqValues(q => q.Commitment)})",
+            (float)vqDefault.Commitment, allowZero: true);
+        var decay = FloatOption("--decay", $"The codebook's EMA decay, or 0 to train it by Adam through the codebook loss (the peer's --no-ema) (--model vq; default {Models.Text(vqDefault.Decay)}; " +
+            $"compiled: {Models.CompiledVqValues(q => q.Decay)})", (float)vqDefault.Decay, allowZero: true);
+        var restartAfter = IntOption("--restart-after", "Move a code no position chose for this many steps to a recent encoder output, 0 = never " +
+            $"(--model vq; default {vqDefault.RestartAfter}, the peer's; compiled: {Models.CompiledVqValues(q => q.RestartAfter)}; every combination of the five is compiled)", vqDefault.RestartAfter, 0);
         var distributed = new Option<bool>("--distributed") { Description = "Data-parallel over the processes of mpirun -np N (Open MPI): each rank trains on 1/N of every batch, rank 0 prints and writes" };
         var deterministic = new Option<bool>("--deterministic") { Description = "With --distributed: sum the gradients in rank order, so a run is bit-identical to the next (slower)" };
 
         var command = new Command("train", "Train a model, evaluating the test split and saving a checkpoint after each epoch, then draw pictures")
         {
             epochs, batch, lr, model, latent, beta, device, threads, data, output, seed, resume, limit, objective, importanceSamples, freeBits, klWarmup, conditional,
-            distributed, deterministic,
+            codes, dim, commitment, decay, restartAfter, distributed, deterministic,
         };
         SetAction(command, console, p => TrainCommand.Run(new TrainSettings(
             p.GetValue(epochs), Given(p, batch), Given(p, lr), Given(p, latent), Given(p, beta), p.GetValue(device)!, p.GetValue(threads),
@@ -133,7 +145,8 @@ public static class App
             p.GetResult(objective) is { Implicit: false } ? Models.ObjectiveNamed(p.GetValue(objective)!) : null,
             Given(p, importanceSamples), Given(p, freeBits), Given(p, klWarmup), p.GetValue(conditional),
             p.GetValue(distributed), p.GetValue(deterministic),
-            p.GetResult(model) is { Implicit: false } ? Models.KindNamed(p.GetValue(model)!) : null), console, cancellationToken));
+            p.GetResult(model) is { Implicit: false } ? Models.KindNamed(p.GetValue(model)!) : null,
+            new VqFlags(Given(p, codes), Given(p, dim), Given(p, commitment), Given(p, decay), Given(p, restartAfter))), console, cancellationToken));
         return command;
     }
 
@@ -159,9 +172,10 @@ public static class App
         var (name, description) = kind switch
         {
             PictureKind.Sample => ("sample", "Draw 64 decoded samples from the prior, 8 x 8 (a conditional model: 10 of each class, a row per class)"),
-            PictureKind.Reconstruct => ("reconstruct", "Draw 16 test images above their reconstructions"),
+            PictureKind.Reconstruct => ("reconstruct", "Draw 16 test images above their reconstructions (a VQ-VAE's: decoded from their codes)"),
             PictureKind.Interpolate => ("interpolate", "Draw rows of 10 steps on straight lines between pairs of test images in latent space"),
             PictureKind.Traverse => ("traverse", "Draw each of the first 10 latent dimensions swept over -3..3 from a test image's posterior mean"),
+            PictureKind.Codes => ("codes", "Draw 16 test images above their 7x7 maps of code indices (a colour per code) and the images decoded from them (--model vq)"),
             _ => ("manifold", "Draw the decoder over a 20 x 20 grid of a 2-D latent space (models trained with --latent 2)"),
         };
         var checkpoint = CheckpointOption();

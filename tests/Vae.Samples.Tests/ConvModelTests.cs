@@ -141,7 +141,7 @@ public sealed partial class ConvModelTests(ConvTrainedRun run) : IClassFixture<C
 
     public static TheoryData<string[], string> NotCompiled => new()
     {
-        { ["--model", "cnn"], "--model must be one of dense, conv; got 'cnn'" },
+        { ["--model", "cnn"], "--model must be one of dense, conv, vq; got 'cnn'" },
         { ["--model", "conv", "--conditional"], "--conditional has no convolutional model" },
         { ["--model", "conv", "--objective", "iwae"], "--model conv trains the ELBO only" },
         { ["--model", "conv", "--objective", "dreg", "--importance-samples", "50"], "--model conv trains the ELBO only" },

@@ -23,6 +23,15 @@ internal static class EvaluateCommand
         var labels = Evaluation.LabelsFor(model, data.TestLabels[..(test.Length / Models.ImagePixels)]);
         int count = test.Length / Models.ImagePixels;
         console.Note($"evaluating {model.Architecture} on {count:N0} test images from '{data.Source}' ({device.Name})");
+        if (model.Architecture.Quantizer is not null)
+        {
+            // A VQ-VAE has no likelihood bound to estimate: the figures of its epoch line instead.
+            var usage = model.CodeUsage(test);
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_mse {Evaluation.MeanSquaredError(model, test):F5}"));
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_perplexity {usage.Perplexity:F1}"));
+            console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"codes_used {usage.CodesUsed} of {usage.Counts.Length}"));
+            return 0;
+        }
 
         double elbo = -Evaluation.TestNegativeElbo(model, test, data.TestLabels[..(test.Length / Models.ImagePixels)]);
         console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"test_elbo {elbo:F2}"));

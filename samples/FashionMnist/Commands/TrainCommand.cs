@@ -1,3 +1,4 @@
+using Vae.Data;
 using Vae.Files;
 using Vae.Samples.Fashion.Pictures;
 using Vae.Samples.Fashion.Progress;
@@ -12,7 +13,7 @@ internal sealed record TrainSettings(
     int Epochs, int? Batch, float? LearningRate, int? Latent, float? Beta, string Device, int Threads,
     string? Data, string? Out, ulong? Seed, string? Resume, int? Limit,
     Objective? Objective = null, int? ImportanceSamples = null, float? FreeBits = null, long? KlWarmup = null, bool Conditional = false,
-    bool Distributed = false, bool Deterministic = false, ModelKind? Model = null);
+    bool Distributed = false, bool Deterministic = false, ModelKind? Model = null, VqFlags? Vq = null);
 
 /// <summary>Trains a model, evaluates the test split and saves a checkpoint after each epoch, then draws the pictures.</summary>
 internal static class TrainCommand
@@ -31,6 +32,8 @@ internal static class TrainCommand
     public static int Run(TrainSettings settings, AppConsole console, CancellationToken cancellationToken)
     {
         if (settings.Deterministic && !settings.Distributed) throw new UsageException("--deterministic applies to --distributed training only.");
+        // Before mpirun's communicator is looked for: a VQ-VAE trains in one process (RunState says why, and checks a resumed one).
+        if (settings.Distributed && settings.Model == ModelKind.Vq) RunState.CheckVqOptions(settings);
         return settings.Distributed
             ? DistributedTrain.Run(settings, console, cancellationToken)
             : Run(settings, console, SingleProcessCommunicator.Instance, cancellationToken);
@@ -72,7 +75,11 @@ internal static class TrainCommand
             long steps = run.KlWarmup;
             trainer.KlWeightSchedule = step => beta * Math.Min(1f, (float)step / steps);
         }
-        string objective = run.Objective == Objective.Elbo
+        string objective = model.Architecture.Quantizer is { } q
+            ? $"mean squared error + {Models.Text(q.Commitment)} x commitment, codebook of {q.Codes} x {q.Dimension} by " +
+              (q.Ema ? $"EMA (decay {Models.Text(q.Decay)})" : "Adam (codebook loss)") +
+              (q.RestartAfter > 0 ? $", codes idle for {q.RestartAfter} steps restarted" : ", no restarts")
+            : run.Objective == Objective.Elbo
             ? $"KL weight {run.Beta}" + (run.FreeBits > 0 ? $", free bits {run.FreeBits}" : "") + (run.KlWarmup > 0 ? $", warm-up {run.KlWarmup} steps" : "")
             : $"{Models.NameOf(run.Objective)} bound over K = {run.Samples}";
         if (run.Conditional) objective += ", conditional on the 10 classes";
@@ -82,16 +89,18 @@ internal static class TrainCommand
                      $"writing to '{outDir}'");
 
         var reporter = EpochReporter.Create(console);
+        var examples = new InMemoryBatchSource(data.Train, Models.ImagePixels, Evaluation.LabelsFor(model, data.TrainLabels));
         for (int e = 0; e < settings.Epochs; e++)
         {
-            EpochResult result;
-            double test;
+            EpochFigures figures;
             try
             {
-                result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
-                    progress => trainer.TrainEpoch(data.Train, Evaluation.LabelsFor(model, data.TrainLabels), e + 1, settings.Epochs, progress, cancellationToken));
+                // A VQ-VAE's training figure is the peer's reconstruction error, which the meter measures batch by batch.
+                var meter = model.Architecture.Quantizer is null ? null : new TrainingErrorMeter(model, examples, run.Batch);
+                var result = reporter.Train(trainer.EpochsCompleted + 1, data.TrainCount,
+                    progress => trainer.TrainEpoch((IBatchSource?)meter ?? examples, e + 1, settings.Epochs, progress, cancellationToken));
                 cancellationToken.ThrowIfCancellationRequested();
-                test = root ? Evaluation.TestNegativeElbo(model, data.Test, data.TestLabels) : double.NaN;
+                figures = Evaluation.Epoch(model, result, meter, data, evaluate: root);
             }
             catch (OperationCanceledException)
             {
@@ -102,7 +111,7 @@ internal static class TrainCommand
             {
                 return App.Fail(console, $"{ex.Message} {LastCheckpoint(checkpointPath)}", App.Failure);
             }
-            run.Record(result.TrainLoss, test);
+            run.Record(figures.Train, figures.Test);
             if (!root) continue;
             try
             {
@@ -113,7 +122,7 @@ internal static class TrainCommand
             {
                 return App.Fail(console, $"writing the checkpoint of epoch {trainer.EpochsCompleted} to '{checkpointPath}' failed: {App.OneLine(ex.Message)} {LastCheckpoint(checkpointPath)}", App.Failure);
             }
-            reporter.Completed(result, test);
+            reporter.Completed(figures);
         }
 
         if (!root) return 0;
@@ -141,6 +150,13 @@ internal static class TrainCommand
     private static void WritePictures(VaeModel model, FashionData data, RunState run, string outDir)
     {
         Figures.Reconstructions(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "reconstructions.png"));
+        if (run.Quantized)
+        {
+            // A VQ-VAE has no prior or continuous latent to draw from: its codes instead.
+            Figures.CodeMaps(model, data.Test, run.Seed, Path.Combine(outDir, "codes.png"));
+            if (run.TrainHistory.Count > 0) Figures.Curves(run.TrainHistory, run.TestHistory, Path.Combine(outDir, "curves.png"), quantized: true);
+            return;
+        }
         Figures.Samples(model, run.Seed, Path.Combine(outDir, "samples.png"));
         Figures.Interpolation(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "interpolation.png"));
         Figures.Traversal(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "traversal.png"));

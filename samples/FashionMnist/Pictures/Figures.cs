@@ -107,16 +107,80 @@ internal static class Figures
         ImageGrid.Save(path, Decode(model, z, []), ManifoldSide * ManifoldSide, Side, Side, ManifoldSide, scale: 1, padding: 1);
     }
 
-    /// <summary>Train and test negative ELBO per epoch, epoch e at x = e.</summary>
-    public static void Curves(IReadOnlyList<double> train, IReadOnlyList<double> test, string path)
+    /// <summary>Train and test negative ELBO per epoch (a VQ-VAE's mean squared error per pixel when <paramref name="quantized"/>), epoch e at x = e.</summary>
+    public static void Curves(IReadOnlyList<double> train, IReadOnlyList<double> test, string path, bool quantized = false)
     {
         // LinePlot puts value i at x = i and skips NaN, so a leading NaN makes the x axis count epochs from 1.
         static double[] ByEpoch(IReadOnlyList<double> values) => [double.NaN, .. values];
+        string what = quantized ? "MSE per pixel" : "negative ELBO (nats)";
         LinePlot.Save(path,
         [
-            ("train negative ELBO (nats)", ByEpoch(train), (31, 119, 180)),
-            ("test negative ELBO (nats)", ByEpoch(test), (214, 39, 40)),
+            ($"train {what}", ByEpoch(train), (31, 119, 180)),
+            ($"test {what}", ByEpoch(test), (214, 39, 40)),
         ]);
+    }
+
+    /// <summary>
+    /// A VQ-VAE's codes: 16 test images (the ones <see cref="Reconstructions"/> picks with the same seed) in the top row,
+    /// below each its map of code indices (7 x 7 for the sample's models, each position a cell of 4 x 4 pixels in the
+    /// code's colour, the same colour for the same code everywhere in the picture), and in the bottom row the image
+    /// decoded from those codes. An RGB PNG on the grid of the grayscale pictures (tiles at twice their size, gaps of 2).
+    /// </summary>
+    public static void CodeMaps(VaeModel model, float[] test, ulong seed, string path)
+    {
+        if (model.Architecture.Quantizer is null)
+            throw new UsageException($"The code map is a picture of a VQ-VAE's codes; {model.Architecture.Name} has a Gaussian latent. Train one with --model vq.");
+        int positions = model.Architecture.QuantizedPositions, side = (int)Math.Round(Math.Sqrt(positions));
+        if (side * side != positions || Side % side != 0)
+            throw new InvalidOperationException($"{model.Architecture.Name}'s {positions} code positions do not make a square map that divides a {Side}x{Side} tile.");
+        int count = ReconstructionCount, cell = Side / side;
+        var x = Gather(test, Pick(test, count, seed));
+        int[] codes = model.EncodeCodes(x);
+        var decoded = new float[x.Length];
+        model.DecodeCodes(codes, decoded);
+        // The grayscale grid with the middle row blank, then painted in colour.
+        var tiles = new float[3 * x.Length];
+        x.CopyTo(tiles, 0);
+        decoded.CopyTo(tiles, 2 * x.Length);
+        const int Scale = 2, Padding = 2;
+        var grid = ImageGrid.Compose(tiles, 3 * count, Side, Side, count, Scale, Padding);
+        var rgb = new byte[grid.Pixels.Length * 3];
+        for (int i = 0; i < grid.Pixels.Length; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = grid.Pixels[i];
+        for (int image = 0; image < count; image++)
+        {
+            int left = Padding + image * (Side * Scale + Padding), top = Padding + (Side * Scale + Padding);
+            for (int y = 0; y < Side * Scale; y++)
+            for (int column = 0; column < Side * Scale; column++)
+            {
+                int code = codes[image * positions + y / (cell * Scale) * side + column / (cell * Scale)];
+                var (r, g, b) = CodeColour(code);
+                int o = 3 * ((top + y) * grid.Width + left + column);
+                (rgb[o], rgb[o + 1], rgb[o + 2]) = (r, g, b);
+            }
+        }
+        PngWriter.SaveRgb(path, grid.Width, grid.Height, rgb);
+    }
+
+    /// <summary>
+    /// A colour per code: hues spread by the golden ratio (neighbouring indices far apart on the colour wheel), with
+    /// three levels of brightness, so codes that differ look different however many there are.
+    /// </summary>
+    public static (byte R, byte G, byte B) CodeColour(int code)
+    {
+        double hue = code * 0.6180339887498949 % 1.0 * 6;
+        double value = (code % 3) switch { 0 => 0.95, 1 => 0.75, _ => 0.55 }, saturation = 0.75;
+        int sector = (int)hue;
+        double f = hue - sector, p = value * (1 - saturation), qv = value * (1 - saturation * f), t = value * (1 - saturation * (1 - f));
+        var (r, g, b) = sector switch
+        {
+            0 => (value, t, p),
+            1 => (qv, value, p),
+            2 => (p, value, t),
+            3 => (p, qv, value),
+            4 => (t, p, value),
+            _ => (value, p, qv),
+        };
+        return ((byte)Math.Round(255 * r), (byte)Math.Round(255 * g), (byte)Math.Round(255 * b));
     }
 
     /// <summary>

@@ -12,21 +12,26 @@ internal abstract class EpochReporter
     public abstract EpochResult Train(int epoch, int examples, Func<IProgress<TrainingProgress>?, EpochResult> train);
 
     /// <summary>Shows an epoch's figures once the test set has been evaluated.</summary>
-    public abstract void Completed(EpochResult result, double testNegativeElbo);
+    public abstract void Completed(EpochFigures figures);
 }
 
 /// <summary>
 /// For redirected output: nothing while training, then exactly
-/// <c>epoch N train_seconds X train_negative_elbo Y test_negative_elbo Z</c> per epoch, invariant culture.
+/// <c>epoch N train_seconds X train_negative_elbo Y test_negative_elbo Z</c> per epoch, invariant culture, or for a
+/// VQ-VAE <c>epoch N train_seconds X train_mse Y test_mse Z test_perplexity P codes_used U</c>, the line and the
+/// precision of the PyTorch peers (torch_vae.py, torch_vqvae.py).
 /// </summary>
 internal sealed class LineEpochReporter(TextWriter output) : EpochReporter
 {
     public override EpochResult Train(int epoch, int examples, Func<IProgress<TrainingProgress>?, EpochResult> train) => train(null);
 
-    public override void Completed(EpochResult result, double testNegativeElbo)
+    public override void Completed(EpochFigures f)
     {
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"epoch {result.Epoch} train_seconds {result.Seconds:F3} train_negative_elbo {result.TrainLoss:F2} test_negative_elbo {testNegativeElbo:F2}"));
+        output.WriteLine(f.Codes is { } codes
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"epoch {f.Epoch} train_seconds {f.Seconds:F3} train_mse {f.Train:F5} test_mse {f.Test:F5} test_perplexity {codes.Perplexity:F1} codes_used {codes.CodesUsed}")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"epoch {f.Epoch} train_seconds {f.Seconds:F3} train_negative_elbo {f.Train:F2} test_negative_elbo {f.Test:F2}"));
         // A reader on the other end of a pipe sees each epoch when it ends, not when the buffer fills.
         output.Flush();
     }

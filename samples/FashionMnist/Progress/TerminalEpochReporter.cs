@@ -21,9 +21,13 @@ internal sealed class TerminalEpochReporter(IAnsiConsole console) : EpochReporte
         return result!;
     }
 
-    public override void Completed(EpochResult result, double testNegativeElbo) =>
-        console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"epoch [bold]{result.Epoch}[/]  train -ELBO [blue]{result.TrainLoss:F2}[/]  test -ELBO [red]{testNegativeElbo:F2}[/] nats  ({result.Seconds:F1} s training)"));
+    public override void Completed(EpochFigures f) =>
+        console.MarkupLine(f.Codes is { } codes
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"epoch [bold]{f.Epoch}[/]  train MSE [blue]{f.Train:F5}[/]  test MSE [red]{f.Test:F5}[/] per pixel  perplexity {codes.Perplexity:F1}, " +
+                $"{codes.CodesUsed} of {codes.Counts.Length} codes used  ({f.Seconds:F1} s training)")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"epoch [bold]{f.Epoch}[/]  train -ELBO [blue]{f.Train:F2}[/]  test -ELBO [red]{f.Test:F2}[/] nats  ({f.Seconds:F1} s training)"));
 
     private static string Describe(int epoch, TrainingProgress? p) => p is { } r
         ? string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}  loss {r.Loss,7:F2}  {r.ExamplesPerSecond,7:F0} examples/s")
