@@ -70,6 +70,7 @@ public sealed class OpenClVqTests(ITestOutputHelper output)
     [InlineData(nameof(DenseVq))]
     [InlineData(nameof(ConvVq))]
     [InlineData(nameof(WideVq))]
+    [InlineData(nameof(ColourVq))]
     public void Training_steps_with_ema_and_restarts_match_the_cpu(string name)
     {
         using var device = OpenOrSkip();

@@ -14,7 +14,7 @@ public class VqModelTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        foreach (var model in new[] { nameof(DenseVq), nameof(ConvVq), nameof(TinyVq), nameof(WideVq) })
+        foreach (var model in new[] { nameof(DenseVq), nameof(ConvVq), nameof(TinyVq), nameof(WideVq), nameof(ColourVq) })
         foreach (var batch in new[] { 1, 7, 64 })
             yield return [model, batch];
     }
@@ -25,6 +25,7 @@ public class VqModelTests : IDisposable
         nameof(ConvVq) => new ConvVq(device, seed),
         nameof(TinyVq) => new TinyVq(device, seed),
         nameof(WideVq) => new WideVq(device, seed),
+        nameof(ColourVq) => new ColourVq(device, seed),
         nameof(PeerVqVae) => new PeerVqVae(device, seed),
         _ => throw new ArgumentException(name),
     };

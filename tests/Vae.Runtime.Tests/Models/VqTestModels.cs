@@ -44,3 +44,16 @@ public partial class TinyVq;
 [Encoder(128, Activation.Identity)]
 [Decoder(16, Activation.Tanh)]
 public partial class WideVq;
+
+/// <summary>
+/// Colour and odd sizes with the codebook trained by the optimiser: 3x9x7 -> Conv2d(8, k3, s2, p1) 8x5x4 (20 positions
+/// of D = 8, K = 64, Decay 0) -> ConvTranspose2d(6, k3, s2, p1) 6x9x7 -> ConvTranspose2d(3, k1), restarts after 1 step.
+/// </summary>
+[VariationalAutoencoder(Likelihood = Likelihood.MeanSquaredError)]
+[VectorQuantized(Codes = 64, Dimension = 8, Commitment = 0.3, Decay = 0, RestartAfter = 1)]
+[ImageInput(3, 9, 7)]
+[EncoderConv2d(8, 3, 2, 1, Activation.Gelu)]
+[DecoderReshape(8, 5, 4)]
+[DecoderConvTranspose2d(6, 3, 2, 1, 0, Activation.Silu)]
+[DecoderConvTranspose2d(3, 1, 1, 0, 0, Activation.Identity)]
+public partial class ColourVq;
