@@ -141,9 +141,8 @@ out[gid] = {Activation.DeviceFunction}(y);", Reads("params"), Reads("x"), Writes
             var device = new List<Launch>();
             if (!Activation.IsIdentity)
             {
-                device.Add(Launch(Kernel(KernelName("delta"), $"{Name} backward: d *= the {Activation.Name} derivative, in place.",
-                        $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
-                    Rows, Features, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
+                device.Add(ActivationDerivative(KernelName("delta"), $"{Name} backward: d *= the {Activation.Name} derivative, in place.",
+                    Activation, Rows, Features, d, Pre, Output));
             }
             device.Add(Launch(Kernel(KernelName("param_grad"), $"{Name} backward: dbias = sum of d, dweight = sum of d x_hat, per channel over rows and positions; one work item per channel.", $@"int c = (int)gid;
 float sum = 0.0f, weighted = 0.0f;

@@ -104,9 +104,8 @@ out[gid] = {Activation.DeviceFunction}(sum);", Reads("params"), Reads("in"), Wri
             var device = new List<Launch>();
             if (!Activation.IsIdentity)
             {
-                device.Add(Launch(Kernel(KernelName("delta"), $"{Name} backward: d *= the {Activation.Name} derivative, in place.",
-                        $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
-                    Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
+                device.Add(ActivationDerivative(KernelName("delta"), $"{Name} backward: d *= the {Activation.Name} derivative, in place.",
+                    Activation, Rows, OutFeatures, d, Pre, Output));
             }
             // The weight gradient sums small-side values times the big-side values their tap reads (see WeightGradient).
             device.Add(Launch(Kernel(KernelName("weight_grad"), $"{Name} backward: dW = d correlated with the input, summed over rows; one work item per weight.", WeightGradient(),

@@ -160,9 +160,8 @@ else
             var device = new List<Launch>();
             if (!Activation.IsIdentity)
             {
-                device.Add(Launch(Kernel(Kernel("delta"), $"{Name} backward: d[rows, {Int(Out)}] *= the {Activation.Name} derivative, in place.",
-                        $"d[gid] *= {Activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
-                    Rows, OutFeatures, Arg.Buffer(d), Arg.Buffer(Pre), Arg.Buffer(Output)));
+                device.Add(ActivationDerivative(Kernel("delta"), $"{Name} backward: d[rows, {Int(Out)}] *= the {Activation.Name} derivative, in place.",
+                    Activation, Rows, OutFeatures, d, Pre, Output));
             }
             device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in and db[{Int(Out)}] = d, summed over rows; {Int(StripRows)} outputs x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
 int o0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
+using Vae.Generator.Planning.Activations;
 using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning.Ops
@@ -62,6 +63,15 @@ namespace Vae.Generator.Planning.Ops
 
         protected static DeviceKernel Kernel(string name, string comment, string body, params KernelParameter[] parameters) =>
             new DeviceKernel(name, comment, new EquatableArray<KernelParameter>(parameters), body);
+
+        /// <summary>
+        /// The launch that turns d (the gradient of a layer's output) into the gradient of its pre-activation in place,
+        /// d *= f'(pre, out), one work item per value; the dense, convolution and BatchNorm ops share it.
+        /// </summary>
+        protected static Launch ActivationDerivative(string kernelName, string comment, ActivationFunction activation, RowSpace rows, string features,
+            string d, string pre, string output) =>
+            Launch(Kernel(kernelName, comment, $"d[gid] *= {activation.DeviceFunction}_derivative(pre[gid], out[gid]);", Writes("d"), Reads("pre"), Reads("out")),
+                rows, features, Arg.Buffer(d), Arg.Buffer(pre), Arg.Buffer(output));
 
         protected static KernelParameter Reads(string name) => new KernelParameter(name, ParameterKind.Input);
         protected static KernelParameter Writes(string name) => new KernelParameter(name, ParameterKind.Output);
