@@ -235,55 +235,201 @@ VAE_KERNEL void vq_mark_initialized(int n, VAE_GLOBAL float* params, int example
     if (examples > 0) params[QUANTIZER_INITIALIZED] = 1.0f;
 }
 
-/* The nearest code of row gid of z [rows, D] in the codebook [K, D]: codes[gid], zq[gid] = E[code], distance[gid] = the exact squared distance; one work item per row. */
-VAE_KERNEL void vq_nearest(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* z, VAE_GLOBAL int* codes, VAE_GLOBAL float* zq, VAE_GLOBAL float* distance)
+/* The nearest code of rows (first .. first + 3) x CODE_POSITIONS + p of z [rows, D] in the codebook [K, D]: codes, zq = E[code], distance = the exact squared distance; a tile of 4 rows x 4 codes of the GEMM z E^T at a time, fused with the arg-min. */
+VAE_KERNEL void vq_nearest(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* z, VAE_GLOBAL int* codes, VAE_GLOBAL float* zq, VAE_GLOBAL float* distance, int examples)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    VAE_GLOBAL const float* zr = z + gid * CODE_DIMENSION;
+    int p = (int)(gid % CODE_POSITIONS);
+    int first = (int)(gid / CODE_POSITIONS) * 4;
+    /* The ragged last tile repeats the last example and writes only its real rows. */
+    vae_i64 row0 = (vae_i64)(first + 0 < examples ? first + 0 : examples - 1) * CODE_POSITIONS + p;
+    vae_i64 row1 = (vae_i64)(first + 1 < examples ? first + 1 : examples - 1) * CODE_POSITIONS + p;
+    vae_i64 row2 = (vae_i64)(first + 2 < examples ? first + 2 : examples - 1) * CODE_POSITIONS + p;
+    vae_i64 row3 = (vae_i64)(first + 3 < examples ? first + 3 : examples - 1) * CODE_POSITIONS + p;
+    VAE_GLOBAL const float* z0 = z + row0 * CODE_DIMENSION;
+    VAE_GLOBAL const float* z1 = z + row1 * CODE_DIMENSION;
+    VAE_GLOBAL const float* z2 = z + row2 * CODE_DIMENSION;
+    VAE_GLOBAL const float* z3 = z + row3 * CODE_DIMENSION;
     VAE_GLOBAL const float* codebook = params + QUANTIZER_CODEBOOK;
-    float zn2 = 0.0f;
-    for (int d = 0; d < CODE_DIMENSION; d++) zn2 += zr[d] * zr[d];
-    float zn = VAE_SQRT(zn2);
+    float zn2_0 = vae_dot_tail(0.0f, z0, z0, 0, CODE_DIMENSION);
+    float zn2_1 = vae_dot_tail(0.0f, z1, z1, 0, CODE_DIMENSION);
+    float zn2_2 = vae_dot_tail(0.0f, z2, z2, 0, CODE_DIMENSION);
+    float zn2_3 = vae_dot_tail(0.0f, z3, z3, 0, CODE_DIMENSION);
+    float zn_0 = VAE_SQRT(zn2_0);
+    float zn_1 = VAE_SQRT(zn2_1);
+    float zn_2 = VAE_SQRT(zn2_2);
+    float zn_3 = VAE_SQRT(zn2_3);
     /* The CPU's margin factor; its absolute floor is a normal number here (a device may flush subnormals), which only widens the shortlist. */
     float slack = (float)(2.0 * (CODE_DIMENSION + 4) / 16777216.0);
     float floor_margin = 4.0f * (CODE_DIMENSION + 4) * 1.17549435e-38f;
-    /* Pass 1: upper = min over codes of g + b, the most the nearest code's exact distance can be. A NaN never lowers it. */
-    float upper = VAE_INFINITY;
-    for (int k = 0; k < CODE_COUNT; k++)
+    /* upper: the most the nearest code's exact distance can be (a NaN never lowers it); best: the decision so far. */
+    float upper0 = VAE_INFINITY;
+    float upper1 = VAE_INFINITY;
+    float upper2 = VAE_INFINITY;
+    float upper3 = VAE_INFINITY;
+    int best0 = -1;
+    int best1 = -1;
+    int best2 = -1;
+    int best3 = -1;
+    double best_distance0 = 0.0;
+    double best_distance1 = 0.0;
+    double best_distance2 = 0.0;
+    double best_distance3 = 0.0;
+    for (int pass = 0; pass < 2; pass++)
     {
-        VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
-        float dot = 0.0f, en2 = 0.0f;
-        for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
-        float g = zn2 - 2.0f * dot + en2;
-        float s = zn + VAE_SQRT(en2);
-        float high = g + (slack * (s * s) + floor_margin);
-        if (high < upper) upper = high;
+        for (int k0 = 0; k0 < CODE_COUNT; k0 += 4)
+        {
+            /* The ragged last code tile reads the last code again and skips it. */
+            VAE_GLOBAL const float* e0 = codebook + (vae_i64)(k0 + 0 < CODE_COUNT ? k0 + 0 : CODE_COUNT - 1) * CODE_DIMENSION;
+            VAE_GLOBAL const float* e1 = codebook + (vae_i64)(k0 + 1 < CODE_COUNT ? k0 + 1 : CODE_COUNT - 1) * CODE_DIMENSION;
+            VAE_GLOBAL const float* e2 = codebook + (vae_i64)(k0 + 2 < CODE_COUNT ? k0 + 2 : CODE_COUNT - 1) * CODE_DIMENSION;
+            VAE_GLOBAL const float* e3 = codebook + (vae_i64)(k0 + 3 < CODE_COUNT ? k0 + 3 : CODE_COUNT - 1) * CODE_DIMENSION;
+            vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+            vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+            vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+            vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
+            vae_f8 n0 = vae_zero8(), n1 = vae_zero8(), n2 = vae_zero8(), n3 = vae_zero8();
+            int d = 0;
+            for (; d + 8 <= CODE_DIMENSION; d += 8)
+            {
+                vae_f8 zv0 = vae_load8(z0 + d), zv1 = vae_load8(z1 + d), zv2 = vae_load8(z2 + d), zv3 = vae_load8(z3 + d);
+                vae_f8 ev0 = vae_load8(e0 + d), ev1 = vae_load8(e1 + d), ev2 = vae_load8(e2 + d), ev3 = vae_load8(e3 + d);
+                a0_0 = vae_madd8(zv0, ev0, a0_0);
+                a0_1 = vae_madd8(zv0, ev1, a0_1);
+                a0_2 = vae_madd8(zv0, ev2, a0_2);
+                a0_3 = vae_madd8(zv0, ev3, a0_3);
+                a1_0 = vae_madd8(zv1, ev0, a1_0);
+                a1_1 = vae_madd8(zv1, ev1, a1_1);
+                a1_2 = vae_madd8(zv1, ev2, a1_2);
+                a1_3 = vae_madd8(zv1, ev3, a1_3);
+                a2_0 = vae_madd8(zv2, ev0, a2_0);
+                a2_1 = vae_madd8(zv2, ev1, a2_1);
+                a2_2 = vae_madd8(zv2, ev2, a2_2);
+                a2_3 = vae_madd8(zv2, ev3, a2_3);
+                a3_0 = vae_madd8(zv3, ev0, a3_0);
+                a3_1 = vae_madd8(zv3, ev1, a3_1);
+                a3_2 = vae_madd8(zv3, ev2, a3_2);
+                a3_3 = vae_madd8(zv3, ev3, a3_3);
+                n0 = vae_madd8(ev0, ev0, n0);
+                n1 = vae_madd8(ev1, ev1, n1);
+                n2 = vae_madd8(ev2, ev2, n2);
+                n3 = vae_madd8(ev3, ev3, n3);
+            }
+            float en2_0 = vae_dot_tail(vae_hsum8(n0), e0, e0, d, CODE_DIMENSION);
+            float en2_1 = vae_dot_tail(vae_hsum8(n1), e1, e1, d, CODE_DIMENSION);
+            float en2_2 = vae_dot_tail(vae_hsum8(n2), e2, e2, d, CODE_DIMENSION);
+            float en2_3 = vae_dot_tail(vae_hsum8(n3), e3, e3, d, CODE_DIMENSION);
+            float en_0 = VAE_SQRT(en2_0);
+            float en_1 = VAE_SQRT(en2_1);
+            float en_2 = VAE_SQRT(en2_2);
+            float en_3 = VAE_SQRT(en2_3);
+            float g0_0 = zn2_0 - 2.0f * vae_dot_tail(vae_hsum8(a0_0), z0, e0, d, CODE_DIMENSION) + en2_0, s0_0 = zn_0 + en_0, b0_0 = slack * (s0_0 * s0_0) + floor_margin;
+            float g0_1 = zn2_0 - 2.0f * vae_dot_tail(vae_hsum8(a0_1), z0, e1, d, CODE_DIMENSION) + en2_1, s0_1 = zn_0 + en_1, b0_1 = slack * (s0_1 * s0_1) + floor_margin;
+            float g0_2 = zn2_0 - 2.0f * vae_dot_tail(vae_hsum8(a0_2), z0, e2, d, CODE_DIMENSION) + en2_2, s0_2 = zn_0 + en_2, b0_2 = slack * (s0_2 * s0_2) + floor_margin;
+            float g0_3 = zn2_0 - 2.0f * vae_dot_tail(vae_hsum8(a0_3), z0, e3, d, CODE_DIMENSION) + en2_3, s0_3 = zn_0 + en_3, b0_3 = slack * (s0_3 * s0_3) + floor_margin;
+            float g1_0 = zn2_1 - 2.0f * vae_dot_tail(vae_hsum8(a1_0), z1, e0, d, CODE_DIMENSION) + en2_0, s1_0 = zn_1 + en_0, b1_0 = slack * (s1_0 * s1_0) + floor_margin;
+            float g1_1 = zn2_1 - 2.0f * vae_dot_tail(vae_hsum8(a1_1), z1, e1, d, CODE_DIMENSION) + en2_1, s1_1 = zn_1 + en_1, b1_1 = slack * (s1_1 * s1_1) + floor_margin;
+            float g1_2 = zn2_1 - 2.0f * vae_dot_tail(vae_hsum8(a1_2), z1, e2, d, CODE_DIMENSION) + en2_2, s1_2 = zn_1 + en_2, b1_2 = slack * (s1_2 * s1_2) + floor_margin;
+            float g1_3 = zn2_1 - 2.0f * vae_dot_tail(vae_hsum8(a1_3), z1, e3, d, CODE_DIMENSION) + en2_3, s1_3 = zn_1 + en_3, b1_3 = slack * (s1_3 * s1_3) + floor_margin;
+            float g2_0 = zn2_2 - 2.0f * vae_dot_tail(vae_hsum8(a2_0), z2, e0, d, CODE_DIMENSION) + en2_0, s2_0 = zn_2 + en_0, b2_0 = slack * (s2_0 * s2_0) + floor_margin;
+            float g2_1 = zn2_2 - 2.0f * vae_dot_tail(vae_hsum8(a2_1), z2, e1, d, CODE_DIMENSION) + en2_1, s2_1 = zn_2 + en_1, b2_1 = slack * (s2_1 * s2_1) + floor_margin;
+            float g2_2 = zn2_2 - 2.0f * vae_dot_tail(vae_hsum8(a2_2), z2, e2, d, CODE_DIMENSION) + en2_2, s2_2 = zn_2 + en_2, b2_2 = slack * (s2_2 * s2_2) + floor_margin;
+            float g2_3 = zn2_2 - 2.0f * vae_dot_tail(vae_hsum8(a2_3), z2, e3, d, CODE_DIMENSION) + en2_3, s2_3 = zn_2 + en_3, b2_3 = slack * (s2_3 * s2_3) + floor_margin;
+            float g3_0 = zn2_3 - 2.0f * vae_dot_tail(vae_hsum8(a3_0), z3, e0, d, CODE_DIMENSION) + en2_0, s3_0 = zn_3 + en_0, b3_0 = slack * (s3_0 * s3_0) + floor_margin;
+            float g3_1 = zn2_3 - 2.0f * vae_dot_tail(vae_hsum8(a3_1), z3, e1, d, CODE_DIMENSION) + en2_1, s3_1 = zn_3 + en_1, b3_1 = slack * (s3_1 * s3_1) + floor_margin;
+            float g3_2 = zn2_3 - 2.0f * vae_dot_tail(vae_hsum8(a3_2), z3, e2, d, CODE_DIMENSION) + en2_2, s3_2 = zn_3 + en_2, b3_2 = slack * (s3_2 * s3_2) + floor_margin;
+            float g3_3 = zn2_3 - 2.0f * vae_dot_tail(vae_hsum8(a3_3), z3, e3, d, CODE_DIMENSION) + en2_3, s3_3 = zn_3 + en_3, b3_3 = slack * (s3_3 * s3_3) + floor_margin;
+            if (pass == 0)
+            {
+                if (k0 + 0 < CODE_COUNT && g0_0 + b0_0 < upper0) upper0 = g0_0 + b0_0;
+                if (k0 + 1 < CODE_COUNT && g0_1 + b0_1 < upper0) upper0 = g0_1 + b0_1;
+                if (k0 + 2 < CODE_COUNT && g0_2 + b0_2 < upper0) upper0 = g0_2 + b0_2;
+                if (k0 + 3 < CODE_COUNT && g0_3 + b0_3 < upper0) upper0 = g0_3 + b0_3;
+                if (k0 + 0 < CODE_COUNT && g1_0 + b1_0 < upper1) upper1 = g1_0 + b1_0;
+                if (k0 + 1 < CODE_COUNT && g1_1 + b1_1 < upper1) upper1 = g1_1 + b1_1;
+                if (k0 + 2 < CODE_COUNT && g1_2 + b1_2 < upper1) upper1 = g1_2 + b1_2;
+                if (k0 + 3 < CODE_COUNT && g1_3 + b1_3 < upper1) upper1 = g1_3 + b1_3;
+                if (k0 + 0 < CODE_COUNT && g2_0 + b2_0 < upper2) upper2 = g2_0 + b2_0;
+                if (k0 + 1 < CODE_COUNT && g2_1 + b2_1 < upper2) upper2 = g2_1 + b2_1;
+                if (k0 + 2 < CODE_COUNT && g2_2 + b2_2 < upper2) upper2 = g2_2 + b2_2;
+                if (k0 + 3 < CODE_COUNT && g2_3 + b2_3 < upper2) upper2 = g2_3 + b2_3;
+                if (k0 + 0 < CODE_COUNT && g3_0 + b3_0 < upper3) upper3 = g3_0 + b3_0;
+                if (k0 + 1 < CODE_COUNT && g3_1 + b3_1 < upper3) upper3 = g3_1 + b3_1;
+                if (k0 + 2 < CODE_COUNT && g3_2 + b3_2 < upper3) upper3 = g3_2 + b3_2;
+                if (k0 + 3 < CODE_COUNT && g3_3 + b3_3 < upper3) upper3 = g3_3 + b3_3;
+            }
+            else
+            {
+                /* The candidates of each row, in ascending code order. */
+                if (k0 + 0 < CODE_COUNT && g0_0 - b0_0 <= upper0) { double dist = vae_exact_distance(z0, e0, CODE_DIMENSION); if (best0 < 0 ? dist == dist : dist < best_distance0) { best0 = k0 + 0; best_distance0 = dist; } }
+                if (k0 + 1 < CODE_COUNT && g0_1 - b0_1 <= upper0) { double dist = vae_exact_distance(z0, e1, CODE_DIMENSION); if (best0 < 0 ? dist == dist : dist < best_distance0) { best0 = k0 + 1; best_distance0 = dist; } }
+                if (k0 + 2 < CODE_COUNT && g0_2 - b0_2 <= upper0) { double dist = vae_exact_distance(z0, e2, CODE_DIMENSION); if (best0 < 0 ? dist == dist : dist < best_distance0) { best0 = k0 + 2; best_distance0 = dist; } }
+                if (k0 + 3 < CODE_COUNT && g0_3 - b0_3 <= upper0) { double dist = vae_exact_distance(z0, e3, CODE_DIMENSION); if (best0 < 0 ? dist == dist : dist < best_distance0) { best0 = k0 + 3; best_distance0 = dist; } }
+                if (k0 + 0 < CODE_COUNT && g1_0 - b1_0 <= upper1) { double dist = vae_exact_distance(z1, e0, CODE_DIMENSION); if (best1 < 0 ? dist == dist : dist < best_distance1) { best1 = k0 + 0; best_distance1 = dist; } }
+                if (k0 + 1 < CODE_COUNT && g1_1 - b1_1 <= upper1) { double dist = vae_exact_distance(z1, e1, CODE_DIMENSION); if (best1 < 0 ? dist == dist : dist < best_distance1) { best1 = k0 + 1; best_distance1 = dist; } }
+                if (k0 + 2 < CODE_COUNT && g1_2 - b1_2 <= upper1) { double dist = vae_exact_distance(z1, e2, CODE_DIMENSION); if (best1 < 0 ? dist == dist : dist < best_distance1) { best1 = k0 + 2; best_distance1 = dist; } }
+                if (k0 + 3 < CODE_COUNT && g1_3 - b1_3 <= upper1) { double dist = vae_exact_distance(z1, e3, CODE_DIMENSION); if (best1 < 0 ? dist == dist : dist < best_distance1) { best1 = k0 + 3; best_distance1 = dist; } }
+                if (k0 + 0 < CODE_COUNT && g2_0 - b2_0 <= upper2) { double dist = vae_exact_distance(z2, e0, CODE_DIMENSION); if (best2 < 0 ? dist == dist : dist < best_distance2) { best2 = k0 + 0; best_distance2 = dist; } }
+                if (k0 + 1 < CODE_COUNT && g2_1 - b2_1 <= upper2) { double dist = vae_exact_distance(z2, e1, CODE_DIMENSION); if (best2 < 0 ? dist == dist : dist < best_distance2) { best2 = k0 + 1; best_distance2 = dist; } }
+                if (k0 + 2 < CODE_COUNT && g2_2 - b2_2 <= upper2) { double dist = vae_exact_distance(z2, e2, CODE_DIMENSION); if (best2 < 0 ? dist == dist : dist < best_distance2) { best2 = k0 + 2; best_distance2 = dist; } }
+                if (k0 + 3 < CODE_COUNT && g2_3 - b2_3 <= upper2) { double dist = vae_exact_distance(z2, e3, CODE_DIMENSION); if (best2 < 0 ? dist == dist : dist < best_distance2) { best2 = k0 + 3; best_distance2 = dist; } }
+                if (k0 + 0 < CODE_COUNT && g3_0 - b3_0 <= upper3) { double dist = vae_exact_distance(z3, e0, CODE_DIMENSION); if (best3 < 0 ? dist == dist : dist < best_distance3) { best3 = k0 + 0; best_distance3 = dist; } }
+                if (k0 + 1 < CODE_COUNT && g3_1 - b3_1 <= upper3) { double dist = vae_exact_distance(z3, e1, CODE_DIMENSION); if (best3 < 0 ? dist == dist : dist < best_distance3) { best3 = k0 + 1; best_distance3 = dist; } }
+                if (k0 + 2 < CODE_COUNT && g3_2 - b3_2 <= upper3) { double dist = vae_exact_distance(z3, e2, CODE_DIMENSION); if (best3 < 0 ? dist == dist : dist < best_distance3) { best3 = k0 + 2; best_distance3 = dist; } }
+                if (k0 + 3 < CODE_COUNT && g3_3 - b3_3 <= upper3) { double dist = vae_exact_distance(z3, e3, CODE_DIMENSION); if (best3 < 0 ? dist == dist : dist < best_distance3) { best3 = k0 + 3; best_distance3 = dist; } }
+            }
+        }
     }
-    /* Pass 2: the candidates (g - b <= upper), recomputed in the same way, decided by the exact distance. */
-    int best = -1;
-    double best_distance = 0.0;
-    for (int k = 0; k < CODE_COUNT; k++)
+    /* No finite margin (a NaN or overflowing row): the plain scan over every code, then code 0, as the CPU; then the writes. */
+    if (first + 0 < examples)
     {
-        VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
-        float dot = 0.0f, en2 = 0.0f;
-        for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
-        float g = zn2 - 2.0f * dot + en2;
-        float s = zn + VAE_SQRT(en2);
-        if (!(g - (slack * (s * s) + floor_margin) <= upper)) continue;
-        double dist = vae_exact_distance(zr, e, CODE_DIMENSION);
-        if (best < 0 ? dist == dist : dist < best_distance) { best = k; best_distance = dist; }
+        for (int k = 0; best0 < 0 && k < CODE_COUNT; k++)
+        {
+            double dist = vae_exact_distance(z0, codebook + (vae_i64)k * CODE_DIMENSION, CODE_DIMENSION);
+            if (dist == dist) { best0 = k; best_distance0 = dist; }
+        }
+        if (best0 < 0) { best0 = 0; best_distance0 = vae_exact_distance(z0, codebook, CODE_DIMENSION); }
+        codes[row0] = best0;
+        for (int d = 0; d < CODE_DIMENSION; d++) zq[row0 * CODE_DIMENSION + d] = codebook[(vae_i64)best0 * CODE_DIMENSION + d];
+        distance[row0] = (float)best_distance0;
     }
-    /* No finite margin (a NaN or overflowing row): the plain scan over every code, then code 0, as the CPU. */
-    for (int k = 0; best < 0 && k < CODE_COUNT; k++)
+    if (first + 1 < examples)
     {
-        double dist = vae_exact_distance(zr, codebook + k * CODE_DIMENSION, CODE_DIMENSION);
-        if (dist == dist) { best = k; best_distance = dist; }
+        for (int k = 0; best1 < 0 && k < CODE_COUNT; k++)
+        {
+            double dist = vae_exact_distance(z1, codebook + (vae_i64)k * CODE_DIMENSION, CODE_DIMENSION);
+            if (dist == dist) { best1 = k; best_distance1 = dist; }
+        }
+        if (best1 < 0) { best1 = 0; best_distance1 = vae_exact_distance(z1, codebook, CODE_DIMENSION); }
+        codes[row1] = best1;
+        for (int d = 0; d < CODE_DIMENSION; d++) zq[row1 * CODE_DIMENSION + d] = codebook[(vae_i64)best1 * CODE_DIMENSION + d];
+        distance[row1] = (float)best_distance1;
     }
-    if (best < 0) { best = 0; best_distance = vae_exact_distance(zr, codebook, CODE_DIMENSION); }
-    codes[gid] = best;
-    for (int d = 0; d < CODE_DIMENSION; d++) zq[gid * CODE_DIMENSION + d] = codebook[best * CODE_DIMENSION + d];
-    distance[gid] = (float)best_distance;
+    if (first + 2 < examples)
+    {
+        for (int k = 0; best2 < 0 && k < CODE_COUNT; k++)
+        {
+            double dist = vae_exact_distance(z2, codebook + (vae_i64)k * CODE_DIMENSION, CODE_DIMENSION);
+            if (dist == dist) { best2 = k; best_distance2 = dist; }
+        }
+        if (best2 < 0) { best2 = 0; best_distance2 = vae_exact_distance(z2, codebook, CODE_DIMENSION); }
+        codes[row2] = best2;
+        for (int d = 0; d < CODE_DIMENSION; d++) zq[row2 * CODE_DIMENSION + d] = codebook[(vae_i64)best2 * CODE_DIMENSION + d];
+        distance[row2] = (float)best_distance2;
+    }
+    if (first + 3 < examples)
+    {
+        for (int k = 0; best3 < 0 && k < CODE_COUNT; k++)
+        {
+            double dist = vae_exact_distance(z3, codebook + (vae_i64)k * CODE_DIMENSION, CODE_DIMENSION);
+            if (dist == dist) { best3 = k; best_distance3 = dist; }
+        }
+        if (best3 < 0) { best3 = 0; best_distance3 = vae_exact_distance(z3, codebook, CODE_DIMENSION); }
+        codes[row3] = best3;
+        for (int d = 0; d < CODE_DIMENSION; d++) zq[row3 * CODE_DIMENSION + d] = codebook[(vae_i64)best3 * CODE_DIMENSION + d];
+        distance[row3] = (float)best_distance3;
+    }
 }
 
 /* rows [examples * positions, D] -> [examples, D, positions]; one work item per value. */
@@ -1093,7 +1239,7 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 queue.Launch("vq_initialize", (long)(CodeCount), [Buffer(Parameters), Buffer(QuantizerInput), Int(examples), Unsigned((uint)seed), Unsigned((uint)(seed >> 32))]);
                 queue.Launch("vq_mark_initialized", (long)(1), [Buffer(Parameters), Int(examples)]);
                 // Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code] and each row's squared distance.
-                queue.Launch("vq_nearest", (long)examples * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance)]);
+                queue.Launch("vq_nearest", (long)((examples + 3) / 4) * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance), Int(examples)]);
                 // z_q to the decoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(QuantizedRows), Buffer(Z)]);
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
@@ -1161,7 +1307,7 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // z_e to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(Encoder2Out), Buffer(QuantizerInput)]);
                 // Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code] and each row's squared distance.
-                queue.Launch("vq_nearest", (long)examples * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance)]);
+                queue.Launch("vq_nearest", (long)((examples + 3) / 4) * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance), Int(examples)]);
                 // z_q to the decoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(QuantizedRows), Buffer(Z)]);
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
@@ -1186,7 +1332,7 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // z_e to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(Encoder2Out), Buffer(QuantizerInput)]);
                 // Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code].
-                queue.Launch("vq_nearest", (long)examples * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance)]);
+                queue.Launch("vq_nearest", (long)((examples + 3) / 4) * CodePositions, [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(QuantizedRows), Buffer(CodeDistance), Int(examples)]);
             }
 
             public void Decode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int rows)

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using Vae.Generator.Specs;
 
 namespace Vae.Generator.Planning.Ops
@@ -112,8 +113,8 @@ namespace Vae.Generator.Planning.Ops
                 (distance ? " and each row's squared distance." : "."),
             Cpu(VectorQuantizer + ".Forward", Arg.Value("threads"), Rows, Arg.Constant("CodeDimension"), Arg.Constant("CodeCount"),
                 Arg.Buffer(ZeRows), CodebookArg, Arg.Buffer(CodesBuffer), Arg.Buffer(ZqRows), distance ? Arg.Buffer(DistanceBuffer) : Arg.None()),
-            Launch(NearestKernel, RowSpace.Examples, "CodePositions", Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows), Arg.Buffer(CodesBuffer),
-                Arg.Buffer(ZqRows), Arg.Buffer(DistanceBuffer)));
+            new Launch(NearestKernel, RowSpace.Examples, "CodePositions", new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(ZeRows),
+                Arg.Buffer(CodesBuffer), Arg.Buffer(ZqRows), Arg.Buffer(DistanceBuffer), Arg.Rows(RowSpace.Examples) }), NearestRows));
 
         // Device kernels. Rows of z are examples * CODE_POSITIONS; the codebook and the quantiser's state are addressed in
         // the flat parameter buffer by their offset macros. Every reduction runs in one work item in a fixed order (no
@@ -130,56 +131,87 @@ int at = (int)(gid % LATENT);
 dst[gid] = src[b * LATENT + (at % CODE_POSITIONS) * CODE_DIMENSION + at / CODE_POSITIONS];", Reads("src"), Writes("dst"));
 
         /// <summary>
-        /// The nearest code, the CPU's contract (Kernels/Cpu/VectorQuantizer.cs): float GEMM-form distances nominate, with
-        /// the margin 2 (D + 4) u (||z|| + ||e||)^2, every code that may be nearest; the candidates' exact double distances
-        /// (vae_exact_distance, ascending d, no contraction) decide in ascending code order with a strict comparison.
+        /// The nearest code, the CPU's contract (Kernels/Cpu/VectorQuantizer.cs): float GEMM-form distances
+        /// ||z||^2 - 2 z.e + ||e||^2 nominate, with the margin 2 (D + 4) u (||z|| + ||e||)^2, every code that may be
+        /// nearest; the candidates' exact double distances (vae_exact_distance, ascending d, no contraction) decide in
+        /// ascending code order with a strict comparison. The dot products are a GEMM of z [rows, D] and E^T [D, K] in
+        /// register tiles, as the dense layers' device forward: a work item holds <see cref="NearestRows"/> rows (the same
+        /// position of consecutive examples) against <see cref="NearestCodes"/> codes at a time, D eight lanes at a time,
+        /// so each loaded value feeds several multiply-adds; ||e||^2 comes out of the same loads. The arg-min is fused:
+        /// pass 1 takes each row's least upper bound min (g + b) over the code tiles, pass 2 recomputes the same tiles and
+        /// lets the candidates (g - b &lt;= upper) decide. Nothing K-sized is stored.
         /// </summary>
+        public const int NearestRows = 4, NearestCodes = 4;
+
+        private static string Each(int count, string template, string separator = "\n") =>
+            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
+
+        /// <summary>Lines for every (row t, code u) pair of the tile, from a template with {t} and {u}.</summary>
+        private static string EachPair(string template, string indent) =>
+            string.Join("\n", Enumerable.Range(0, NearestRows).SelectMany(t => Enumerable.Range(0, NearestCodes)
+                .Select(u => indent + template.Replace("{t}", Int(t)).Replace("{u}", Int(u)))));
+
         private static DeviceKernel NearestKernel => Kernel("vq_nearest",
-            "The nearest code of row gid of z [rows, D] in the codebook [K, D]: codes[gid], zq[gid] = E[code], distance[gid] = the exact squared distance; one work item per row.",
-            @"VAE_GLOBAL const float* zr = z + gid * CODE_DIMENSION;
+            $"The nearest code of rows (first .. first + {Int(NearestRows - 1)}) x CODE_POSITIONS + p of z [rows, D] in the codebook [K, D]: codes, zq = E[code], distance = the exact squared distance; " +
+            $"a tile of {Int(NearestRows)} rows x {Int(NearestCodes)} codes of the GEMM z E^T at a time, fused with the arg-min.",
+            $@"int p = (int)(gid % CODE_POSITIONS);
+int first = (int)(gid / CODE_POSITIONS) * {Int(NearestRows)};
+/* The ragged last tile repeats the last example and writes only its real rows. */
+{Each(NearestRows, "vae_i64 row{t} = (vae_i64)(first + {t} < examples ? first + {t} : examples - 1) * CODE_POSITIONS + p;")}
+{Each(NearestRows, "VAE_GLOBAL const float* z{t} = z + row{t} * CODE_DIMENSION;")}
 VAE_GLOBAL const float* codebook = params + QUANTIZER_CODEBOOK;
-float zn2 = 0.0f;
-for (int d = 0; d < CODE_DIMENSION; d++) zn2 += zr[d] * zr[d];
-float zn = VAE_SQRT(zn2);
+{Each(NearestRows, "float zn2_{t} = vae_dot_tail(0.0f, z{t}, z{t}, 0, CODE_DIMENSION);")}
+{Each(NearestRows, "float zn_{t} = VAE_SQRT(zn2_{t});")}
 /* The CPU's margin factor; its absolute floor is a normal number here (a device may flush subnormals), which only widens the shortlist. */
 float slack = (float)(2.0 * (CODE_DIMENSION + 4) / 16777216.0);
 float floor_margin = 4.0f * (CODE_DIMENSION + 4) * 1.17549435e-38f;
-/* Pass 1: upper = min over codes of g + b, the most the nearest code's exact distance can be. A NaN never lowers it. */
-float upper = VAE_INFINITY;
-for (int k = 0; k < CODE_COUNT; k++)
+/* upper: the most the nearest code's exact distance can be (a NaN never lowers it); best: the decision so far. */
+{Each(NearestRows, "float upper{t} = VAE_INFINITY;")}
+{Each(NearestRows, "int best{t} = -1;")}
+{Each(NearestRows, "double best_distance{t} = 0.0;")}
+for (int pass = 0; pass < 2; pass++)
+{{
+    for (int k0 = 0; k0 < CODE_COUNT; k0 += {Int(NearestCodes)})
+    {{
+        /* The ragged last code tile reads the last code again and skips it. */
+{Each(NearestCodes, "        VAE_GLOBAL const float* e{t} = codebook + (vae_i64)(k0 + {t} < CODE_COUNT ? k0 + {t} : CODE_COUNT - 1) * CODE_DIMENSION;")}
+{Each(NearestRows, "        vae_f8 " + Each(NearestCodes, "a{r}_{t} = vae_zero8()", ", ").Replace("{r}", "{t}") + ";")}
+        vae_f8 {Each(NearestCodes, "n{t} = vae_zero8()", ", ")};
+        int d = 0;
+        for (; d + 8 <= CODE_DIMENSION; d += 8)
+        {{
+            vae_f8 {Each(NearestRows, "zv{t} = vae_load8(z{t} + d)", ", ")};
+            vae_f8 {Each(NearestCodes, "ev{t} = vae_load8(e{t} + d)", ", ")};
+{EachPair("a{t}_{u} = vae_madd8(zv{t}, ev{u}, a{t}_{u});", "            ")}
+{Each(NearestCodes, "            n{t} = vae_madd8(ev{t}, ev{t}, n{t});")}
+        }}
+{Each(NearestCodes, "        float en2_{t} = vae_dot_tail(vae_hsum8(n{t}), e{t}, e{t}, d, CODE_DIMENSION);")}
+{Each(NearestCodes, "        float en_{t} = VAE_SQRT(en2_{t});")}
+{EachPair("float g{t}_{u} = zn2_{t} - 2.0f * vae_dot_tail(vae_hsum8(a{t}_{u}), z{t}, e{u}, d, CODE_DIMENSION) + en2_{u}, s{t}_{u} = zn_{t} + en_{u}, b{t}_{u} = slack * (s{t}_{u} * s{t}_{u}) + floor_margin;", "        ")}
+        if (pass == 0)
+        {{
+{EachPair("if (k0 + {u} < CODE_COUNT && g{t}_{u} + b{t}_{u} < upper{t}) upper{t} = g{t}_{u} + b{t}_{u};", "            ")}
+        }}
+        else
+        {{
+            /* The candidates of each row, in ascending code order. */
+{EachPair("if (k0 + {u} < CODE_COUNT && g{t}_{u} - b{t}_{u} <= upper{t}) { double dist = vae_exact_distance(z{t}, e{u}, CODE_DIMENSION); if (best{t} < 0 ? dist == dist : dist < best_distance{t}) { best{t} = k0 + {u}; best_distance{t} = dist; } }", "            ")}
+        }}
+    }}
+}}
+/* No finite margin (a NaN or overflowing row): the plain scan over every code, then code 0, as the CPU; then the writes. */
+{Each(NearestRows, @"if (first + {t} < examples)
 {
-    VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
-    float dot = 0.0f, en2 = 0.0f;
-    for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
-    float g = zn2 - 2.0f * dot + en2;
-    float s = zn + VAE_SQRT(en2);
-    float high = g + (slack * (s * s) + floor_margin);
-    if (high < upper) upper = high;
-}
-/* Pass 2: the candidates (g - b <= upper), recomputed in the same way, decided by the exact distance. */
-int best = -1;
-double best_distance = 0.0;
-for (int k = 0; k < CODE_COUNT; k++)
-{
-    VAE_GLOBAL const float* e = codebook + k * CODE_DIMENSION;
-    float dot = 0.0f, en2 = 0.0f;
-    for (int d = 0; d < CODE_DIMENSION; d++) { dot += zr[d] * e[d]; en2 += e[d] * e[d]; }
-    float g = zn2 - 2.0f * dot + en2;
-    float s = zn + VAE_SQRT(en2);
-    if (!(g - (slack * (s * s) + floor_margin) <= upper)) continue;
-    double dist = vae_exact_distance(zr, e, CODE_DIMENSION);
-    if (best < 0 ? dist == dist : dist < best_distance) { best = k; best_distance = dist; }
-}
-/* No finite margin (a NaN or overflowing row): the plain scan over every code, then code 0, as the CPU. */
-for (int k = 0; best < 0 && k < CODE_COUNT; k++)
-{
-    double dist = vae_exact_distance(zr, codebook + k * CODE_DIMENSION, CODE_DIMENSION);
-    if (dist == dist) { best = k; best_distance = dist; }
-}
-if (best < 0) { best = 0; best_distance = vae_exact_distance(zr, codebook, CODE_DIMENSION); }
-codes[gid] = best;
-for (int d = 0; d < CODE_DIMENSION; d++) zq[gid * CODE_DIMENSION + d] = codebook[best * CODE_DIMENSION + d];
-distance[gid] = (float)best_distance;", Reads("params"), Reads("z"), IntBuffer("codes"), Writes("zq"), Writes("distance"));
+    for (int k = 0; best{t} < 0 && k < CODE_COUNT; k++)
+    {
+        double dist = vae_exact_distance(z{t}, codebook + (vae_i64)k * CODE_DIMENSION, CODE_DIMENSION);
+        if (dist == dist) { best{t} = k; best_distance{t} = dist; }
+    }
+    if (best{t} < 0) { best{t} = 0; best_distance{t} = vae_exact_distance(z{t}, codebook, CODE_DIMENSION); }
+    codes[row{t}] = best{t};
+    for (int d = 0; d < CODE_DIMENSION; d++) zq[row{t} * CODE_DIMENSION + d] = codebook[(vae_i64)best{t} * CODE_DIMENSION + d];
+    distance[row{t}] = (float)best_distance{t};
+}")}", Reads("params"), Reads("z"), IntBuffer("codes"), Writes("zq"), Writes("distance"), IntParameter("examples"));
 
         private static DeviceKernel GatherKernel => Kernel("vq_gather",
             "zq [rows, D] = the codebook's rows at codes [rows] (the host checked every code); one work item per value.",
