@@ -21,10 +21,16 @@ internal abstract class AcceleratorDevice<TProgram> : Device where TProgram : cl
     /// <summary>Releases the context after every program is gone.</summary>
     protected abstract void DisposeContext();
 
+    /// <summary>Refuses, with the reason, a model this device cannot run, before its program is compiled.</summary>
+    protected virtual void CheckCanRun(ModelDescriptor descriptor)
+    {
+    }
+
     internal override IModelBackend CreateBackend(ModelDescriptor descriptor, ModelKernels kernels)
     {
         if (kernels.Accelerator is null || kernels.DeviceSource is null)
             throw new NotSupportedException($"Model '{descriptor.Name}' was generated without {Kind} kernels.");
+        CheckCanRun(descriptor);
         var source = SourceOf(kernels.DeviceSource);
         TProgram? program;
         // Models may be created on one device from several threads; the cache is shared.

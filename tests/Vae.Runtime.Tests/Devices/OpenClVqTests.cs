@@ -1,3 +1,4 @@
+using Vae.Devices.OpenCl;
 using Vae.Runtime.Tests.Kernels;
 using Vae.Runtime.Tests.Models;
 using Xunit;
@@ -132,5 +133,29 @@ public sealed class OpenClVqTests(ITestOutputHelper output)
         device.DecodeCodes(codes, fromCodes);
         cpu.DecodeCodes(codes, fromCodesCpu);
         for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(fromCodes[i] - fromCodesCpu[i]) <= 1e-4 * Math.Max(1, Math.Abs(fromCodesCpu[i])), $"{d.Name} {when}: decoded[{i}]");
+    }
+
+    /// <summary>A device without doubles refuses a VQ-VAE by name before compiling (and still takes a Gaussian model).</summary>
+    [Fact]
+    public void A_device_without_doubles_refuses_a_vq_vae_with_the_reason()
+    {
+        using var cpu = Device.Cpu(1);
+        using var vq = new TinyVq(cpu);
+        using var gaussian = new ConvOddVae(cpu);
+        var noDoubles = new OpenClDeviceInfo(0, "Some Platform", 0, "Some GPU", OpenClDeviceType.Gpu, 8, 1L << 30, 1L << 28, 256, DoublePrecision: false);
+        string? reason = OpenClDevice.RefusalFor(vq.Architecture, noDoubles);
+        Assert.NotNull(reason);
+        Assert.Contains("'TinyVq' is a VQ-VAE", reason);
+        Assert.Contains("'Some GPU' (Some Platform) has no doubles", reason);
+        Assert.Contains("cl_khr_fp64", reason);
+        Assert.Null(OpenClDevice.RefusalFor(vq.Architecture, noDoubles with { DoublePrecision = true }));
+        Assert.Null(OpenClDevice.RefusalFor(gaussian.Architecture, noDoubles));
+
+        // PoCL has doubles, and says so in the listing.
+        using var device = OpenOrSkip();
+        if (device is null) return;
+        var info = ((OpenClDevice)device).Context.Device;
+        Assert.True(info.DoublePrecision, info.ToString());
+        Assert.EndsWith(", doubles)", info.ToString());
     }
 }

@@ -31,6 +31,7 @@ public enum OpenClDeviceType
 /// <param name="GlobalMemoryBytes">CL_DEVICE_GLOBAL_MEM_SIZE.</param>
 /// <param name="MaxAllocationBytes">CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer.</param>
 /// <param name="MaxWorkGroupSize">CL_DEVICE_MAX_WORK_GROUP_SIZE.</param>
+/// <param name="DoublePrecision">Whether CL_DEVICE_EXTENSIONS lists cl_khr_fp64 (a VQ-VAE's kernels need doubles).</param>
 public sealed record OpenClDeviceInfo(
     int PlatformIndex,
     string PlatformName,
@@ -40,12 +41,14 @@ public sealed record OpenClDeviceInfo(
     int ComputeUnits,
     long GlobalMemoryBytes,
     long MaxAllocationBytes,
-    long MaxWorkGroupSize)
+    long MaxWorkGroupSize,
+    bool DoublePrecision)
 {
     /// <summary>Platform, device, type, compute units, memory and work-group size on one line, for listings.</summary>
     public override string ToString() =>
         $"platform {PlatformIndex} '{PlatformName}', device {DeviceIndex} '{DeviceName}' " +
-        $"({Type}, {ComputeUnits} compute units, {GlobalMemoryBytes / (1024 * 1024)} MiB, max work-group {MaxWorkGroupSize})";
+        $"({Type}, {ComputeUnits} compute units, {GlobalMemoryBytes / (1024 * 1024)} MiB, max work-group {MaxWorkGroupSize}, " +
+        (DoublePrecision ? "doubles)" : "no doubles)");
 }
 
 /// <summary>
@@ -544,7 +547,8 @@ public sealed unsafe partial class OpenClContext : IDisposable
                     (int)DeviceScalar<uint>(id, OpenClNative.CL_DEVICE_MAX_COMPUTE_UNITS),
                     (long)DeviceScalar<ulong>(id, OpenClNative.CL_DEVICE_GLOBAL_MEM_SIZE),
                     (long)DeviceScalar<ulong>(id, OpenClNative.CL_DEVICE_MAX_MEM_ALLOC_SIZE),
-                    (long)DeviceScalar<nuint>(id, OpenClNative.CL_DEVICE_MAX_WORK_GROUP_SIZE));
+                    (long)DeviceScalar<nuint>(id, OpenClNative.CL_DEVICE_MAX_WORK_GROUP_SIZE),
+                    DeviceString(id, OpenClNative.CL_DEVICE_EXTENSIONS).Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("cl_khr_fp64"));
                 found.Add(new FoundDevice(platforms[p], id, info));
             }
         }

@@ -30,6 +30,23 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
         new OpenClBackend(this, descriptor, kernels, program);
 
     protected override void DisposeContext() => Context.Dispose();
+
+    protected override void CheckCanRun(ModelDescriptor descriptor)
+    {
+        if (RefusalFor(descriptor, Context.Device) is { } reason) throw new NotSupportedException(reason);
+    }
+
+    /// <summary>
+    /// Why <paramref name="device"/> cannot run the model, or null. A VQ-VAE's nearest code is decided by exact double
+    /// distances (the contract that makes every target choose the same codes), so its kernels need cl_khr_fp64; without
+    /// it the program would fail to compile with only the compiler's log to say why.
+    /// </summary>
+    internal static string? RefusalFor(ModelDescriptor descriptor, OpenClDeviceInfo device) =>
+        descriptor.Quantizer is not null && !device.DoublePrecision
+            ? $"Model '{descriptor.Name}' is a VQ-VAE, whose nearest-code decision compares exact double-precision distances, " +
+              $"and OpenCL device '{device.DeviceName}' ({device.PlatformName}) has no doubles (cl_khr_fp64 is not among its extensions). " +
+              "Train it on the CPU target, on CUDA, or on an OpenCL device that lists cl_khr_fp64 (`clinfo` shows each device's extensions)."
+            : null;
 }
 
 /// <summary>A model's buffers and kernels in one OpenCL context.</summary>

@@ -42,6 +42,7 @@ internal static unsafe partial class OpenClNative
     internal const uint CL_DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
     internal const uint CL_DEVICE_GLOBAL_MEM_SIZE = 0x101F;
     internal const uint CL_DEVICE_NAME = 0x102B;
+    internal const uint CL_DEVICE_EXTENSIONS = 0x1030;
 
     // cl_context_properties
     internal const nint CL_CONTEXT_PLATFORM = 0x1084;
