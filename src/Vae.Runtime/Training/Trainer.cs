@@ -133,12 +133,22 @@ public sealed class Trainer
         for (int e = 0; e < epochs && !StopRequested; e++)
         {
             var result = TrainEpoch(source, e + 1, epochs, progress, cancellationToken);
-            if (!ValidationData.IsEmpty)
-                result = result with { ValidationLoss = -Evaluation.Metrics.Elbo(_model, ValidationData.Span, ValidationLabels.Span) };
+            if (!ValidationData.IsEmpty) result = Validate(result);
             results.Add(result);
             foreach (var callback in Callbacks) callback.OnEpochEnd(this, _model, result);
         }
         return results;
+    }
+
+    /// <summary>
+    /// The epoch's validation figures: a Gaussian model's negative ELBO (one sample, KL weight 1); a VQ-VAE's own loss
+    /// (reconstruction plus commitment: it has no ELBO) and how it uses its codebook on the validation examples.
+    /// </summary>
+    private EpochResult Validate(EpochResult result)
+    {
+        if (_model.Architecture.Quantizer is null)
+            return result with { ValidationLoss = -Evaluation.Metrics.Elbo(_model, ValidationData.Span, ValidationLabels.Span) };
+        return result with { ValidationLoss = _model.Loss(ValidationData.Span, ReadOnlySpan<float>.Empty), ValidationCodes = _model.CodeUsage(ValidationData.Span) };
     }
 
     /// <summary>One pass over the data; <paramref name="epochInCall"/> and <paramref name="epochsInCall"/> only label progress.</summary>

@@ -26,7 +26,13 @@ public readonly record struct TrainingProgress(
 /// <param name="ValidationLoss">
 /// With <see cref="Trainer.ValidationData"/>, the validation set's negative ELBO (one sample, closed-form KL, KL weight 1,
 /// whatever objective trains: <see cref="Evaluation.Metrics.Elbo(VaeModel, ReadOnlySpan{float}, ulong)"/>), nats per
-/// example; null without validation data.
+/// example; for a VQ-VAE, which has no ELBO, its loss on the validation set (reconstruction plus commitment, as
+/// <see cref="VaeModel.Loss(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>); null without validation data.
 /// </param>
 /// <param name="LearningRate">The optimiser's learning rate at the end of the epoch.</param>
-public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step, double? ValidationLoss = null, float LearningRate = 0);
+/// <param name="ValidationCodes">
+/// A VQ-VAE's codebook use on the validation set after the epoch (<see cref="VaeModel.CodeUsage"/>: counts, perplexity,
+/// codes used), the health figure to watch for collapse; null for a Gaussian model or without validation data.
+/// </param>
+public sealed record EpochResult(int Epoch, double TrainLoss, double Seconds, long Step, double? ValidationLoss = null, float LearningRate = 0,
+    CodebookUsage? ValidationCodes = null);

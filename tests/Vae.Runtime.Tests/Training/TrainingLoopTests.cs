@@ -63,6 +63,35 @@ public class TrainingLoopTests
     }
 
     [Fact]
+    public void A_vq_vae_validates_with_its_own_loss_and_reports_its_codebook_use_every_epoch()
+    {
+        using var device = Device.Cpu(2);
+        using var model = new DenseVq(device, 3);
+        var all = TestData.Inputs(model.Architecture, 240, 4);
+        var (train, validation) = DataSplit.TrainValidation(all, model.Architecture.Input, 0.25, seed: 5);
+        var trainer = new Trainer(model, new Adam(1e-2f), batchSize: 16, shuffleSeed: 1) { ValidationData = validation };
+        var results = trainer.Fit(train, epochs: 2);
+
+        Assert.Equal(2, results.Count);
+        Assert.All(results, r => Assert.NotNull(r.ValidationCodes));
+        // The last epoch's figures are the trained model's, recomputed here.
+        var usage = model.CodeUsage(validation);
+        Assert.Equal(usage.Counts, results[^1].ValidationCodes!.Counts);
+        Assert.Equal(usage.Perplexity, results[^1].ValidationCodes!.Perplexity);
+        Assert.InRange(usage.CodesUsed, 1, model.Architecture.Quantizer!.Codes);
+        Assert.Equal((long)validation.Length / model.Architecture.Input * model.Architecture.QuantizedPositions, usage.Counts.Sum());
+        Assert.Equal(model.Loss(validation, ReadOnlySpan<float>.Empty), results[^1].ValidationLoss!.Value);
+        Assert.True(results[^1].ValidationLoss > 0);
+
+        // A Gaussian model has no codebook to report.
+        using var gaussian = new TinyVae(device, 1);
+        var gaussianTrainer = new Trainer(gaussian, new Adam(1e-3f), batchSize: 16) { ValidationData = TestData.Inputs(gaussian.Architecture, 32, 2) };
+        var gaussianResult = gaussianTrainer.Fit(TestData.Inputs(gaussian.Architecture, 32, 3), epochs: 1)[0];
+        Assert.Null(gaussianResult.ValidationCodes);
+        Assert.NotNull(gaussianResult.ValidationLoss);
+    }
+
+    [Fact]
     public void Reduce_on_plateau_cuts_the_rate_when_the_loss_stops_falling()
     {
         using var device = Device.Cpu(1);
