@@ -46,6 +46,53 @@ public unsafe class GemmTests
         }
     }
 
+    /// <summary>
+    /// Blocking and packing never change a bit: a block of many rows (B's strips packed, rows past RowBlock, depth past
+    /// DepthBlock) gives exactly what the same rows give one at a time (never packed), plain and transposed A, with B's
+    /// row stride wider than the product's columns and equal to a strip's width.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 100, 70, 100)]
+    [InlineData(64, 32, 500, 32)]
+    [InlineData(30, 16, 200, 16)]
+    [InlineData(13, 48, 1000, 1024)]
+    [InlineData(700, 65, 300, 80)]
+    public void Packed_and_blocked_products_equal_the_row_by_row_products_bit_for_bit(int m, int n, int k, int ldb)
+    {
+        Assert.True(Gemm.RowBlock % 24 == 0 && Gemm.DepthBlock % 8 == 0, $"RowBlock {Gemm.RowBlock}, DepthBlock {Gemm.DepthBlock}");
+        var rng = new Random(m + n + k);
+        var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        var b = Enumerable.Range(0, k * ldb).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray();
+        foreach (bool transposed in new[] { false, true })
+        {
+            var whole = new float[m * n];
+            var byRow = new float[m * n];
+            int rowStride = transposed ? 1 : k, colStride = transposed ? m : 1;
+            fixed (float* pa = a, pb = b, pw = whole, pr = byRow)
+            {
+                Gemm.Block(0, m, 0, n, k, pa, rowStride, colStride, pb, ldb, pw, n, accumulate: false);
+                for (int i = 0; i < m; i++) Gemm.Block(i, i + 1, 0, n, k, pa, rowStride, colStride, pb, ldb, pr, n, accumulate: false);
+            }
+            for (int i = 0; i < whole.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(whole[i]) == BitConverter.SingleToInt32Bits(byRow[i]), $"transposed {transposed}: C[{i / n}, {i % n}] {whole[i]:R} vs {byRow[i]:R}");
+        }
+    }
+
+    [Theory]
+    [InlineData("48K", 48 * 1024)]
+    [InlineData("1024K", 1024 * 1024)]
+    [InlineData("2M", 2 * 1024 * 1024)]
+    [InlineData("32768", 32768)]
+    [InlineData("", 0)]
+    [InlineData("K", 0)]
+    [InlineData("-4K", 0)]
+    [InlineData("9999999M", 0)]
+    public void Cache_sizes_parse_as_linux_writes_them(string text, int bytes)
+    {
+        Assert.Equal(bytes, CacheSizes.ParseSize(text));
+        Assert.True(CacheSizes.L1Data >= 16 * 1024 && CacheSizes.L2 >= 128 * 1024, CacheSizes.Describe());
+    }
+
     [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(3, 17, 1)]

@@ -14,6 +14,20 @@ namespace Vae.Kernels.Cpu;
 public static unsafe class Gemm
 {
     /// <summary>
+    /// Depth of a K block: a 32-wide strip of B over this depth fills half the L1 data cache (192 on a 48 KiB L1, 128 on
+    /// 32 KiB), so it stays there while the rows of A stream past it. Declared before <see cref="Wide"/>, whose
+    /// measurement runs the driver. Blocking never changes a result: each element's products are added in the same
+    /// order whatever the depth, the partial sum passing through C between blocks exactly.
+    /// </summary>
+    public static readonly int DepthBlock = Math.Clamp(CacheSizes.L1Data / 2 / (32 * sizeof(float)) / 8 * 8, 64, 384);
+
+    /// <summary>
+    /// Rows of A per block: a block of A (rows x <see cref="DepthBlock"/>) fills at most half the L2 cache, so it stays
+    /// there while B's strips pass over it; a multiple of both tile heights (6 and 8).
+    /// </summary>
+    public static readonly int RowBlock = Math.Max(48, CacheSizes.L2 / 2 / (DepthBlock * sizeof(float)) / 24 * 24);
+
+    /// <summary>
     /// Whether the 512-bit tiles run (AVX-512): 8 rows x 32 columns in 16 of the 32 zmm registers. Decided once per
     /// process by <see cref="MeasureWide"/> wherever the CPU has AVX-512F, whatever
     /// <see cref="Vector512.IsHardwareAccelerated"/> says: .NET reports false there on Intel parts that lower their
@@ -36,9 +50,6 @@ public static unsafe class Gemm
     /// <summary>Columns of C per register tile: two vectors.</summary>
     public static readonly int TileColumns = Wide ? 32 : 16;
 
-    /// <summary>Depth of a K block, so a tile-wide strip of B stays in L1 while the rows of A stream past it.</summary>
-    public const int DepthBlock = 192;
-
     /// <summary>
     /// Times one block of the training step's typical shape (64 rows of A, 128 columns of B, depth 192: the operands
     /// sit in L1/L2 as in the real calls) with each tile set, best of several alternating rounds, about 2 ms in all.
@@ -46,7 +57,7 @@ public static unsafe class Gemm
     /// </summary>
     private static bool MeasureWide()
     {
-        const int M = 64, N = 128, K = DepthBlock;
+        const int M = 64, N = 128, K = 192;
         float* a = (float*)NativeMemory.AlignedAlloc(M * K * sizeof(float), 64);
         float* b = (float*)NativeMemory.AlignedAlloc(K * N * sizeof(float), 64);
         float* c = (float*)NativeMemory.AlignedAlloc(M * N * sizeof(float), 64);
@@ -87,7 +98,16 @@ public static unsafe class Gemm
         float* c, int ldc,
         bool accumulate) => Run(Wide, i0, i1, j0, j1, k, a, aRowStride, aColStride, b, ldb, c, ldc, accumulate);
 
+    /// <summary>
+    /// The blocked driver (the Goto / BLIS loop order, without a packed A): K in blocks of <see cref="DepthBlock"/>, the
+    /// rows in blocks of <see cref="RowBlock"/>, then one strip of B (32 or 16 columns) at a time, which is copied into a
+    /// contiguous panel in the layout the micro-kernel reads when two or more row tiles will read it: the tile's loads
+    /// then walk one stream instead of kc rows <paramref name="ldb"/> apart (no cache-set conflicts for power-of-two
+    /// strides, no TLB misses for wide B). A is read in place through its two strides: each step's broadcasts touch one
+    /// value per row, which the caches serve from the block kept in L2.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private static void Run(
         bool wide, int i0, int i1, int j0, int j1, int k,
         float* a, int aRowStride, int aColStride,
@@ -103,35 +123,82 @@ public static unsafe class Gemm
             return;
         }
 
+        float* panel = stackalloc float[DepthBlock * 32];
         for (int k0 = 0; k0 < k; k0 += DepthBlock)
         {
             int kc = Math.Min(DepthBlock, k - k0);
             bool add = accumulate || k0 > 0;
             float* aBlock = a + (long)k0 * aColStride;
             float* bBlock = b + (long)k0 * ldb;
-            int j = j0;
-            if (wide)
+            for (int r0 = i0; r0 < i1; r0 += RowBlock)
             {
-                for (; j + 32 <= j1; j += 32)
+                int r1 = Math.Min(i1, r0 + RowBlock);
+                int j = j0;
+                if (wide)
                 {
-                    int i = i0;
-                    for (; i + 8 <= i1; i += 8)
-                        Tile8x32(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
-                    for (; i < i1; i++)
-                        Tile1x32(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
+                    bool pack = r1 - r0 >= 16 && ldb != 32;
+                    for (; j + 32 <= j1; j += 32)
+                    {
+                        float* strip = bBlock + j;
+                        int ld = ldb;
+                        if (pack)
+                        {
+                            PackStrip(strip, ldb, kc, 32, panel);
+                            strip = panel;
+                            ld = 32;
+                        }
+                        int i = r0;
+                        for (; i + 8 <= r1; i += 8)
+                            Tile8x32(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, ldc, add);
+                        for (; i < r1; i++)
+                            Tile1x32(kc, aBlock + (long)i * aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, add);
+                    }
                 }
+                bool packNarrow = r1 - r0 >= 12 && ldb != 16;
+                for (; j + 16 <= j1; j += 16)
+                {
+                    float* strip = bBlock + j;
+                    int ld = ldb;
+                    if (packNarrow)
+                    {
+                        PackStrip(strip, ldb, kc, 16, panel);
+                        strip = panel;
+                        ld = 16;
+                    }
+                    int i = r0;
+                    for (; i + 6 <= r1; i += 6)
+                        Tile6x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, ldc, add);
+                    for (; i + 4 <= r1; i += 4)
+                        Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, ldc, add);
+                    for (; i < r1; i++)
+                        Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, add);
+                }
+                if (j < j1) EdgeColumns(r0, r1, j, j1, kc, aBlock, aRowStride, aColStride, bBlock, ldb, c, ldc, add);
             }
-            for (; j + 16 <= j1; j += 16)
+        }
+    }
+
+    /// <summary>panel[p, 0 .. width) = strip[p * ldb + 0 .. width) for p &lt; kc: one strip of B made contiguous.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PackStrip(float* strip, int ldb, int kc, int width, float* panel)
+    {
+        if (width == 32)
+        {
+            for (int p = 0; p < kc; p++, strip += ldb, panel += 32)
             {
-                int i = i0;
-                for (; i + 6 <= i1; i += 6)
-                    Tile6x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
-                for (; i + 4 <= i1; i += 4)
-                    Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
-                for (; i < i1; i++)
-                    Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
+                Vector256.Store(Vector256.Load(strip), panel);
+                Vector256.Store(Vector256.Load(strip + 8), panel + 8);
+                Vector256.Store(Vector256.Load(strip + 16), panel + 16);
+                Vector256.Store(Vector256.Load(strip + 24), panel + 24);
             }
-            if (j < j1) EdgeColumns(i0, i1, j, j1, kc, aBlock, aRowStride, aColStride, bBlock, ldb, c, ldc, add);
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++, strip += ldb, panel += 16)
+            {
+                Vector256.Store(Vector256.Load(strip), panel);
+                Vector256.Store(Vector256.Load(strip + 8), panel + 8);
+            }
         }
     }
 
@@ -325,6 +392,7 @@ public static unsafe class Gemm
     /// of C goes through a small buffer so only the real columns are written.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private static void EdgeColumns(int i0, int i1, int j0, int j1, int kc, float* a, int aRow, int aCol, float* b, int ldb, float* c, int ldc, bool add)
     {
         int width = j1 - j0;
