@@ -64,7 +64,7 @@ namespace Vae.Benchmarks
             int examples = data.Length / 784;
             double gflops = FlopsPerExample * examples / result.Seconds / 1e9;
             Console.WriteLine($"epoch_seconds {result.Seconds:F3} gflops {gflops:F1} steps {examples / 128 + 1} allocated_bytes {allocated} bytes_per_step {allocated / (examples / 128.0 + 1):F0}");
-            Console.WriteLine($"gemm_tiles {(Vae.Kernels.Cpu.Gemm.Wide ? "512-bit 8x32" : "256-bit 4x16")} measured_us wide {Vae.Kernels.Cpu.Gemm.WideSeconds * 1e6:F1} narrow {Vae.Kernels.Cpu.Gemm.NarrowSeconds * 1e6:F1} (Vector512.IsHardwareAccelerated {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated})");
+            Console.WriteLine($"gemm_tiles {(Vae.Kernels.Cpu.Gemm.Wide ? "512-bit 8x32" : "256-bit 6x16")} blocks depth {Vae.Kernels.Cpu.Gemm.DepthBlock} rows {Vae.Kernels.Cpu.Gemm.RowBlock} from {Vae.Kernels.Cpu.CacheSizes.Describe()} measured_us wide {Vae.Kernels.Cpu.Gemm.WideSeconds * 1e6:F1} narrow {Vae.Kernels.Cpu.Gemm.NarrowSeconds * 1e6:F1} (Vector512.IsHardwareAccelerated {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated})");
         }
 
         public static void Inference(BenchVae model, float[] data)
