@@ -28,6 +28,20 @@ typedef float8 vae_f8;
 #define vae_zero8() ((float8)(0.0f))
 /* c + a * b, lane by lane (a one float or eight), with the same contraction as the scalar c += a * b. */
 #define vae_madd8(a, b, c) ((c) + (a) * (b))
+/*
+ * Lane j is p[at + j stride] for j in [lo, hi) and zero elsewhere: the convolutions' eight positions of a row, the lanes
+ * outside the image zero. Only the addresses of the lanes in [lo, hi) are read.
+ */
+inline float8 vae_gather8(__global const float* p, int at, int stride, int lo, int hi)
+{
+    if (lo <= 0 && hi >= 8)
+        return stride == 1 ? vload8(0, p + at)
+            : (float8)(p[at], p[at + stride], p[at + 2 * stride], p[at + 3 * stride], p[at + 4 * stride], p[at + 5 * stride], p[at + 6 * stride], p[at + 7 * stride]);
+    return (float8)(lo <= 0 && 0 < hi ? p[at] : 0.0f, lo <= 1 && 1 < hi ? p[at + stride] : 0.0f,
+        lo <= 2 && 2 < hi ? p[at + 2 * stride] : 0.0f, lo <= 3 && 3 < hi ? p[at + 3 * stride] : 0.0f,
+        lo <= 4 && 4 < hi ? p[at + 4 * stride] : 0.0f, lo <= 5 && 5 < hi ? p[at + 5 * stride] : 0.0f,
+        lo <= 6 && 6 < hi ? p[at + 6 * stride] : 0.0f, lo <= 7 && 7 < hi ? p[at + 7 * stride] : 0.0f);
+}
 /* The eight lanes summed pairwise, in the same order on both dialects. */
 inline float vae_hsum8(float8 a) { return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7)); }
 /*
