@@ -100,7 +100,7 @@ namespace Vae.Generator.Planning.Ops
                 device.Add(ActivationDerivative(KernelName("delta"), $"{Name} backward: d *= the {Activation.Name} derivative, in place.",
                     Activation, Rows, OutFeatures, d, Pre, Output));
             }
-            // The weight gradient sums small-side values times the big-side values their tap reads (see WeightGradient).
+            // The weight gradient sums small-side values times the big-side values their tap reads (see WeightGradientLaunch).
             device.Add(WeightGradientLaunch(d));
             device.Add(Launch(Kernel(KernelName("bias_grad"), $"{Name} backward: db[{Spec.Out.Channels}] = d summed over rows and positions.", $@"float sum = 0.0f;
 for (int r = 0; r < rows; r++)
