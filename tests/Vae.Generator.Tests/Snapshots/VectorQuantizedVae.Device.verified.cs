@@ -113,82 +113,178 @@ VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; retur
 VAE_FN float vae_relu(float a) { return a > 0.0f ? a : 0.0f; }
 VAE_FN float vae_relu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : 0.0f; }
 
-/* encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 4x4 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
+/* encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 4x4 stride 2 padding 1, Relu; a tile of 8 output channels x 8 consecutive x positions per work item, visiting only the taps that reach it. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER0_OUT_FEATURES;
-    int at = (int)(gid % ENCODER0_OUT_FEATURES);
-    int oc = at / (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH), oy = at / ENCODER0_OUT_WIDTH % ENCODER0_OUT_HEIGHT, ox = at % ENCODER0_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * ENCODER0_IN_FEATURES;
-    float sum = params[ENCODER0_BIAS + oc];
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((ENCODER0_OUT_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((ENCODER0_OUT_WIDTH + 7) / 8);
+    int y = (int)(rest % ENCODER0_OUT_HEIGHT);
+    rest /= ENCODER0_OUT_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER0_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER0_OUT_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = in + r * ENCODER0_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER0_WEIGHT + (c0 + 0 < ENCODER0_OUT_CHANNELS ? c0 + 0 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER0_WEIGHT + (c0 + 1 < ENCODER0_OUT_CHANNELS ? c0 + 1 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER0_WEIGHT + (c0 + 2 < ENCODER0_OUT_CHANNELS ? c0 + 2 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER0_WEIGHT + (c0 + 3 < ENCODER0_OUT_CHANNELS ? c0 + 3 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER0_WEIGHT + (c0 + 4 < ENCODER0_OUT_CHANNELS ? c0 + 4 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER0_WEIGHT + (c0 + 5 < ENCODER0_OUT_CHANNELS ? c0 + 5 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER0_WEIGHT + (c0 + 6 < ENCODER0_OUT_CHANNELS ? c0 + 6 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER0_WEIGHT + (c0 + 7 < ENCODER0_OUT_CHANNELS ? c0 + 7 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < ENCODER0_KERNEL; ky++)
     {
-        int iy = oy * ENCODER0_STRIDE - ENCODER0_PADDING + ky;
-        if (iy < 0 || iy >= ENCODER0_IN_HEIGHT) continue;
+        int sy = y * ENCODER0_STRIDE - ENCODER0_PADDING + ky;
+        if (sy < 0 || sy >= ENCODER0_IN_HEIGHT) continue;
         for (int kx = 0; kx < ENCODER0_KERNEL; kx++)
         {
-            int ix = ox * ENCODER0_STRIDE - ENCODER0_PADDING + kx;
-            if (ix < 0 || ix >= ENCODER0_IN_WIDTH) continue;
-            for (int ic = 0; ic < ENCODER0_IN_CHANNELS; ic++)
-                sum += x[(ic * ENCODER0_IN_HEIGHT + iy) * ENCODER0_IN_WIDTH + ix] * params[ENCODER0_WEIGHT + ((oc * ENCODER0_IN_CHANNELS + ic) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * ENCODER0_STRIDE - ENCODER0_PADDING + kx;
+            int lo = c < 0 ? (ENCODER0_STRIDE - 1 - c) / ENCODER0_STRIDE : 0, hi = c < ENCODER0_IN_WIDTH ? (ENCODER0_IN_WIDTH - c + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER0_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER0_IN_HEIGHT + sy) * ENCODER0_IN_WIDTH + c, ENCODER0_STRIDE, lo, hi);
+                int at = ky * ENCODER0_KERNEL + kx + sc * (ENCODER0_KERNEL * ENCODER0_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = ENCODER0_OUT_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER0_OUT_FEATURES + (vae_i64)y * ENCODER0_OUT_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a0, lane); float b = params[ENCODER0_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 1 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a1, lane); float b = params[ENCODER0_BIAS + c0 + 1]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 2 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a2, lane); float b = params[ENCODER0_BIAS + c0 + 2]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 3 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a3, lane); float b = params[ENCODER0_BIAS + c0 + 3]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 4 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a4, lane); float b = params[ENCODER0_BIAS + c0 + 4]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 5 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a5, lane); float b = params[ENCODER0_BIAS + c0 + 5]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 6 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a6, lane); float b = params[ENCODER0_BIAS + c0 + 6]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 7 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER0_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
 }
 
-/* encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 4x4 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
+/* encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 4x4 stride 2 padding 1, Relu; a tile of 8 output channels x 8 consecutive x positions per work item, visiting only the taps that reach it. */
 VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER1_OUT_FEATURES;
-    int at = (int)(gid % ENCODER1_OUT_FEATURES);
-    int oc = at / (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH), oy = at / ENCODER1_OUT_WIDTH % ENCODER1_OUT_HEIGHT, ox = at % ENCODER1_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * ENCODER1_IN_FEATURES;
-    float sum = params[ENCODER1_BIAS + oc];
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((ENCODER1_OUT_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((ENCODER1_OUT_WIDTH + 7) / 8);
+    int y = (int)(rest % ENCODER1_OUT_HEIGHT);
+    rest /= ENCODER1_OUT_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER1_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER1_OUT_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = in + r * ENCODER1_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER1_WEIGHT + (c0 + 0 < ENCODER1_OUT_CHANNELS ? c0 + 0 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER1_WEIGHT + (c0 + 1 < ENCODER1_OUT_CHANNELS ? c0 + 1 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER1_WEIGHT + (c0 + 2 < ENCODER1_OUT_CHANNELS ? c0 + 2 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER1_WEIGHT + (c0 + 3 < ENCODER1_OUT_CHANNELS ? c0 + 3 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER1_WEIGHT + (c0 + 4 < ENCODER1_OUT_CHANNELS ? c0 + 4 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER1_WEIGHT + (c0 + 5 < ENCODER1_OUT_CHANNELS ? c0 + 5 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER1_WEIGHT + (c0 + 6 < ENCODER1_OUT_CHANNELS ? c0 + 6 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER1_WEIGHT + (c0 + 7 < ENCODER1_OUT_CHANNELS ? c0 + 7 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < ENCODER1_KERNEL; ky++)
     {
-        int iy = oy * ENCODER1_STRIDE - ENCODER1_PADDING + ky;
-        if (iy < 0 || iy >= ENCODER1_IN_HEIGHT) continue;
+        int sy = y * ENCODER1_STRIDE - ENCODER1_PADDING + ky;
+        if (sy < 0 || sy >= ENCODER1_IN_HEIGHT) continue;
         for (int kx = 0; kx < ENCODER1_KERNEL; kx++)
         {
-            int ix = ox * ENCODER1_STRIDE - ENCODER1_PADDING + kx;
-            if (ix < 0 || ix >= ENCODER1_IN_WIDTH) continue;
-            for (int ic = 0; ic < ENCODER1_IN_CHANNELS; ic++)
-                sum += x[(ic * ENCODER1_IN_HEIGHT + iy) * ENCODER1_IN_WIDTH + ix] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * ENCODER1_STRIDE - ENCODER1_PADDING + kx;
+            int lo = c < 0 ? (ENCODER1_STRIDE - 1 - c) / ENCODER1_STRIDE : 0, hi = c < ENCODER1_IN_WIDTH ? (ENCODER1_IN_WIDTH - c + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER1_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER1_IN_HEIGHT + sy) * ENCODER1_IN_WIDTH + c, ENCODER1_STRIDE, lo, hi);
+                int at = ky * ENCODER1_KERNEL + kx + sc * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = ENCODER1_OUT_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER1_OUT_FEATURES + (vae_i64)y * ENCODER1_OUT_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a0, lane); float b = params[ENCODER1_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 1 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a1, lane); float b = params[ENCODER1_BIAS + c0 + 1]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 2 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a2, lane); float b = params[ENCODER1_BIAS + c0 + 2]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 3 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a3, lane); float b = params[ENCODER1_BIAS + c0 + 3]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 4 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a4, lane); float b = params[ENCODER1_BIAS + c0 + 4]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 5 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a5, lane); float b = params[ENCODER1_BIAS + c0 + 5]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 6 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a6, lane); float b = params[ENCODER1_BIAS + c0 + 6]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
+    if (c0 + 7 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER1_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
 }
 
-/* encoder.2: [rows, 64x7x7] -> [rows, 16x7x7], Conv2d 1x1 stride 1 padding 0, Identity; one work item per output, visiting only the taps that reach it. */
+/* encoder.2: [rows, 64x7x7] -> [rows, 16x7x7], Conv2d 1x1 stride 1 padding 0, Identity; a tile of 8 output channels x 8 consecutive x positions per work item, visiting only the taps that reach it. */
 VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER2_OUT_FEATURES;
-    int at = (int)(gid % ENCODER2_OUT_FEATURES);
-    int oc = at / (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH), oy = at / ENCODER2_OUT_WIDTH % ENCODER2_OUT_HEIGHT, ox = at % ENCODER2_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * ENCODER2_IN_FEATURES;
-    float sum = params[ENCODER2_BIAS + oc];
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((ENCODER2_OUT_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((ENCODER2_OUT_WIDTH + 7) / 8);
+    int y = (int)(rest % ENCODER2_OUT_HEIGHT);
+    rest /= ENCODER2_OUT_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER2_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER2_OUT_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = in + r * ENCODER2_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER2_WEIGHT + (c0 + 0 < ENCODER2_OUT_CHANNELS ? c0 + 0 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER2_WEIGHT + (c0 + 1 < ENCODER2_OUT_CHANNELS ? c0 + 1 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER2_WEIGHT + (c0 + 2 < ENCODER2_OUT_CHANNELS ? c0 + 2 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER2_WEIGHT + (c0 + 3 < ENCODER2_OUT_CHANNELS ? c0 + 3 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER2_WEIGHT + (c0 + 4 < ENCODER2_OUT_CHANNELS ? c0 + 4 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER2_WEIGHT + (c0 + 5 < ENCODER2_OUT_CHANNELS ? c0 + 5 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER2_WEIGHT + (c0 + 6 < ENCODER2_OUT_CHANNELS ? c0 + 6 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER2_WEIGHT + (c0 + 7 < ENCODER2_OUT_CHANNELS ? c0 + 7 : ENCODER2_OUT_CHANNELS - 1) * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < ENCODER2_KERNEL; ky++)
     {
-        int iy = oy * ENCODER2_STRIDE - ENCODER2_PADDING + ky;
-        if (iy < 0 || iy >= ENCODER2_IN_HEIGHT) continue;
+        int sy = y * ENCODER2_STRIDE - ENCODER2_PADDING + ky;
+        if (sy < 0 || sy >= ENCODER2_IN_HEIGHT) continue;
         for (int kx = 0; kx < ENCODER2_KERNEL; kx++)
         {
-            int ix = ox * ENCODER2_STRIDE - ENCODER2_PADDING + kx;
-            if (ix < 0 || ix >= ENCODER2_IN_WIDTH) continue;
-            for (int ic = 0; ic < ENCODER2_IN_CHANNELS; ic++)
-                sum += x[(ic * ENCODER2_IN_HEIGHT + iy) * ENCODER2_IN_WIDTH + ix] * params[ENCODER2_WEIGHT + ((oc * ENCODER2_IN_CHANNELS + ic) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * ENCODER2_STRIDE - ENCODER2_PADDING + kx;
+            int lo = c < 0 ? (ENCODER2_STRIDE - 1 - c) / ENCODER2_STRIDE : 0, hi = c < ENCODER2_IN_WIDTH ? (ENCODER2_IN_WIDTH - c + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER2_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER2_IN_HEIGHT + sy) * ENCODER2_IN_WIDTH + c, ENCODER2_STRIDE, lo, hi);
+                int at = ky * ENCODER2_KERNEL + kx + sc * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_identity(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = ENCODER2_OUT_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER2_OUT_FEATURES + (vae_i64)y * ENCODER2_OUT_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a0, lane); float b = params[ENCODER2_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 1 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a1, lane); float b = params[ENCODER2_BIAS + c0 + 1]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 2 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a2, lane); float b = params[ENCODER2_BIAS + c0 + 2]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 3 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a3, lane); float b = params[ENCODER2_BIAS + c0 + 3]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 4 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a4, lane); float b = params[ENCODER2_BIAS + c0 + 4]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 5 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a5, lane); float b = params[ENCODER2_BIAS + c0 + 5]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 6 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a6, lane); float b = params[ENCODER2_BIAS + c0 + 6]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
+    if (c0 + 7 < ENCODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER2_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_identity(v); } }
 }
 
 /* z as [examples, D, positions] -> rows [examples * positions, D]; one work item per value. */
@@ -442,82 +538,161 @@ VAE_KERNEL void vq_to_channels(int n, VAE_GLOBAL const float* src, VAE_GLOBAL fl
     dst[gid] = src[b * LATENT + (at % CODE_POSITIONS) * CODE_DIMENSION + at / CODE_POSITIONS];
 }
 
-/* decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
+/* decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu; a tile of 8 output channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER0_OUT_FEATURES;
-    int at = (int)(gid % DECODER0_OUT_FEATURES);
-    int oc = at / (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH), oy = at / DECODER0_OUT_WIDTH % DECODER0_OUT_HEIGHT, ox = at % DECODER0_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * DECODER0_IN_FEATURES;
-    float sum = params[DECODER0_BIAS + oc];
-    for (int ky = (oy + DECODER0_PADDING) % DECODER0_STRIDE; ky < DECODER0_KERNEL; ky += DECODER0_STRIDE)
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (DECODER0_STRIDE * (((DECODER0_OUT_WIDTH + DECODER0_STRIDE - 1) / DECODER0_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (DECODER0_STRIDE * (((DECODER0_OUT_WIDTH + DECODER0_STRIDE - 1) / DECODER0_STRIDE + 7) / 8));
+    int y = (int)(rest % DECODER0_OUT_HEIGHT);
+    rest /= DECODER0_OUT_HEIGHT;
+    int c0 = (int)(rest % ((DECODER0_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER0_OUT_CHANNELS + 7) / 8);
+    int rho = xt / (((DECODER0_OUT_WIDTH + DECODER0_STRIDE - 1) / DECODER0_STRIDE + 7) / 8), x0 = xt % (((DECODER0_OUT_WIDTH + DECODER0_STRIDE - 1) / DECODER0_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = in + r * DECODER0_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER0_WEIGHT + (c0 + 0 < DECODER0_OUT_CHANNELS ? c0 + 0 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER0_WEIGHT + (c0 + 1 < DECODER0_OUT_CHANNELS ? c0 + 1 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER0_WEIGHT + (c0 + 2 < DECODER0_OUT_CHANNELS ? c0 + 2 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER0_WEIGHT + (c0 + 3 < DECODER0_OUT_CHANNELS ? c0 + 3 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER0_WEIGHT + (c0 + 4 < DECODER0_OUT_CHANNELS ? c0 + 4 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER0_WEIGHT + (c0 + 5 < DECODER0_OUT_CHANNELS ? c0 + 5 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER0_WEIGHT + (c0 + 6 < DECODER0_OUT_CHANNELS ? c0 + 6 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER0_WEIGHT + (c0 + 7 < DECODER0_OUT_CHANNELS ? c0 + 7 : DECODER0_OUT_CHANNELS - 1) * (DECODER0_KERNEL * DECODER0_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + DECODER0_PADDING) % DECODER0_STRIDE; ky < DECODER0_KERNEL; ky += DECODER0_STRIDE)
     {
-        int iy = (oy + DECODER0_PADDING - ky) / DECODER0_STRIDE;
-        if (iy < 0 || iy >= DECODER0_IN_HEIGHT) continue;
-        for (int kx = (ox + DECODER0_PADDING) % DECODER0_STRIDE; kx < DECODER0_KERNEL; kx += DECODER0_STRIDE)
+        int sy = (y + DECODER0_PADDING - ky) / DECODER0_STRIDE;
+        if (sy < 0 || sy >= DECODER0_IN_HEIGHT) continue;
+        for (int kx = (rho + DECODER0_PADDING) % DECODER0_STRIDE; kx < DECODER0_KERNEL; kx += DECODER0_STRIDE)
         {
-            int ix = (ox + DECODER0_PADDING - kx) / DECODER0_STRIDE;
-            if (ix < 0 || ix >= DECODER0_IN_WIDTH) continue;
-            for (int ic = 0; ic < DECODER0_IN_CHANNELS; ic++)
-                sum += x[(ic * DECODER0_IN_HEIGHT + iy) * DECODER0_IN_WIDTH + ix] * params[DECODER0_WEIGHT + ((ic * DECODER0_OUT_CHANNELS + oc) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx];
+            /* lane j reads source x c + j */
+            int c = (rho + DECODER0_PADDING - kx) / DECODER0_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = DECODER0_IN_WIDTH - c < 8 ? DECODER0_IN_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER0_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER0_IN_HEIGHT + sy) * DECODER0_IN_WIDTH + c, 1, lo, hi);
+                int at = ky * DECODER0_KERNEL + kx + sc * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = (DECODER0_OUT_WIDTH - rho + DECODER0_STRIDE - 1) / DECODER0_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER0_OUT_FEATURES + (vae_i64)y * DECODER0_OUT_WIDTH + rho + DECODER0_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a0, lane); float b = params[DECODER0_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 1 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a1, lane); float b = params[DECODER0_BIAS + c0 + 1]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 2 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a2, lane); float b = params[DECODER0_BIAS + c0 + 2]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 3 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a3, lane); float b = params[DECODER0_BIAS + c0 + 3]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 4 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a4, lane); float b = params[DECODER0_BIAS + c0 + 4]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 5 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a5, lane); float b = params[DECODER0_BIAS + c0 + 5]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 6 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a6, lane); float b = params[DECODER0_BIAS + c0 + 6]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
+    if (c0 + 7 < DECODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH); vae_store8(a7, lane); float b = params[DECODER0_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER0_STRIDE] = v; out[at + j * DECODER0_STRIDE] = vae_relu(v); } }
 }
 
-/* decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu; one work item per output, visiting only the taps that reach it. */
+/* decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu; a tile of 8 output channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER1_OUT_FEATURES;
-    int at = (int)(gid % DECODER1_OUT_FEATURES);
-    int oc = at / (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH), oy = at / DECODER1_OUT_WIDTH % DECODER1_OUT_HEIGHT, ox = at % DECODER1_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * DECODER1_IN_FEATURES;
-    float sum = params[DECODER1_BIAS + oc];
-    for (int ky = (oy + DECODER1_PADDING) % DECODER1_STRIDE; ky < DECODER1_KERNEL; ky += DECODER1_STRIDE)
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (DECODER1_STRIDE * (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (DECODER1_STRIDE * (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8));
+    int y = (int)(rest % DECODER1_OUT_HEIGHT);
+    rest /= DECODER1_OUT_HEIGHT;
+    int c0 = (int)(rest % ((DECODER1_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER1_OUT_CHANNELS + 7) / 8);
+    int rho = xt / (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8), x0 = xt % (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = in + r * DECODER1_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER1_WEIGHT + (c0 + 0 < DECODER1_OUT_CHANNELS ? c0 + 0 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER1_WEIGHT + (c0 + 1 < DECODER1_OUT_CHANNELS ? c0 + 1 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER1_WEIGHT + (c0 + 2 < DECODER1_OUT_CHANNELS ? c0 + 2 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER1_WEIGHT + (c0 + 3 < DECODER1_OUT_CHANNELS ? c0 + 3 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER1_WEIGHT + (c0 + 4 < DECODER1_OUT_CHANNELS ? c0 + 4 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER1_WEIGHT + (c0 + 5 < DECODER1_OUT_CHANNELS ? c0 + 5 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER1_WEIGHT + (c0 + 6 < DECODER1_OUT_CHANNELS ? c0 + 6 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER1_WEIGHT + (c0 + 7 < DECODER1_OUT_CHANNELS ? c0 + 7 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + DECODER1_PADDING) % DECODER1_STRIDE; ky < DECODER1_KERNEL; ky += DECODER1_STRIDE)
     {
-        int iy = (oy + DECODER1_PADDING - ky) / DECODER1_STRIDE;
-        if (iy < 0 || iy >= DECODER1_IN_HEIGHT) continue;
-        for (int kx = (ox + DECODER1_PADDING) % DECODER1_STRIDE; kx < DECODER1_KERNEL; kx += DECODER1_STRIDE)
+        int sy = (y + DECODER1_PADDING - ky) / DECODER1_STRIDE;
+        if (sy < 0 || sy >= DECODER1_IN_HEIGHT) continue;
+        for (int kx = (rho + DECODER1_PADDING) % DECODER1_STRIDE; kx < DECODER1_KERNEL; kx += DECODER1_STRIDE)
         {
-            int ix = (ox + DECODER1_PADDING - kx) / DECODER1_STRIDE;
-            if (ix < 0 || ix >= DECODER1_IN_WIDTH) continue;
-            for (int ic = 0; ic < DECODER1_IN_CHANNELS; ic++)
-                sum += x[(ic * DECODER1_IN_HEIGHT + iy) * DECODER1_IN_WIDTH + ix] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
+            /* lane j reads source x c + j */
+            int c = (rho + DECODER1_PADDING - kx) / DECODER1_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = DECODER1_IN_WIDTH - c < 8 ? DECODER1_IN_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER1_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER1_IN_HEIGHT + sy) * DECODER1_IN_WIDTH + c, 1, lo, hi);
+                int at = ky * DECODER1_KERNEL + kx + sc * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_relu(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = (DECODER1_OUT_WIDTH - rho + DECODER1_STRIDE - 1) / DECODER1_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER1_OUT_FEATURES + (vae_i64)y * DECODER1_OUT_WIDTH + rho + DECODER1_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a0, lane); float b = params[DECODER1_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 1 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a1, lane); float b = params[DECODER1_BIAS + c0 + 1]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 2 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a2, lane); float b = params[DECODER1_BIAS + c0 + 2]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 3 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a3, lane); float b = params[DECODER1_BIAS + c0 + 3]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 4 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a4, lane); float b = params[DECODER1_BIAS + c0 + 4]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 5 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a5, lane); float b = params[DECODER1_BIAS + c0 + 5]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 6 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a6, lane); float b = params[DECODER1_BIAS + c0 + 6]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
+    if (c0 + 7 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a7, lane); float b = params[DECODER1_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER1_STRIDE] = v; out[at + j * DECODER1_STRIDE] = vae_relu(v); } }
 }
 
-/* decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity; one work item per output, visiting only the taps that reach it. */
+/* decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity; a tile of 1 output channel x 8 consecutive x positions per work item, visiting only the taps that reach it. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER_OUTPUT_OUT_FEATURES;
-    int at = (int)(gid % DECODER_OUTPUT_OUT_FEATURES);
-    int oc = at / (DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH), oy = at / DECODER_OUTPUT_OUT_WIDTH % DECODER_OUTPUT_OUT_HEIGHT, ox = at % DECODER_OUTPUT_OUT_WIDTH;
-    VAE_GLOBAL const float* x = in + r * DECODER_OUTPUT_IN_FEATURES;
-    float sum = params[DECODER_OUTPUT_BIAS + oc];
-    for (int ky = (oy + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; ky < DECODER_OUTPUT_KERNEL; ky += DECODER_OUTPUT_STRIDE)
+    /* Work item: (row, block of 1 channel, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (DECODER_OUTPUT_STRIDE * (((DECODER_OUTPUT_OUT_WIDTH + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (DECODER_OUTPUT_STRIDE * (((DECODER_OUTPUT_OUT_WIDTH + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE + 7) / 8));
+    int y = (int)(rest % DECODER_OUTPUT_OUT_HEIGHT);
+    rest /= DECODER_OUTPUT_OUT_HEIGHT;
+    int c0 = (int)(rest % DECODER_OUTPUT_OUT_CHANNELS);
+    vae_i64 r = rest / DECODER_OUTPUT_OUT_CHANNELS;
+    int rho = xt / (((DECODER_OUTPUT_OUT_WIDTH + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE + 7) / 8), x0 = xt % (((DECODER_OUTPUT_OUT_WIDTH + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = in + r * DECODER_OUTPUT_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER_OUTPUT_WEIGHT + (c0 + 0 < DECODER_OUTPUT_OUT_CHANNELS ? c0 + 0 : DECODER_OUTPUT_OUT_CHANNELS - 1) * (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    vae_f8 a0 = vae_zero8();
+    for (int ky = (y + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; ky < DECODER_OUTPUT_KERNEL; ky += DECODER_OUTPUT_STRIDE)
     {
-        int iy = (oy + DECODER_OUTPUT_PADDING - ky) / DECODER_OUTPUT_STRIDE;
-        if (iy < 0 || iy >= DECODER_OUTPUT_IN_HEIGHT) continue;
-        for (int kx = (ox + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; kx < DECODER_OUTPUT_KERNEL; kx += DECODER_OUTPUT_STRIDE)
+        int sy = (y + DECODER_OUTPUT_PADDING - ky) / DECODER_OUTPUT_STRIDE;
+        if (sy < 0 || sy >= DECODER_OUTPUT_IN_HEIGHT) continue;
+        for (int kx = (rho + DECODER_OUTPUT_PADDING) % DECODER_OUTPUT_STRIDE; kx < DECODER_OUTPUT_KERNEL; kx += DECODER_OUTPUT_STRIDE)
         {
-            int ix = (ox + DECODER_OUTPUT_PADDING - kx) / DECODER_OUTPUT_STRIDE;
-            if (ix < 0 || ix >= DECODER_OUTPUT_IN_WIDTH) continue;
-            for (int ic = 0; ic < DECODER_OUTPUT_IN_CHANNELS; ic++)
-                sum += x[(ic * DECODER_OUTPUT_IN_HEIGHT + iy) * DECODER_OUTPUT_IN_WIDTH + ix] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
+            /* lane j reads source x c + j */
+            int c = (rho + DECODER_OUTPUT_PADDING - kx) / DECODER_OUTPUT_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = DECODER_OUTPUT_IN_WIDTH - c < 8 ? DECODER_OUTPUT_IN_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER_OUTPUT_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER_OUTPUT_IN_HEIGHT + sy) * DECODER_OUTPUT_IN_WIDTH + c, 1, lo, hi);
+                int at = ky * DECODER_OUTPUT_KERNEL + kx + sc * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0);
+            }
         }
     }
-    pre[gid] = sum;
-    out[gid] = vae_identity(sum);
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = (DECODER_OUTPUT_OUT_WIDTH - rho + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER_OUTPUT_OUT_FEATURES + (vae_i64)y * DECODER_OUTPUT_OUT_WIDTH + rho + DECODER_OUTPUT_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < DECODER_OUTPUT_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH); vae_store8(a0, lane); float b = params[DECODER_OUTPUT_BIAS + c0 + 0]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j * DECODER_OUTPUT_STRIDE] = v; out[at + j * DECODER_OUTPUT_STRIDE] = vae_identity(v); } }
 }
 
 /* -log p(x|z) under the MeanSquaredError likelihood per decoder row (row gid belongs to example gid / samples), and its gradient scaled by grad_scale when asked. */
@@ -539,15 +714,16 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     row_nll[gid] = sum / INPUT;
 }
 
-/* decoder.out backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* decoder.out backward: dW = d correlated with the input, summed over rows; one tap of 4 x 1 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 input channels x 1 output channel. */
     int kx = (int)(gid % DECODER_OUTPUT_KERNEL), ky = (int)(gid / DECODER_OUTPUT_KERNEL % DECODER_OUTPUT_KERNEL);
-    int second = (int)(gid / (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL) % DECODER_OUTPUT_OUT_CHANNELS);
-    int first_index = (int)(gid / (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_OUT_CHANNELS));
-    int oc = second, ic = first_index;
+    vae_i64 rest = gid / (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    int b0 = (int)(rest % DECODER_OUTPUT_OUT_CHANNELS);
+    int s0 = (int)(rest / DECODER_OUTPUT_OUT_CHANNELS) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (DECODER_OUTPUT_PADDING - ky + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE, sx0 = (DECODER_OUTPUT_PADDING - kx + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -556,19 +732,39 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
     int sx1 = DECODER_OUTPUT_OUT_WIDTH - 1 + DECODER_OUTPUT_PADDING - kx < 0 ? 0 : (DECODER_OUTPUT_OUT_WIDTH - 1 + DECODER_OUTPUT_PADDING - kx) / DECODER_OUTPUT_STRIDE + 1;
     if (sy1 > DECODER_OUTPUT_IN_HEIGHT) sy1 = DECODER_OUTPUT_IN_HEIGHT;
     if (sx1 > DECODER_OUTPUT_IN_WIDTH) sx1 = DECODER_OUTPUT_IN_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < DECODER_OUTPUT_IN_CHANNELS ? s0 + 0 : DECODER_OUTPUT_IN_CHANNELS - 1) * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
+    int sp1 = (s0 + 1 < DECODER_OUTPUT_IN_CHANNELS ? s0 + 1 : DECODER_OUTPUT_IN_CHANNELS - 1) * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
+    int sp2 = (s0 + 2 < DECODER_OUTPUT_IN_CHANNELS ? s0 + 2 : DECODER_OUTPUT_IN_CHANNELS - 1) * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
+    int sp3 = (s0 + 3 < DECODER_OUTPUT_IN_CHANNELS ? s0 + 3 : DECODER_OUTPUT_IN_CHANNELS - 1) * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
+    int bp0 = (b0 + 0 < DECODER_OUTPUT_OUT_CHANNELS ? b0 + 0 : DECODER_OUTPUT_OUT_CHANNELS - 1) * DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH;
+    vae_f8 a0_0 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER_OUTPUT_IN_FEATURES + ic * DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH;
-        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + oc * DECODER_OUTPUT_OUT_HEIGHT * DECODER_OUTPUT_OUT_WIDTH;
+        VAE_GLOBAL const float* s_image = in + (vae_i64)r * DECODER_OUTPUT_IN_FEATURES;
+        VAE_GLOBAL const float* b_image = d + (vae_i64)r * DECODER_OUTPUT_OUT_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER_OUTPUT_IN_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky) * DECODER_OUTPUT_OUT_WIDTH - DECODER_OUTPUT_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER_OUTPUT_STRIDE];
+            int s_row = sy * DECODER_OUTPUT_IN_WIDTH, b_row = (sy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky) * DECODER_OUTPUT_OUT_WIDTH - DECODER_OUTPUT_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * DECODER_OUTPUT_STRIDE, DECODER_OUTPUT_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0);
+                a1_0 = vae_madd8(sv1, bv0, a1_0);
+                a2_0 = vae_madd8(sv2, bv0, a2_0);
+                a3_0 = vae_madd8(sv3, bv0, a3_0);
+            }
         }
     }
-    grads[DECODER_OUTPUT_WEIGHT + gid] = sum;
+    if (s0 + 0 < DECODER_OUTPUT_IN_CHANNELS && b0 + 0 < DECODER_OUTPUT_OUT_CHANNELS) grads[DECODER_OUTPUT_WEIGHT + (((s0 + 0) * DECODER_OUTPUT_OUT_CHANNELS + (b0 + 0)) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 1 < DECODER_OUTPUT_IN_CHANNELS && b0 + 0 < DECODER_OUTPUT_OUT_CHANNELS) grads[DECODER_OUTPUT_WEIGHT + (((s0 + 1) * DECODER_OUTPUT_OUT_CHANNELS + (b0 + 0)) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 2 < DECODER_OUTPUT_IN_CHANNELS && b0 + 0 < DECODER_OUTPUT_OUT_CHANNELS) grads[DECODER_OUTPUT_WEIGHT + (((s0 + 2) * DECODER_OUTPUT_OUT_CHANNELS + (b0 + 0)) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 3 < DECODER_OUTPUT_IN_CHANNELS && b0 + 0 < DECODER_OUTPUT_OUT_CHANNELS) grads[DECODER_OUTPUT_WEIGHT + (((s0 + 3) * DECODER_OUTPUT_OUT_CHANNELS + (b0 + 0)) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx] = vae_hsum8(a3_0);
 }
 
 /* decoder.out backward: db[1] = d summed over rows and positions. */
@@ -582,29 +778,62 @@ VAE_KERNEL void decoder_out_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     grads[DECODER_OUTPUT_BIAS + gid] = sum;
 }
 
-/* decoder.out backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
+/* decoder.out backward: d_in = the transpose of the forward map applied to d; a tile of 8 input channels x 8 consecutive x positions per work item, visiting only the taps that read it. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER_OUTPUT_IN_FEATURES;
-    int at = (int)(gid % DECODER_OUTPUT_IN_FEATURES);
-    int ic = at / (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH), iy = at / DECODER_OUTPUT_IN_WIDTH % DECODER_OUTPUT_IN_HEIGHT, ix = at % DECODER_OUTPUT_IN_WIDTH;
-    VAE_GLOBAL const float* dr = d + r * DECODER_OUTPUT_OUT_FEATURES;
-    float sum = 0.0f;
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((DECODER_OUTPUT_IN_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((DECODER_OUTPUT_IN_WIDTH + 7) / 8);
+    int y = (int)(rest % DECODER_OUTPUT_IN_HEIGHT);
+    rest /= DECODER_OUTPUT_IN_HEIGHT;
+    int c0 = (int)(rest % ((DECODER_OUTPUT_IN_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER_OUTPUT_IN_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = d + r * DECODER_OUTPUT_OUT_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER_OUTPUT_WEIGHT + (c0 + 0 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 0 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER_OUTPUT_WEIGHT + (c0 + 1 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 1 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER_OUTPUT_WEIGHT + (c0 + 2 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 2 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER_OUTPUT_WEIGHT + (c0 + 3 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 3 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER_OUTPUT_WEIGHT + (c0 + 4 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 4 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER_OUTPUT_WEIGHT + (c0 + 5 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 5 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER_OUTPUT_WEIGHT + (c0 + 6 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 6 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER_OUTPUT_WEIGHT + (c0 + 7 < DECODER_OUTPUT_IN_CHANNELS ? c0 + 7 : DECODER_OUTPUT_IN_CHANNELS - 1) * (DECODER_OUTPUT_OUT_CHANNELS * DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < DECODER_OUTPUT_KERNEL; ky++)
     {
-        int oy = iy * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky;
-        if (oy < 0 || oy >= DECODER_OUTPUT_OUT_HEIGHT) continue;
+        int sy = y * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + ky;
+        if (sy < 0 || sy >= DECODER_OUTPUT_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER_OUTPUT_KERNEL; kx++)
         {
-            int ox = ix * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + kx;
-            if (ox < 0 || ox >= DECODER_OUTPUT_OUT_WIDTH) continue;
-            for (int oc = 0; oc < DECODER_OUTPUT_OUT_CHANNELS; oc++)
-                sum += dr[(oc * DECODER_OUTPUT_OUT_HEIGHT + oy) * DECODER_OUTPUT_OUT_WIDTH + ox] * params[DECODER_OUTPUT_WEIGHT + ((ic * DECODER_OUTPUT_OUT_CHANNELS + oc) * DECODER_OUTPUT_KERNEL + ky) * DECODER_OUTPUT_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * DECODER_OUTPUT_STRIDE - DECODER_OUTPUT_PADDING + kx;
+            int lo = c < 0 ? (DECODER_OUTPUT_STRIDE - 1 - c) / DECODER_OUTPUT_STRIDE : 0, hi = c < DECODER_OUTPUT_OUT_WIDTH ? (DECODER_OUTPUT_OUT_WIDTH - c + DECODER_OUTPUT_STRIDE - 1) / DECODER_OUTPUT_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER_OUTPUT_OUT_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER_OUTPUT_OUT_HEIGHT + sy) * DECODER_OUTPUT_OUT_WIDTH + c, DECODER_OUTPUT_STRIDE, lo, hi);
+                int at = ky * DECODER_OUTPUT_KERNEL + kx + sc * (DECODER_OUTPUT_KERNEL * DECODER_OUTPUT_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    d_in[gid] = sum;
+    /* The sums lane by lane, for the channels and positions inside the image. */
+    int live = DECODER_OUTPUT_IN_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER_OUTPUT_IN_FEATURES + (vae_i64)y * DECODER_OUTPUT_IN_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a0, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 1 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a1, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 2 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a2, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 3 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a3, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 4 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a4, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 5 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a5, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 6 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a6, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 7 < DECODER_OUTPUT_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER_OUTPUT_IN_HEIGHT * DECODER_OUTPUT_IN_WIDTH); vae_store8(a7, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
 }
 
 /* decoder.1 backward: d *= the Relu derivative, in place. */
@@ -615,15 +844,16 @@ VAE_KERNEL void decoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.1 backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* decoder.1 backward: dW = d correlated with the input, summed over rows; one tap of 4 x 4 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 input channels x 4 output channels. */
     int kx = (int)(gid % DECODER1_KERNEL), ky = (int)(gid / DECODER1_KERNEL % DECODER1_KERNEL);
-    int second = (int)(gid / (DECODER1_KERNEL * DECODER1_KERNEL) % DECODER1_OUT_CHANNELS);
-    int first_index = (int)(gid / (DECODER1_KERNEL * DECODER1_KERNEL * DECODER1_OUT_CHANNELS));
-    int oc = second, ic = first_index;
+    vae_i64 rest = gid / (DECODER1_KERNEL * DECODER1_KERNEL);
+    int b0 = (int)(rest % ((DECODER1_OUT_CHANNELS + 3) / 4)) * 4;
+    int s0 = (int)(rest / ((DECODER1_OUT_CHANNELS + 3) / 4)) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (DECODER1_PADDING - ky + DECODER1_STRIDE - 1) / DECODER1_STRIDE, sx0 = (DECODER1_PADDING - kx + DECODER1_STRIDE - 1) / DECODER1_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -632,19 +862,54 @@ VAE_KERNEL void decoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int sx1 = DECODER1_OUT_WIDTH - 1 + DECODER1_PADDING - kx < 0 ? 0 : (DECODER1_OUT_WIDTH - 1 + DECODER1_PADDING - kx) / DECODER1_STRIDE + 1;
     if (sy1 > DECODER1_IN_HEIGHT) sy1 = DECODER1_IN_HEIGHT;
     if (sx1 > DECODER1_IN_WIDTH) sx1 = DECODER1_IN_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < DECODER1_IN_CHANNELS ? s0 + 0 : DECODER1_IN_CHANNELS - 1) * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
+    int sp1 = (s0 + 1 < DECODER1_IN_CHANNELS ? s0 + 1 : DECODER1_IN_CHANNELS - 1) * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
+    int sp2 = (s0 + 2 < DECODER1_IN_CHANNELS ? s0 + 2 : DECODER1_IN_CHANNELS - 1) * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
+    int sp3 = (s0 + 3 < DECODER1_IN_CHANNELS ? s0 + 3 : DECODER1_IN_CHANNELS - 1) * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
+    int bp0 = (b0 + 0 < DECODER1_OUT_CHANNELS ? b0 + 0 : DECODER1_OUT_CHANNELS - 1) * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+    int bp1 = (b0 + 1 < DECODER1_OUT_CHANNELS ? b0 + 1 : DECODER1_OUT_CHANNELS - 1) * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+    int bp2 = (b0 + 2 < DECODER1_OUT_CHANNELS ? b0 + 2 : DECODER1_OUT_CHANNELS - 1) * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+    int bp3 = (b0 + 3 < DECODER1_OUT_CHANNELS ? b0 + 3 : DECODER1_OUT_CHANNELS - 1) * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER1_IN_FEATURES + ic * DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH;
-        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER1_OUT_FEATURES + oc * DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH;
+        VAE_GLOBAL const float* s_image = in + (vae_i64)r * DECODER1_IN_FEATURES;
+        VAE_GLOBAL const float* b_image = d + (vae_i64)r * DECODER1_OUT_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER1_IN_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER1_STRIDE - DECODER1_PADDING + ky) * DECODER1_OUT_WIDTH - DECODER1_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER1_STRIDE];
+            int s_row = sy * DECODER1_IN_WIDTH, b_row = (sy * DECODER1_STRIDE - DECODER1_PADDING + ky) * DECODER1_OUT_WIDTH - DECODER1_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * DECODER1_STRIDE, DECODER1_STRIDE, 0, sx1 - sx), bv1 = vae_gather8(b_image, bp1 + b_row + sx * DECODER1_STRIDE, DECODER1_STRIDE, 0, sx1 - sx), bv2 = vae_gather8(b_image, bp2 + b_row + sx * DECODER1_STRIDE, DECODER1_STRIDE, 0, sx1 - sx), bv3 = vae_gather8(b_image, bp3 + b_row + sx * DECODER1_STRIDE, DECODER1_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0); a0_1 = vae_madd8(sv0, bv1, a0_1); a0_2 = vae_madd8(sv0, bv2, a0_2); a0_3 = vae_madd8(sv0, bv3, a0_3);
+                a1_0 = vae_madd8(sv1, bv0, a1_0); a1_1 = vae_madd8(sv1, bv1, a1_1); a1_2 = vae_madd8(sv1, bv2, a1_2); a1_3 = vae_madd8(sv1, bv3, a1_3);
+                a2_0 = vae_madd8(sv2, bv0, a2_0); a2_1 = vae_madd8(sv2, bv1, a2_1); a2_2 = vae_madd8(sv2, bv2, a2_2); a2_3 = vae_madd8(sv2, bv3, a2_3);
+                a3_0 = vae_madd8(sv3, bv0, a3_0); a3_1 = vae_madd8(sv3, bv1, a3_1); a3_2 = vae_madd8(sv3, bv2, a3_2); a3_3 = vae_madd8(sv3, bv3, a3_3);
+            }
         }
     }
-    grads[DECODER1_WEIGHT + gid] = sum;
+    if (s0 + 0 < DECODER1_IN_CHANNELS && b0 + 0 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 0) * DECODER1_OUT_CHANNELS + (b0 + 0)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 0 < DECODER1_IN_CHANNELS && b0 + 1 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 0) * DECODER1_OUT_CHANNELS + (b0 + 1)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a0_1);
+    if (s0 + 0 < DECODER1_IN_CHANNELS && b0 + 2 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 0) * DECODER1_OUT_CHANNELS + (b0 + 2)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a0_2);
+    if (s0 + 0 < DECODER1_IN_CHANNELS && b0 + 3 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 0) * DECODER1_OUT_CHANNELS + (b0 + 3)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a0_3);
+    if (s0 + 1 < DECODER1_IN_CHANNELS && b0 + 0 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 1) * DECODER1_OUT_CHANNELS + (b0 + 0)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 1 < DECODER1_IN_CHANNELS && b0 + 1 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 1) * DECODER1_OUT_CHANNELS + (b0 + 1)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a1_1);
+    if (s0 + 1 < DECODER1_IN_CHANNELS && b0 + 2 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 1) * DECODER1_OUT_CHANNELS + (b0 + 2)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a1_2);
+    if (s0 + 1 < DECODER1_IN_CHANNELS && b0 + 3 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 1) * DECODER1_OUT_CHANNELS + (b0 + 3)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a1_3);
+    if (s0 + 2 < DECODER1_IN_CHANNELS && b0 + 0 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 2) * DECODER1_OUT_CHANNELS + (b0 + 0)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 2 < DECODER1_IN_CHANNELS && b0 + 1 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 2) * DECODER1_OUT_CHANNELS + (b0 + 1)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a2_1);
+    if (s0 + 2 < DECODER1_IN_CHANNELS && b0 + 2 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 2) * DECODER1_OUT_CHANNELS + (b0 + 2)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a2_2);
+    if (s0 + 2 < DECODER1_IN_CHANNELS && b0 + 3 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 2) * DECODER1_OUT_CHANNELS + (b0 + 3)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a2_3);
+    if (s0 + 3 < DECODER1_IN_CHANNELS && b0 + 0 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 3) * DECODER1_OUT_CHANNELS + (b0 + 0)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a3_0);
+    if (s0 + 3 < DECODER1_IN_CHANNELS && b0 + 1 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 3) * DECODER1_OUT_CHANNELS + (b0 + 1)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a3_1);
+    if (s0 + 3 < DECODER1_IN_CHANNELS && b0 + 2 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 3) * DECODER1_OUT_CHANNELS + (b0 + 2)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a3_2);
+    if (s0 + 3 < DECODER1_IN_CHANNELS && b0 + 3 < DECODER1_OUT_CHANNELS) grads[DECODER1_WEIGHT + (((s0 + 3) * DECODER1_OUT_CHANNELS + (b0 + 3)) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx] = vae_hsum8(a3_3);
 }
 
 /* decoder.1 backward: db[32] = d summed over rows and positions. */
@@ -658,29 +923,62 @@ VAE_KERNEL void decoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER1_BIAS + gid] = sum;
 }
 
-/* decoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
+/* decoder.1 backward: d_in = the transpose of the forward map applied to d; a tile of 8 input channels x 8 consecutive x positions per work item, visiting only the taps that read it. */
 VAE_KERNEL void decoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER1_IN_FEATURES;
-    int at = (int)(gid % DECODER1_IN_FEATURES);
-    int ic = at / (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH), iy = at / DECODER1_IN_WIDTH % DECODER1_IN_HEIGHT, ix = at % DECODER1_IN_WIDTH;
-    VAE_GLOBAL const float* dr = d + r * DECODER1_OUT_FEATURES;
-    float sum = 0.0f;
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((DECODER1_IN_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((DECODER1_IN_WIDTH + 7) / 8);
+    int y = (int)(rest % DECODER1_IN_HEIGHT);
+    rest /= DECODER1_IN_HEIGHT;
+    int c0 = (int)(rest % ((DECODER1_IN_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER1_IN_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = d + r * DECODER1_OUT_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER1_WEIGHT + (c0 + 0 < DECODER1_IN_CHANNELS ? c0 + 0 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER1_WEIGHT + (c0 + 1 < DECODER1_IN_CHANNELS ? c0 + 1 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER1_WEIGHT + (c0 + 2 < DECODER1_IN_CHANNELS ? c0 + 2 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER1_WEIGHT + (c0 + 3 < DECODER1_IN_CHANNELS ? c0 + 3 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER1_WEIGHT + (c0 + 4 < DECODER1_IN_CHANNELS ? c0 + 4 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER1_WEIGHT + (c0 + 5 < DECODER1_IN_CHANNELS ? c0 + 5 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER1_WEIGHT + (c0 + 6 < DECODER1_IN_CHANNELS ? c0 + 6 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER1_WEIGHT + (c0 + 7 < DECODER1_IN_CHANNELS ? c0 + 7 : DECODER1_IN_CHANNELS - 1) * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < DECODER1_KERNEL; ky++)
     {
-        int oy = iy * DECODER1_STRIDE - DECODER1_PADDING + ky;
-        if (oy < 0 || oy >= DECODER1_OUT_HEIGHT) continue;
+        int sy = y * DECODER1_STRIDE - DECODER1_PADDING + ky;
+        if (sy < 0 || sy >= DECODER1_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER1_KERNEL; kx++)
         {
-            int ox = ix * DECODER1_STRIDE - DECODER1_PADDING + kx;
-            if (ox < 0 || ox >= DECODER1_OUT_WIDTH) continue;
-            for (int oc = 0; oc < DECODER1_OUT_CHANNELS; oc++)
-                sum += dr[(oc * DECODER1_OUT_HEIGHT + oy) * DECODER1_OUT_WIDTH + ox] * params[DECODER1_WEIGHT + ((ic * DECODER1_OUT_CHANNELS + oc) * DECODER1_KERNEL + ky) * DECODER1_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * DECODER1_STRIDE - DECODER1_PADDING + kx;
+            int lo = c < 0 ? (DECODER1_STRIDE - 1 - c) / DECODER1_STRIDE : 0, hi = c < DECODER1_OUT_WIDTH ? (DECODER1_OUT_WIDTH - c + DECODER1_STRIDE - 1) / DECODER1_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER1_OUT_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER1_OUT_HEIGHT + sy) * DECODER1_OUT_WIDTH + c, DECODER1_STRIDE, lo, hi);
+                int at = ky * DECODER1_KERNEL + kx + sc * (DECODER1_KERNEL * DECODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    d_in[gid] = sum;
+    /* The sums lane by lane, for the channels and positions inside the image. */
+    int live = DECODER1_IN_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER1_IN_FEATURES + (vae_i64)y * DECODER1_IN_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a0, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 1 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a1, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 2 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a2, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 3 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a3, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 4 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a4, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 5 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a5, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 6 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a6, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 7 < DECODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER1_IN_HEIGHT * DECODER1_IN_WIDTH); vae_store8(a7, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
 }
 
 /* decoder.0 backward: d *= the Relu derivative, in place. */
@@ -691,15 +989,16 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* decoder.0 backward: dW = d correlated with the input, summed over rows; one tap of 4 x 4 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 input channels x 4 output channels. */
     int kx = (int)(gid % DECODER0_KERNEL), ky = (int)(gid / DECODER0_KERNEL % DECODER0_KERNEL);
-    int second = (int)(gid / (DECODER0_KERNEL * DECODER0_KERNEL) % DECODER0_OUT_CHANNELS);
-    int first_index = (int)(gid / (DECODER0_KERNEL * DECODER0_KERNEL * DECODER0_OUT_CHANNELS));
-    int oc = second, ic = first_index;
+    vae_i64 rest = gid / (DECODER0_KERNEL * DECODER0_KERNEL);
+    int b0 = (int)(rest % ((DECODER0_OUT_CHANNELS + 3) / 4)) * 4;
+    int s0 = (int)(rest / ((DECODER0_OUT_CHANNELS + 3) / 4)) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (DECODER0_PADDING - ky + DECODER0_STRIDE - 1) / DECODER0_STRIDE, sx0 = (DECODER0_PADDING - kx + DECODER0_STRIDE - 1) / DECODER0_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -708,19 +1007,54 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int sx1 = DECODER0_OUT_WIDTH - 1 + DECODER0_PADDING - kx < 0 ? 0 : (DECODER0_OUT_WIDTH - 1 + DECODER0_PADDING - kx) / DECODER0_STRIDE + 1;
     if (sy1 > DECODER0_IN_HEIGHT) sy1 = DECODER0_IN_HEIGHT;
     if (sx1 > DECODER0_IN_WIDTH) sx1 = DECODER0_IN_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < DECODER0_IN_CHANNELS ? s0 + 0 : DECODER0_IN_CHANNELS - 1) * DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH;
+    int sp1 = (s0 + 1 < DECODER0_IN_CHANNELS ? s0 + 1 : DECODER0_IN_CHANNELS - 1) * DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH;
+    int sp2 = (s0 + 2 < DECODER0_IN_CHANNELS ? s0 + 2 : DECODER0_IN_CHANNELS - 1) * DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH;
+    int sp3 = (s0 + 3 < DECODER0_IN_CHANNELS ? s0 + 3 : DECODER0_IN_CHANNELS - 1) * DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH;
+    int bp0 = (b0 + 0 < DECODER0_OUT_CHANNELS ? b0 + 0 : DECODER0_OUT_CHANNELS - 1) * DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH;
+    int bp1 = (b0 + 1 < DECODER0_OUT_CHANNELS ? b0 + 1 : DECODER0_OUT_CHANNELS - 1) * DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH;
+    int bp2 = (b0 + 2 < DECODER0_OUT_CHANNELS ? b0 + 2 : DECODER0_OUT_CHANNELS - 1) * DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH;
+    int bp3 = (b0 + 3 < DECODER0_OUT_CHANNELS ? b0 + 3 : DECODER0_OUT_CHANNELS - 1) * DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = in + (vae_i64)r * DECODER0_IN_FEATURES + ic * DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH;
-        VAE_GLOBAL const float* b_plane = d + (vae_i64)r * DECODER0_OUT_FEATURES + oc * DECODER0_OUT_HEIGHT * DECODER0_OUT_WIDTH;
+        VAE_GLOBAL const float* s_image = in + (vae_i64)r * DECODER0_IN_FEATURES;
+        VAE_GLOBAL const float* b_image = d + (vae_i64)r * DECODER0_OUT_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * DECODER0_IN_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * DECODER0_STRIDE - DECODER0_PADDING + ky) * DECODER0_OUT_WIDTH - DECODER0_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * DECODER0_STRIDE];
+            int s_row = sy * DECODER0_IN_WIDTH, b_row = (sy * DECODER0_STRIDE - DECODER0_PADDING + ky) * DECODER0_OUT_WIDTH - DECODER0_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * DECODER0_STRIDE, DECODER0_STRIDE, 0, sx1 - sx), bv1 = vae_gather8(b_image, bp1 + b_row + sx * DECODER0_STRIDE, DECODER0_STRIDE, 0, sx1 - sx), bv2 = vae_gather8(b_image, bp2 + b_row + sx * DECODER0_STRIDE, DECODER0_STRIDE, 0, sx1 - sx), bv3 = vae_gather8(b_image, bp3 + b_row + sx * DECODER0_STRIDE, DECODER0_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0); a0_1 = vae_madd8(sv0, bv1, a0_1); a0_2 = vae_madd8(sv0, bv2, a0_2); a0_3 = vae_madd8(sv0, bv3, a0_3);
+                a1_0 = vae_madd8(sv1, bv0, a1_0); a1_1 = vae_madd8(sv1, bv1, a1_1); a1_2 = vae_madd8(sv1, bv2, a1_2); a1_3 = vae_madd8(sv1, bv3, a1_3);
+                a2_0 = vae_madd8(sv2, bv0, a2_0); a2_1 = vae_madd8(sv2, bv1, a2_1); a2_2 = vae_madd8(sv2, bv2, a2_2); a2_3 = vae_madd8(sv2, bv3, a2_3);
+                a3_0 = vae_madd8(sv3, bv0, a3_0); a3_1 = vae_madd8(sv3, bv1, a3_1); a3_2 = vae_madd8(sv3, bv2, a3_2); a3_3 = vae_madd8(sv3, bv3, a3_3);
+            }
         }
     }
-    grads[DECODER0_WEIGHT + gid] = sum;
+    if (s0 + 0 < DECODER0_IN_CHANNELS && b0 + 0 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 0) * DECODER0_OUT_CHANNELS + (b0 + 0)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 0 < DECODER0_IN_CHANNELS && b0 + 1 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 0) * DECODER0_OUT_CHANNELS + (b0 + 1)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a0_1);
+    if (s0 + 0 < DECODER0_IN_CHANNELS && b0 + 2 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 0) * DECODER0_OUT_CHANNELS + (b0 + 2)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a0_2);
+    if (s0 + 0 < DECODER0_IN_CHANNELS && b0 + 3 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 0) * DECODER0_OUT_CHANNELS + (b0 + 3)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a0_3);
+    if (s0 + 1 < DECODER0_IN_CHANNELS && b0 + 0 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 1) * DECODER0_OUT_CHANNELS + (b0 + 0)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 1 < DECODER0_IN_CHANNELS && b0 + 1 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 1) * DECODER0_OUT_CHANNELS + (b0 + 1)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a1_1);
+    if (s0 + 1 < DECODER0_IN_CHANNELS && b0 + 2 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 1) * DECODER0_OUT_CHANNELS + (b0 + 2)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a1_2);
+    if (s0 + 1 < DECODER0_IN_CHANNELS && b0 + 3 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 1) * DECODER0_OUT_CHANNELS + (b0 + 3)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a1_3);
+    if (s0 + 2 < DECODER0_IN_CHANNELS && b0 + 0 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 2) * DECODER0_OUT_CHANNELS + (b0 + 0)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 2 < DECODER0_IN_CHANNELS && b0 + 1 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 2) * DECODER0_OUT_CHANNELS + (b0 + 1)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a2_1);
+    if (s0 + 2 < DECODER0_IN_CHANNELS && b0 + 2 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 2) * DECODER0_OUT_CHANNELS + (b0 + 2)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a2_2);
+    if (s0 + 2 < DECODER0_IN_CHANNELS && b0 + 3 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 2) * DECODER0_OUT_CHANNELS + (b0 + 3)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a2_3);
+    if (s0 + 3 < DECODER0_IN_CHANNELS && b0 + 0 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 3) * DECODER0_OUT_CHANNELS + (b0 + 0)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a3_0);
+    if (s0 + 3 < DECODER0_IN_CHANNELS && b0 + 1 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 3) * DECODER0_OUT_CHANNELS + (b0 + 1)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a3_1);
+    if (s0 + 3 < DECODER0_IN_CHANNELS && b0 + 2 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 3) * DECODER0_OUT_CHANNELS + (b0 + 2)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a3_2);
+    if (s0 + 3 < DECODER0_IN_CHANNELS && b0 + 3 < DECODER0_OUT_CHANNELS) grads[DECODER0_WEIGHT + (((s0 + 3) * DECODER0_OUT_CHANNELS + (b0 + 3)) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx] = vae_hsum8(a3_3);
 }
 
 /* decoder.0 backward: db[64] = d summed over rows and positions. */
@@ -734,29 +1068,62 @@ VAE_KERNEL void decoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[DECODER0_BIAS + gid] = sum;
 }
 
-/* decoder.0 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
+/* decoder.0 backward: d_in = the transpose of the forward map applied to d; a tile of 8 input channels x 8 consecutive x positions per work item, visiting only the taps that read it. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / DECODER0_IN_FEATURES;
-    int at = (int)(gid % DECODER0_IN_FEATURES);
-    int ic = at / (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH), iy = at / DECODER0_IN_WIDTH % DECODER0_IN_HEIGHT, ix = at % DECODER0_IN_WIDTH;
-    VAE_GLOBAL const float* dr = d + r * DECODER0_OUT_FEATURES;
-    float sum = 0.0f;
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((DECODER0_IN_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((DECODER0_IN_WIDTH + 7) / 8);
+    int y = (int)(rest % DECODER0_IN_HEIGHT);
+    rest /= DECODER0_IN_HEIGHT;
+    int c0 = (int)(rest % ((DECODER0_IN_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER0_IN_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = d + r * DECODER0_OUT_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER0_WEIGHT + (c0 + 0 < DECODER0_IN_CHANNELS ? c0 + 0 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER0_WEIGHT + (c0 + 1 < DECODER0_IN_CHANNELS ? c0 + 1 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER0_WEIGHT + (c0 + 2 < DECODER0_IN_CHANNELS ? c0 + 2 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER0_WEIGHT + (c0 + 3 < DECODER0_IN_CHANNELS ? c0 + 3 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER0_WEIGHT + (c0 + 4 < DECODER0_IN_CHANNELS ? c0 + 4 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER0_WEIGHT + (c0 + 5 < DECODER0_IN_CHANNELS ? c0 + 5 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER0_WEIGHT + (c0 + 6 < DECODER0_IN_CHANNELS ? c0 + 6 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER0_WEIGHT + (c0 + 7 < DECODER0_IN_CHANNELS ? c0 + 7 : DECODER0_IN_CHANNELS - 1) * (DECODER0_OUT_CHANNELS * DECODER0_KERNEL * DECODER0_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
     for (int ky = 0; ky < DECODER0_KERNEL; ky++)
     {
-        int oy = iy * DECODER0_STRIDE - DECODER0_PADDING + ky;
-        if (oy < 0 || oy >= DECODER0_OUT_HEIGHT) continue;
+        int sy = y * DECODER0_STRIDE - DECODER0_PADDING + ky;
+        if (sy < 0 || sy >= DECODER0_OUT_HEIGHT) continue;
         for (int kx = 0; kx < DECODER0_KERNEL; kx++)
         {
-            int ox = ix * DECODER0_STRIDE - DECODER0_PADDING + kx;
-            if (ox < 0 || ox >= DECODER0_OUT_WIDTH) continue;
-            for (int oc = 0; oc < DECODER0_OUT_CHANNELS; oc++)
-                sum += dr[(oc * DECODER0_OUT_HEIGHT + oy) * DECODER0_OUT_WIDTH + ox] * params[DECODER0_WEIGHT + ((ic * DECODER0_OUT_CHANNELS + oc) * DECODER0_KERNEL + ky) * DECODER0_KERNEL + kx];
+            /* lane j reads source x c + j s */
+            int c = x0 * DECODER0_STRIDE - DECODER0_PADDING + kx;
+            int lo = c < 0 ? (DECODER0_STRIDE - 1 - c) / DECODER0_STRIDE : 0, hi = c < DECODER0_OUT_WIDTH ? (DECODER0_OUT_WIDTH - c + DECODER0_STRIDE - 1) / DECODER0_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER0_OUT_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER0_OUT_HEIGHT + sy) * DECODER0_OUT_WIDTH + c, DECODER0_STRIDE, lo, hi);
+                int at = ky * DECODER0_KERNEL + kx + sc * (DECODER0_KERNEL * DECODER0_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    d_in[gid] = sum;
+    /* The sums lane by lane, for the channels and positions inside the image. */
+    int live = DECODER0_IN_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER0_IN_FEATURES + (vae_i64)y * DECODER0_IN_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a0, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 1 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a1, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 2 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a2, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 3 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a3, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 4 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a4, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 5 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a5, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 6 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a6, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
+    if (c0 + 7 < DECODER0_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER0_IN_HEIGHT * DECODER0_IN_WIDTH); vae_store8(a7, lane); for (int j = 0; j < live; j++) d_in[at + j] = lane[j]; }
 }
 
 /* Straight-through with the commitment gradient, in place: d = d + scale (z_e - z_q), [rows, D]; one work item per value. */
@@ -767,15 +1134,16 @@ VAE_KERNEL void vq_straight_through(int n, VAE_GLOBAL float* d, VAE_GLOBAL const
     d[gid] = d[gid] + scale * (z[gid] - zq[gid]);
 }
 
-/* encoder.2 backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* encoder.2 backward: dW = d correlated with the input, summed over rows; one tap of 4 x 4 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 output channels x 4 input channels. */
     int kx = (int)(gid % ENCODER2_KERNEL), ky = (int)(gid / ENCODER2_KERNEL % ENCODER2_KERNEL);
-    int second = (int)(gid / (ENCODER2_KERNEL * ENCODER2_KERNEL) % ENCODER2_IN_CHANNELS);
-    int first_index = (int)(gid / (ENCODER2_KERNEL * ENCODER2_KERNEL * ENCODER2_IN_CHANNELS));
-    int oc = first_index, ic = second;
+    vae_i64 rest = gid / (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    int b0 = (int)(rest % ((ENCODER2_IN_CHANNELS + 3) / 4)) * 4;
+    int s0 = (int)(rest / ((ENCODER2_IN_CHANNELS + 3) / 4)) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (ENCODER2_PADDING - ky + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE, sx0 = (ENCODER2_PADDING - kx + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -784,19 +1152,54 @@ VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int sx1 = ENCODER2_IN_WIDTH - 1 + ENCODER2_PADDING - kx < 0 ? 0 : (ENCODER2_IN_WIDTH - 1 + ENCODER2_PADDING - kx) / ENCODER2_STRIDE + 1;
     if (sy1 > ENCODER2_OUT_HEIGHT) sy1 = ENCODER2_OUT_HEIGHT;
     if (sx1 > ENCODER2_OUT_WIDTH) sx1 = ENCODER2_OUT_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < ENCODER2_OUT_CHANNELS ? s0 + 0 : ENCODER2_OUT_CHANNELS - 1) * ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH;
+    int sp1 = (s0 + 1 < ENCODER2_OUT_CHANNELS ? s0 + 1 : ENCODER2_OUT_CHANNELS - 1) * ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH;
+    int sp2 = (s0 + 2 < ENCODER2_OUT_CHANNELS ? s0 + 2 : ENCODER2_OUT_CHANNELS - 1) * ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH;
+    int sp3 = (s0 + 3 < ENCODER2_OUT_CHANNELS ? s0 + 3 : ENCODER2_OUT_CHANNELS - 1) * ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH;
+    int bp0 = (b0 + 0 < ENCODER2_IN_CHANNELS ? b0 + 0 : ENCODER2_IN_CHANNELS - 1) * ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH;
+    int bp1 = (b0 + 1 < ENCODER2_IN_CHANNELS ? b0 + 1 : ENCODER2_IN_CHANNELS - 1) * ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH;
+    int bp2 = (b0 + 2 < ENCODER2_IN_CHANNELS ? b0 + 2 : ENCODER2_IN_CHANNELS - 1) * ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH;
+    int bp3 = (b0 + 3 < ENCODER2_IN_CHANNELS ? b0 + 3 : ENCODER2_IN_CHANNELS - 1) * ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = d + (vae_i64)r * ENCODER2_OUT_FEATURES + oc * ENCODER2_OUT_HEIGHT * ENCODER2_OUT_WIDTH;
-        VAE_GLOBAL const float* b_plane = in + (vae_i64)r * ENCODER2_IN_FEATURES + ic * ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH;
+        VAE_GLOBAL const float* s_image = d + (vae_i64)r * ENCODER2_OUT_FEATURES;
+        VAE_GLOBAL const float* b_image = in + (vae_i64)r * ENCODER2_IN_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * ENCODER2_OUT_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * ENCODER2_STRIDE - ENCODER2_PADDING + ky) * ENCODER2_IN_WIDTH - ENCODER2_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * ENCODER2_STRIDE];
+            int s_row = sy * ENCODER2_OUT_WIDTH, b_row = (sy * ENCODER2_STRIDE - ENCODER2_PADDING + ky) * ENCODER2_IN_WIDTH - ENCODER2_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * ENCODER2_STRIDE, ENCODER2_STRIDE, 0, sx1 - sx), bv1 = vae_gather8(b_image, bp1 + b_row + sx * ENCODER2_STRIDE, ENCODER2_STRIDE, 0, sx1 - sx), bv2 = vae_gather8(b_image, bp2 + b_row + sx * ENCODER2_STRIDE, ENCODER2_STRIDE, 0, sx1 - sx), bv3 = vae_gather8(b_image, bp3 + b_row + sx * ENCODER2_STRIDE, ENCODER2_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0); a0_1 = vae_madd8(sv0, bv1, a0_1); a0_2 = vae_madd8(sv0, bv2, a0_2); a0_3 = vae_madd8(sv0, bv3, a0_3);
+                a1_0 = vae_madd8(sv1, bv0, a1_0); a1_1 = vae_madd8(sv1, bv1, a1_1); a1_2 = vae_madd8(sv1, bv2, a1_2); a1_3 = vae_madd8(sv1, bv3, a1_3);
+                a2_0 = vae_madd8(sv2, bv0, a2_0); a2_1 = vae_madd8(sv2, bv1, a2_1); a2_2 = vae_madd8(sv2, bv2, a2_2); a2_3 = vae_madd8(sv2, bv3, a2_3);
+                a3_0 = vae_madd8(sv3, bv0, a3_0); a3_1 = vae_madd8(sv3, bv1, a3_1); a3_2 = vae_madd8(sv3, bv2, a3_2); a3_3 = vae_madd8(sv3, bv3, a3_3);
+            }
         }
     }
-    grads[ENCODER2_WEIGHT + gid] = sum;
+    if (s0 + 0 < ENCODER2_OUT_CHANNELS && b0 + 0 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 0) * ENCODER2_IN_CHANNELS + (b0 + 0)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 0 < ENCODER2_OUT_CHANNELS && b0 + 1 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 0) * ENCODER2_IN_CHANNELS + (b0 + 1)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a0_1);
+    if (s0 + 0 < ENCODER2_OUT_CHANNELS && b0 + 2 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 0) * ENCODER2_IN_CHANNELS + (b0 + 2)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a0_2);
+    if (s0 + 0 < ENCODER2_OUT_CHANNELS && b0 + 3 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 0) * ENCODER2_IN_CHANNELS + (b0 + 3)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a0_3);
+    if (s0 + 1 < ENCODER2_OUT_CHANNELS && b0 + 0 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 1) * ENCODER2_IN_CHANNELS + (b0 + 0)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 1 < ENCODER2_OUT_CHANNELS && b0 + 1 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 1) * ENCODER2_IN_CHANNELS + (b0 + 1)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a1_1);
+    if (s0 + 1 < ENCODER2_OUT_CHANNELS && b0 + 2 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 1) * ENCODER2_IN_CHANNELS + (b0 + 2)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a1_2);
+    if (s0 + 1 < ENCODER2_OUT_CHANNELS && b0 + 3 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 1) * ENCODER2_IN_CHANNELS + (b0 + 3)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a1_3);
+    if (s0 + 2 < ENCODER2_OUT_CHANNELS && b0 + 0 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 2) * ENCODER2_IN_CHANNELS + (b0 + 0)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 2 < ENCODER2_OUT_CHANNELS && b0 + 1 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 2) * ENCODER2_IN_CHANNELS + (b0 + 1)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a2_1);
+    if (s0 + 2 < ENCODER2_OUT_CHANNELS && b0 + 2 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 2) * ENCODER2_IN_CHANNELS + (b0 + 2)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a2_2);
+    if (s0 + 2 < ENCODER2_OUT_CHANNELS && b0 + 3 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 2) * ENCODER2_IN_CHANNELS + (b0 + 3)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a2_3);
+    if (s0 + 3 < ENCODER2_OUT_CHANNELS && b0 + 0 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 3) * ENCODER2_IN_CHANNELS + (b0 + 0)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a3_0);
+    if (s0 + 3 < ENCODER2_OUT_CHANNELS && b0 + 1 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 3) * ENCODER2_IN_CHANNELS + (b0 + 1)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a3_1);
+    if (s0 + 3 < ENCODER2_OUT_CHANNELS && b0 + 2 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 3) * ENCODER2_IN_CHANNELS + (b0 + 2)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a3_2);
+    if (s0 + 3 < ENCODER2_OUT_CHANNELS && b0 + 3 < ENCODER2_IN_CHANNELS) grads[ENCODER2_WEIGHT + (((s0 + 3) * ENCODER2_IN_CHANNELS + (b0 + 3)) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx] = vae_hsum8(a3_3);
 }
 
 /* encoder.2 backward: db[16] = d summed over rows and positions. */
@@ -810,29 +1213,61 @@ VAE_KERNEL void encoder_2_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER2_BIAS + gid] = sum;
 }
 
-/* encoder.2 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
+/* encoder.2 backward: d_in = the transpose of the forward map applied to d; a tile of 8 input channels x 8 consecutive x positions per work item, visiting only the taps that read it. */
 VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER2_IN_FEATURES;
-    int at = (int)(gid % ENCODER2_IN_FEATURES);
-    int ic = at / (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH), iy = at / ENCODER2_IN_WIDTH % ENCODER2_IN_HEIGHT, ix = at % ENCODER2_IN_WIDTH;
-    VAE_GLOBAL const float* dr = d + r * ENCODER2_OUT_FEATURES;
-    float sum = 0.0f;
-    for (int ky = (iy + ENCODER2_PADDING) % ENCODER2_STRIDE; ky < ENCODER2_KERNEL; ky += ENCODER2_STRIDE)
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (ENCODER2_STRIDE * (((ENCODER2_IN_WIDTH + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (ENCODER2_STRIDE * (((ENCODER2_IN_WIDTH + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE + 7) / 8));
+    int y = (int)(rest % ENCODER2_IN_HEIGHT);
+    rest /= ENCODER2_IN_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER2_IN_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER2_IN_CHANNELS + 7) / 8);
+    int rho = xt / (((ENCODER2_IN_WIDTH + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE + 7) / 8), x0 = xt % (((ENCODER2_IN_WIDTH + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = d + r * ENCODER2_OUT_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER2_WEIGHT + (c0 + 0 < ENCODER2_IN_CHANNELS ? c0 + 0 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER2_WEIGHT + (c0 + 1 < ENCODER2_IN_CHANNELS ? c0 + 1 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER2_WEIGHT + (c0 + 2 < ENCODER2_IN_CHANNELS ? c0 + 2 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER2_WEIGHT + (c0 + 3 < ENCODER2_IN_CHANNELS ? c0 + 3 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER2_WEIGHT + (c0 + 4 < ENCODER2_IN_CHANNELS ? c0 + 4 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER2_WEIGHT + (c0 + 5 < ENCODER2_IN_CHANNELS ? c0 + 5 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER2_WEIGHT + (c0 + 6 < ENCODER2_IN_CHANNELS ? c0 + 6 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER2_WEIGHT + (c0 + 7 < ENCODER2_IN_CHANNELS ? c0 + 7 : ENCODER2_IN_CHANNELS - 1) * (ENCODER2_KERNEL * ENCODER2_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + ENCODER2_PADDING) % ENCODER2_STRIDE; ky < ENCODER2_KERNEL; ky += ENCODER2_STRIDE)
     {
-        int oy = (iy + ENCODER2_PADDING - ky) / ENCODER2_STRIDE;
-        if (oy < 0 || oy >= ENCODER2_OUT_HEIGHT) continue;
-        for (int kx = (ix + ENCODER2_PADDING) % ENCODER2_STRIDE; kx < ENCODER2_KERNEL; kx += ENCODER2_STRIDE)
+        int sy = (y + ENCODER2_PADDING - ky) / ENCODER2_STRIDE;
+        if (sy < 0 || sy >= ENCODER2_OUT_HEIGHT) continue;
+        for (int kx = (rho + ENCODER2_PADDING) % ENCODER2_STRIDE; kx < ENCODER2_KERNEL; kx += ENCODER2_STRIDE)
         {
-            int ox = (ix + ENCODER2_PADDING - kx) / ENCODER2_STRIDE;
-            if (ox < 0 || ox >= ENCODER2_OUT_WIDTH) continue;
-            for (int oc = 0; oc < ENCODER2_OUT_CHANNELS; oc++)
-                sum += dr[(oc * ENCODER2_OUT_HEIGHT + oy) * ENCODER2_OUT_WIDTH + ox] * params[ENCODER2_WEIGHT + ((oc * ENCODER2_IN_CHANNELS + ic) * ENCODER2_KERNEL + ky) * ENCODER2_KERNEL + kx];
+            /* lane j reads source x c + j */
+            int c = (rho + ENCODER2_PADDING - kx) / ENCODER2_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = ENCODER2_OUT_WIDTH - c < 8 ? ENCODER2_OUT_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER2_OUT_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER2_OUT_HEIGHT + sy) * ENCODER2_OUT_WIDTH + c, 1, lo, hi);
+                int at = ky * ENCODER2_KERNEL + kx + sc * (ENCODER2_IN_CHANNELS * ENCODER2_KERNEL * ENCODER2_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    d_in[gid] = sum;
+    /* The sums lane by lane, for the channels and positions inside the image. */
+    int live = (ENCODER2_IN_WIDTH - rho + ENCODER2_STRIDE - 1) / ENCODER2_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER2_IN_FEATURES + (vae_i64)y * ENCODER2_IN_WIDTH + rho + ENCODER2_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a0, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 1 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a1, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 2 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a2, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 3 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a3, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 4 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a4, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 5 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a5, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 6 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a6, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
+    if (c0 + 7 < ENCODER2_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER2_IN_HEIGHT * ENCODER2_IN_WIDTH); vae_store8(a7, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER2_STRIDE] = lane[j]; }
 }
 
 /* encoder.1 backward: d *= the Relu derivative, in place. */
@@ -843,15 +1278,16 @@ VAE_KERNEL void encoder_1_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.1 backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* encoder.1 backward: dW = d correlated with the input, summed over rows; one tap of 4 x 4 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 output channels x 4 input channels. */
     int kx = (int)(gid % ENCODER1_KERNEL), ky = (int)(gid / ENCODER1_KERNEL % ENCODER1_KERNEL);
-    int second = (int)(gid / (ENCODER1_KERNEL * ENCODER1_KERNEL) % ENCODER1_IN_CHANNELS);
-    int first_index = (int)(gid / (ENCODER1_KERNEL * ENCODER1_KERNEL * ENCODER1_IN_CHANNELS));
-    int oc = first_index, ic = second;
+    vae_i64 rest = gid / (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    int b0 = (int)(rest % ((ENCODER1_IN_CHANNELS + 3) / 4)) * 4;
+    int s0 = (int)(rest / ((ENCODER1_IN_CHANNELS + 3) / 4)) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (ENCODER1_PADDING - ky + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE, sx0 = (ENCODER1_PADDING - kx + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -860,19 +1296,54 @@ VAE_KERNEL void encoder_1_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int sx1 = ENCODER1_IN_WIDTH - 1 + ENCODER1_PADDING - kx < 0 ? 0 : (ENCODER1_IN_WIDTH - 1 + ENCODER1_PADDING - kx) / ENCODER1_STRIDE + 1;
     if (sy1 > ENCODER1_OUT_HEIGHT) sy1 = ENCODER1_OUT_HEIGHT;
     if (sx1 > ENCODER1_OUT_WIDTH) sx1 = ENCODER1_OUT_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < ENCODER1_OUT_CHANNELS ? s0 + 0 : ENCODER1_OUT_CHANNELS - 1) * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
+    int sp1 = (s0 + 1 < ENCODER1_OUT_CHANNELS ? s0 + 1 : ENCODER1_OUT_CHANNELS - 1) * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
+    int sp2 = (s0 + 2 < ENCODER1_OUT_CHANNELS ? s0 + 2 : ENCODER1_OUT_CHANNELS - 1) * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
+    int sp3 = (s0 + 3 < ENCODER1_OUT_CHANNELS ? s0 + 3 : ENCODER1_OUT_CHANNELS - 1) * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
+    int bp0 = (b0 + 0 < ENCODER1_IN_CHANNELS ? b0 + 0 : ENCODER1_IN_CHANNELS - 1) * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+    int bp1 = (b0 + 1 < ENCODER1_IN_CHANNELS ? b0 + 1 : ENCODER1_IN_CHANNELS - 1) * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+    int bp2 = (b0 + 2 < ENCODER1_IN_CHANNELS ? b0 + 2 : ENCODER1_IN_CHANNELS - 1) * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+    int bp3 = (b0 + 3 < ENCODER1_IN_CHANNELS ? b0 + 3 : ENCODER1_IN_CHANNELS - 1) * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+    vae_f8 a0_0 = vae_zero8(), a0_1 = vae_zero8(), a0_2 = vae_zero8(), a0_3 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8(), a1_1 = vae_zero8(), a1_2 = vae_zero8(), a1_3 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8(), a2_1 = vae_zero8(), a2_2 = vae_zero8(), a2_3 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8(), a3_1 = vae_zero8(), a3_2 = vae_zero8(), a3_3 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = d + (vae_i64)r * ENCODER1_OUT_FEATURES + oc * ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH;
-        VAE_GLOBAL const float* b_plane = in + (vae_i64)r * ENCODER1_IN_FEATURES + ic * ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH;
+        VAE_GLOBAL const float* s_image = d + (vae_i64)r * ENCODER1_OUT_FEATURES;
+        VAE_GLOBAL const float* b_image = in + (vae_i64)r * ENCODER1_IN_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * ENCODER1_OUT_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * ENCODER1_STRIDE - ENCODER1_PADDING + ky) * ENCODER1_IN_WIDTH - ENCODER1_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * ENCODER1_STRIDE];
+            int s_row = sy * ENCODER1_OUT_WIDTH, b_row = (sy * ENCODER1_STRIDE - ENCODER1_PADDING + ky) * ENCODER1_IN_WIDTH - ENCODER1_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * ENCODER1_STRIDE, ENCODER1_STRIDE, 0, sx1 - sx), bv1 = vae_gather8(b_image, bp1 + b_row + sx * ENCODER1_STRIDE, ENCODER1_STRIDE, 0, sx1 - sx), bv2 = vae_gather8(b_image, bp2 + b_row + sx * ENCODER1_STRIDE, ENCODER1_STRIDE, 0, sx1 - sx), bv3 = vae_gather8(b_image, bp3 + b_row + sx * ENCODER1_STRIDE, ENCODER1_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0); a0_1 = vae_madd8(sv0, bv1, a0_1); a0_2 = vae_madd8(sv0, bv2, a0_2); a0_3 = vae_madd8(sv0, bv3, a0_3);
+                a1_0 = vae_madd8(sv1, bv0, a1_0); a1_1 = vae_madd8(sv1, bv1, a1_1); a1_2 = vae_madd8(sv1, bv2, a1_2); a1_3 = vae_madd8(sv1, bv3, a1_3);
+                a2_0 = vae_madd8(sv2, bv0, a2_0); a2_1 = vae_madd8(sv2, bv1, a2_1); a2_2 = vae_madd8(sv2, bv2, a2_2); a2_3 = vae_madd8(sv2, bv3, a2_3);
+                a3_0 = vae_madd8(sv3, bv0, a3_0); a3_1 = vae_madd8(sv3, bv1, a3_1); a3_2 = vae_madd8(sv3, bv2, a3_2); a3_3 = vae_madd8(sv3, bv3, a3_3);
+            }
         }
     }
-    grads[ENCODER1_WEIGHT + gid] = sum;
+    if (s0 + 0 < ENCODER1_OUT_CHANNELS && b0 + 0 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 0) * ENCODER1_IN_CHANNELS + (b0 + 0)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 0 < ENCODER1_OUT_CHANNELS && b0 + 1 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 0) * ENCODER1_IN_CHANNELS + (b0 + 1)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a0_1);
+    if (s0 + 0 < ENCODER1_OUT_CHANNELS && b0 + 2 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 0) * ENCODER1_IN_CHANNELS + (b0 + 2)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a0_2);
+    if (s0 + 0 < ENCODER1_OUT_CHANNELS && b0 + 3 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 0) * ENCODER1_IN_CHANNELS + (b0 + 3)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a0_3);
+    if (s0 + 1 < ENCODER1_OUT_CHANNELS && b0 + 0 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 1) * ENCODER1_IN_CHANNELS + (b0 + 0)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 1 < ENCODER1_OUT_CHANNELS && b0 + 1 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 1) * ENCODER1_IN_CHANNELS + (b0 + 1)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a1_1);
+    if (s0 + 1 < ENCODER1_OUT_CHANNELS && b0 + 2 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 1) * ENCODER1_IN_CHANNELS + (b0 + 2)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a1_2);
+    if (s0 + 1 < ENCODER1_OUT_CHANNELS && b0 + 3 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 1) * ENCODER1_IN_CHANNELS + (b0 + 3)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a1_3);
+    if (s0 + 2 < ENCODER1_OUT_CHANNELS && b0 + 0 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 2) * ENCODER1_IN_CHANNELS + (b0 + 0)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 2 < ENCODER1_OUT_CHANNELS && b0 + 1 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 2) * ENCODER1_IN_CHANNELS + (b0 + 1)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a2_1);
+    if (s0 + 2 < ENCODER1_OUT_CHANNELS && b0 + 2 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 2) * ENCODER1_IN_CHANNELS + (b0 + 2)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a2_2);
+    if (s0 + 2 < ENCODER1_OUT_CHANNELS && b0 + 3 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 2) * ENCODER1_IN_CHANNELS + (b0 + 3)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a2_3);
+    if (s0 + 3 < ENCODER1_OUT_CHANNELS && b0 + 0 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 3) * ENCODER1_IN_CHANNELS + (b0 + 0)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a3_0);
+    if (s0 + 3 < ENCODER1_OUT_CHANNELS && b0 + 1 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 3) * ENCODER1_IN_CHANNELS + (b0 + 1)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a3_1);
+    if (s0 + 3 < ENCODER1_OUT_CHANNELS && b0 + 2 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 3) * ENCODER1_IN_CHANNELS + (b0 + 2)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a3_2);
+    if (s0 + 3 < ENCODER1_OUT_CHANNELS && b0 + 3 < ENCODER1_IN_CHANNELS) grads[ENCODER1_WEIGHT + (((s0 + 3) * ENCODER1_IN_CHANNELS + (b0 + 3)) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx] = vae_hsum8(a3_3);
 }
 
 /* encoder.1 backward: db[64] = d summed over rows and positions. */
@@ -886,29 +1357,61 @@ VAE_KERNEL void encoder_1_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER1_BIAS + gid] = sum;
 }
 
-/* encoder.1 backward: d_in = the transpose of the forward map applied to d; one work item per input value, visiting only the taps that read it. */
+/* encoder.1 backward: d_in = the transpose of the forward map applied to d; a tile of 8 input channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that read it. */
 VAE_KERNEL void encoder_1_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    vae_i64 r = gid / ENCODER1_IN_FEATURES;
-    int at = (int)(gid % ENCODER1_IN_FEATURES);
-    int ic = at / (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH), iy = at / ENCODER1_IN_WIDTH % ENCODER1_IN_HEIGHT, ix = at % ENCODER1_IN_WIDTH;
-    VAE_GLOBAL const float* dr = d + r * ENCODER1_OUT_FEATURES;
-    float sum = 0.0f;
-    for (int ky = (iy + ENCODER1_PADDING) % ENCODER1_STRIDE; ky < ENCODER1_KERNEL; ky += ENCODER1_STRIDE)
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (ENCODER1_STRIDE * (((ENCODER1_IN_WIDTH + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (ENCODER1_STRIDE * (((ENCODER1_IN_WIDTH + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE + 7) / 8));
+    int y = (int)(rest % ENCODER1_IN_HEIGHT);
+    rest /= ENCODER1_IN_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER1_IN_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER1_IN_CHANNELS + 7) / 8);
+    int rho = xt / (((ENCODER1_IN_WIDTH + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE + 7) / 8), x0 = xt % (((ENCODER1_IN_WIDTH + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = d + r * ENCODER1_OUT_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER1_WEIGHT + (c0 + 0 < ENCODER1_IN_CHANNELS ? c0 + 0 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER1_WEIGHT + (c0 + 1 < ENCODER1_IN_CHANNELS ? c0 + 1 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER1_WEIGHT + (c0 + 2 < ENCODER1_IN_CHANNELS ? c0 + 2 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER1_WEIGHT + (c0 + 3 < ENCODER1_IN_CHANNELS ? c0 + 3 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER1_WEIGHT + (c0 + 4 < ENCODER1_IN_CHANNELS ? c0 + 4 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER1_WEIGHT + (c0 + 5 < ENCODER1_IN_CHANNELS ? c0 + 5 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER1_WEIGHT + (c0 + 6 < ENCODER1_IN_CHANNELS ? c0 + 6 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER1_WEIGHT + (c0 + 7 < ENCODER1_IN_CHANNELS ? c0 + 7 : ENCODER1_IN_CHANNELS - 1) * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + ENCODER1_PADDING) % ENCODER1_STRIDE; ky < ENCODER1_KERNEL; ky += ENCODER1_STRIDE)
     {
-        int oy = (iy + ENCODER1_PADDING - ky) / ENCODER1_STRIDE;
-        if (oy < 0 || oy >= ENCODER1_OUT_HEIGHT) continue;
-        for (int kx = (ix + ENCODER1_PADDING) % ENCODER1_STRIDE; kx < ENCODER1_KERNEL; kx += ENCODER1_STRIDE)
+        int sy = (y + ENCODER1_PADDING - ky) / ENCODER1_STRIDE;
+        if (sy < 0 || sy >= ENCODER1_OUT_HEIGHT) continue;
+        for (int kx = (rho + ENCODER1_PADDING) % ENCODER1_STRIDE; kx < ENCODER1_KERNEL; kx += ENCODER1_STRIDE)
         {
-            int ox = (ix + ENCODER1_PADDING - kx) / ENCODER1_STRIDE;
-            if (ox < 0 || ox >= ENCODER1_OUT_WIDTH) continue;
-            for (int oc = 0; oc < ENCODER1_OUT_CHANNELS; oc++)
-                sum += dr[(oc * ENCODER1_OUT_HEIGHT + oy) * ENCODER1_OUT_WIDTH + ox] * params[ENCODER1_WEIGHT + ((oc * ENCODER1_IN_CHANNELS + ic) * ENCODER1_KERNEL + ky) * ENCODER1_KERNEL + kx];
+            /* lane j reads source x c + j */
+            int c = (rho + ENCODER1_PADDING - kx) / ENCODER1_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = ENCODER1_OUT_WIDTH - c < 8 ? ENCODER1_OUT_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER1_OUT_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER1_OUT_HEIGHT + sy) * ENCODER1_OUT_WIDTH + c, 1, lo, hi);
+                int at = ky * ENCODER1_KERNEL + kx + sc * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
         }
     }
-    d_in[gid] = sum;
+    /* The sums lane by lane, for the channels and positions inside the image. */
+    int live = (ENCODER1_IN_WIDTH - rho + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER1_IN_FEATURES + (vae_i64)y * ENCODER1_IN_WIDTH + rho + ENCODER1_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a0, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 1 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a1, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 2 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a2, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 3 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a3, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 4 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a4, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 5 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a5, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 6 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a6, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
+    if (c0 + 7 < ENCODER1_IN_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER1_IN_HEIGHT * ENCODER1_IN_WIDTH); vae_store8(a7, lane); for (int j = 0; j < live; j++) d_in[at + j * ENCODER1_STRIDE] = lane[j]; }
 }
 
 /* encoder.0 backward: d *= the Relu derivative, in place. */
@@ -919,15 +1422,16 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW = d correlated with the input, summed over rows; one work item per weight. */
+/* encoder.0 backward: dW = d correlated with the input, summed over rows; one tap of 4 x 1 channel pairs per work item, eight x positions at a time. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    /* Work item: tap (ky, kx) for 4 output channels x 1 input channel. */
     int kx = (int)(gid % ENCODER0_KERNEL), ky = (int)(gid / ENCODER0_KERNEL % ENCODER0_KERNEL);
-    int second = (int)(gid / (ENCODER0_KERNEL * ENCODER0_KERNEL) % ENCODER0_IN_CHANNELS);
-    int first_index = (int)(gid / (ENCODER0_KERNEL * ENCODER0_KERNEL * ENCODER0_IN_CHANNELS));
-    int oc = first_index, ic = second;
+    vae_i64 rest = gid / (ENCODER0_KERNEL * ENCODER0_KERNEL);
+    int b0 = (int)(rest % ENCODER0_IN_CHANNELS);
+    int s0 = (int)(rest / ENCODER0_IN_CHANNELS) * 4;
     /* small positions sy with 0 <= sy s - p + ky < big height, and likewise for sx */
     int sy0 = (ENCODER0_PADDING - ky + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE, sx0 = (ENCODER0_PADDING - kx + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE;
     if (sy0 < 0) sy0 = 0;
@@ -936,19 +1440,39 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
     int sx1 = ENCODER0_IN_WIDTH - 1 + ENCODER0_PADDING - kx < 0 ? 0 : (ENCODER0_IN_WIDTH - 1 + ENCODER0_PADDING - kx) / ENCODER0_STRIDE + 1;
     if (sy1 > ENCODER0_OUT_HEIGHT) sy1 = ENCODER0_OUT_HEIGHT;
     if (sx1 > ENCODER0_OUT_WIDTH) sx1 = ENCODER0_OUT_WIDTH;
-    float sum = 0.0f;
+    /* The ragged last blocks read the last channel again and write only the real ones. */
+    int sp0 = (s0 + 0 < ENCODER0_OUT_CHANNELS ? s0 + 0 : ENCODER0_OUT_CHANNELS - 1) * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
+    int sp1 = (s0 + 1 < ENCODER0_OUT_CHANNELS ? s0 + 1 : ENCODER0_OUT_CHANNELS - 1) * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
+    int sp2 = (s0 + 2 < ENCODER0_OUT_CHANNELS ? s0 + 2 : ENCODER0_OUT_CHANNELS - 1) * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
+    int sp3 = (s0 + 3 < ENCODER0_OUT_CHANNELS ? s0 + 3 : ENCODER0_OUT_CHANNELS - 1) * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
+    int bp0 = (b0 + 0 < ENCODER0_IN_CHANNELS ? b0 + 0 : ENCODER0_IN_CHANNELS - 1) * ENCODER0_IN_HEIGHT * ENCODER0_IN_WIDTH;
+    vae_f8 a0_0 = vae_zero8();
+    vae_f8 a1_0 = vae_zero8();
+    vae_f8 a2_0 = vae_zero8();
+    vae_f8 a3_0 = vae_zero8();
     for (int r = 0; r < rows; r++)
     {
-        VAE_GLOBAL const float* s_plane = d + (vae_i64)r * ENCODER0_OUT_FEATURES + oc * ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH;
-        VAE_GLOBAL const float* b_plane = in + (vae_i64)r * ENCODER0_IN_FEATURES + ic * ENCODER0_IN_HEIGHT * ENCODER0_IN_WIDTH;
+        VAE_GLOBAL const float* s_image = d + (vae_i64)r * ENCODER0_OUT_FEATURES;
+        VAE_GLOBAL const float* b_image = in + (vae_i64)r * ENCODER0_IN_FEATURES;
         for (int sy = sy0; sy < sy1; sy++)
         {
-            VAE_GLOBAL const float* s_row = s_plane + sy * ENCODER0_OUT_WIDTH;
-            VAE_GLOBAL const float* b_row = b_plane + (sy * ENCODER0_STRIDE - ENCODER0_PADDING + ky) * ENCODER0_IN_WIDTH - ENCODER0_PADDING + kx;
-            for (int sx = sx0; sx < sx1; sx++) sum += s_row[sx] * b_row[sx * ENCODER0_STRIDE];
+            int s_row = sy * ENCODER0_OUT_WIDTH, b_row = (sy * ENCODER0_STRIDE - ENCODER0_PADDING + ky) * ENCODER0_IN_WIDTH - ENCODER0_PADDING + kx;
+            /* lane j: small x sx + j and the big x its tap reads, (sx + j) s - p + kx */
+            for (int sx = sx0; sx < sx1; sx += 8)
+            {
+                vae_f8 sv0 = vae_gather8(s_image, sp0 + s_row + sx, 1, 0, sx1 - sx), sv1 = vae_gather8(s_image, sp1 + s_row + sx, 1, 0, sx1 - sx), sv2 = vae_gather8(s_image, sp2 + s_row + sx, 1, 0, sx1 - sx), sv3 = vae_gather8(s_image, sp3 + s_row + sx, 1, 0, sx1 - sx);
+                vae_f8 bv0 = vae_gather8(b_image, bp0 + b_row + sx * ENCODER0_STRIDE, ENCODER0_STRIDE, 0, sx1 - sx);
+                a0_0 = vae_madd8(sv0, bv0, a0_0);
+                a1_0 = vae_madd8(sv1, bv0, a1_0);
+                a2_0 = vae_madd8(sv2, bv0, a2_0);
+                a3_0 = vae_madd8(sv3, bv0, a3_0);
+            }
         }
     }
-    grads[ENCODER0_WEIGHT + gid] = sum;
+    if (s0 + 0 < ENCODER0_OUT_CHANNELS && b0 + 0 < ENCODER0_IN_CHANNELS) grads[ENCODER0_WEIGHT + (((s0 + 0) * ENCODER0_IN_CHANNELS + (b0 + 0)) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx] = vae_hsum8(a0_0);
+    if (s0 + 1 < ENCODER0_OUT_CHANNELS && b0 + 0 < ENCODER0_IN_CHANNELS) grads[ENCODER0_WEIGHT + (((s0 + 1) * ENCODER0_IN_CHANNELS + (b0 + 0)) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx] = vae_hsum8(a1_0);
+    if (s0 + 2 < ENCODER0_OUT_CHANNELS && b0 + 0 < ENCODER0_IN_CHANNELS) grads[ENCODER0_WEIGHT + (((s0 + 2) * ENCODER0_IN_CHANNELS + (b0 + 0)) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx] = vae_hsum8(a2_0);
+    if (s0 + 3 < ENCODER0_OUT_CHANNELS && b0 + 0 < ENCODER0_IN_CHANNELS) grads[ENCODER0_WEIGHT + (((s0 + 3) * ENCODER0_IN_CHANNELS + (b0 + 0)) * ENCODER0_KERNEL + ky) * ENCODER0_KERNEL + kx] = vae_hsum8(a3_0);
 }
 
 /* encoder.0 backward: db[32] = d summed over rows and positions. */
@@ -1228,11 +1752,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_1_forward", (long)examples * Encoder1OutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
+                queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 64x7x7] -> [rows, 16x7x7], Conv2d 1x1 stride 1 padding 0, Identity
-                queue.Launch("encoder_2_forward", (long)examples * Encoder2OutFeatures, [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
+                queue.Launch("encoder_2_forward", (long)examples * ((Encoder2OutChannels + 7) / 8) * Encoder2OutHeight * ((Encoder2OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
                 // z_e to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(Encoder2Out), Buffer(QuantizerInput)]);
                 // The first training batch sets the codebook to its encoder outputs (once; quantizer.initialized remembers).
@@ -1243,28 +1767,28 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // z_q to the decoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(QuantizedRows), Buffer(Z)]);
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)rows * ((Decoder0OutChannels + 7) / 8) * Decoder0OutHeight * (Decoder0Stride * (((Decoder0OutWidth + Decoder0Stride - 1) / Decoder0Stride + 7) / 8)), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 // decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_1_forward", (long)rows * Decoder1OutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
+                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
                 // The MeanSquaredError likelihood of every row, with its gradient.
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(1f / examples), Int(1)]);
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
-                queue.Launch("decoder_out_weight_grad", (long)(DecoderOutputOutChannels * DecoderOutputInChannels * DecoderOutputKernel * DecoderOutputKernel), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder1Out), Int(rows)]);
+                queue.Launch("decoder_out_weight_grad", (long)(DecoderOutputKernel * DecoderOutputKernel * ((DecoderOutputInChannels + 3) / 4) * DecoderOutputOutChannels), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder1Out), Int(rows)]);
                 queue.Launch("decoder_out_bias_grad", (long)(DecoderOutputOutChannels), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
-                queue.Launch("decoder_out_input_grad", (long)rows * DecoderOutputInFeatures, [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
+                queue.Launch("decoder_out_input_grad", (long)rows * ((DecoderOutputInChannels + 7) / 8) * DecoderOutputInHeight * ((DecoderOutputInWidth + 7) / 8), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
                 // decoder.1 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_1_delta", (long)rows * Decoder1OutFeatures, [Buffer(GradientB), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
-                queue.Launch("decoder_1_weight_grad", (long)(Decoder1OutChannels * Decoder1InChannels * Decoder1Kernel * Decoder1Kernel), [Buffer(Gradients), Buffer(GradientB), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_1_weight_grad", (long)(Decoder1Kernel * Decoder1Kernel * ((Decoder1InChannels + 3) / 4) * ((Decoder1OutChannels + 3) / 4)), [Buffer(Gradients), Buffer(GradientB), Buffer(Decoder0Out), Int(rows)]);
                 queue.Launch("decoder_1_bias_grad", (long)(Decoder1OutChannels), [Buffer(Gradients), Buffer(GradientB), Int(rows)]);
-                queue.Launch("decoder_1_input_grad", (long)rows * Decoder1InFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
+                queue.Launch("decoder_1_input_grad", (long)rows * ((Decoder1InChannels + 7) / 8) * Decoder1InHeight * ((Decoder1InWidth + 7) / 8), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
                 // decoder.0 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientA), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
-                queue.Launch("decoder_0_weight_grad", (long)(Decoder0OutChannels * Decoder0InChannels * Decoder0Kernel * Decoder0Kernel), [Buffer(Gradients), Buffer(GradientA), Buffer(Z), Int(rows)]);
+                queue.Launch("decoder_0_weight_grad", (long)(Decoder0Kernel * Decoder0Kernel * ((Decoder0InChannels + 3) / 4) * ((Decoder0OutChannels + 3) / 4)), [Buffer(Gradients), Buffer(GradientA), Buffer(Z), Int(rows)]);
                 queue.Launch("decoder_0_bias_grad", (long)(Decoder0OutChannels), [Buffer(Gradients), Buffer(GradientA), Int(rows)]);
-                queue.Launch("decoder_0_input_grad", (long)rows * Decoder0InFeatures, [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
+                queue.Launch("decoder_0_input_grad", (long)rows * ((Decoder0InChannels + 7) / 8) * Decoder0InHeight * ((Decoder0InWidth + 7) / 8), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
                 // dz_q to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(GradientB), Buffer(GradientA)]);
                 // Straight-through: dz_e = dz_q + 2 beta (z_e - z_q) / (N D), the commitment loss's gradient.
@@ -1272,17 +1796,17 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // dz_e to the encoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(GradientA), Buffer(GradientB)]);
                 // encoder.2 backward: dIdentity, dW, db, dx
-                queue.Launch("encoder_2_weight_grad", (long)(Encoder2OutChannels * Encoder2InChannels * Encoder2Kernel * Encoder2Kernel), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder1Out), Int(examples)]);
+                queue.Launch("encoder_2_weight_grad", (long)(Encoder2Kernel * Encoder2Kernel * ((Encoder2OutChannels + 3) / 4) * ((Encoder2InChannels + 3) / 4)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder1Out), Int(examples)]);
                 queue.Launch("encoder_2_bias_grad", (long)(Encoder2OutChannels), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
-                queue.Launch("encoder_2_input_grad", (long)examples * Encoder2InFeatures, [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
+                queue.Launch("encoder_2_input_grad", (long)examples * ((Encoder2InChannels + 7) / 8) * Encoder2InHeight * (Encoder2Stride * (((Encoder2InWidth + Encoder2Stride - 1) / Encoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA)]);
                 // encoder.1 backward: dRelu, dW, db, dx
                 queue.Launch("encoder_1_delta", (long)examples * Encoder1OutFeatures, [Buffer(GradientA), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
-                queue.Launch("encoder_1_weight_grad", (long)(Encoder1OutChannels * Encoder1InChannels * Encoder1Kernel * Encoder1Kernel), [Buffer(Gradients), Buffer(GradientA), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_1_weight_grad", (long)(Encoder1Kernel * Encoder1Kernel * ((Encoder1OutChannels + 3) / 4) * ((Encoder1InChannels + 3) / 4)), [Buffer(Gradients), Buffer(GradientA), Buffer(Encoder0Out), Int(examples)]);
                 queue.Launch("encoder_1_bias_grad", (long)(Encoder1OutChannels), [Buffer(Gradients), Buffer(GradientA), Int(examples)]);
-                queue.Launch("encoder_1_input_grad", (long)examples * Encoder1InFeatures, [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
+                queue.Launch("encoder_1_input_grad", (long)examples * ((Encoder1InChannels + 7) / 8) * Encoder1InHeight * (Encoder1Stride * (((Encoder1InWidth + Encoder1Stride - 1) / Encoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
                 // encoder.0 backward: dRelu, dW, db
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientB), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
-                queue.Launch("encoder_0_weight_grad", (long)(Encoder0OutChannels * Encoder0InChannels * Encoder0Kernel * Encoder0Kernel), [Buffer(Gradients), Buffer(GradientB), Buffer(X), Int(examples)]);
+                queue.Launch("encoder_0_weight_grad", (long)(Encoder0Kernel * Encoder0Kernel * ((Encoder0OutChannels + 3) / 4) * Encoder0InChannels), [Buffer(Gradients), Buffer(GradientB), Buffer(X), Int(examples)]);
                 queue.Launch("encoder_0_bias_grad", (long)(Encoder0OutChannels), [Buffer(Gradients), Buffer(GradientB), Int(examples)]);
                 // The codebook's EMA step (the peer's, Laplace-smoothed) and this batch's code histogram.
                 queue.Launch("vq_ema_accumulate", (long)(CodeCount * CodeDimension), [Buffer(Parameters), Buffer(QuantizerInput), Buffer(Codes), Buffer(CodeCounts), Int(examples)]);
@@ -1299,11 +1823,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_1_forward", (long)examples * Encoder1OutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
+                queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 64x7x7] -> [rows, 16x7x7], Conv2d 1x1 stride 1 padding 0, Identity
-                queue.Launch("encoder_2_forward", (long)examples * Encoder2OutFeatures, [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
+                queue.Launch("encoder_2_forward", (long)examples * ((Encoder2OutChannels + 7) / 8) * Encoder2OutHeight * ((Encoder2OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
                 // z_e to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(Encoder2Out), Buffer(QuantizerInput)]);
                 // Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code] and each row's squared distance.
@@ -1311,11 +1835,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // z_q to the decoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(QuantizedRows), Buffer(Z)]);
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)rows * ((Decoder0OutChannels + 7) / 8) * Decoder0OutHeight * (Decoder0Stride * (((Decoder0OutWidth + Decoder0Stride - 1) / Decoder0Stride + 7) / 8)), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 // decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_1_forward", (long)rows * Decoder1OutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
+                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
                 // The MeanSquaredError likelihood of every row.
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(0f), Int(0)]);
                 return global::Vae.Kernels.Cpu.VectorQuantizer.QuantizedLoss(examples, CodePositions, CodeDimension, queue.Download(RowNll, (long)rows * 1), queue.Download(CodeDistance, (long)examples * CodePositions), QuantizerLossWeight, exampleLoss);
@@ -1324,11 +1848,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
             public void EncodeCodes(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples)
             {
                 // encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_0_forward", (long)examples * Encoder0OutFeatures, [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
+                queue.Launch("encoder_0_forward", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("encoder_1_forward", (long)examples * Encoder1OutFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
+                queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 64x7x7] -> [rows, 16x7x7], Conv2d 1x1 stride 1 padding 0, Identity
-                queue.Launch("encoder_2_forward", (long)examples * Encoder2OutFeatures, [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
+                queue.Launch("encoder_2_forward", (long)examples * ((Encoder2OutChannels + 7) / 8) * Encoder2OutHeight * ((Encoder2OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Out), Buffer(Encoder2Out)]);
                 // z_e to rows of D: [examples, D, positions] -> [examples * positions, D].
                 queue.Launch("vq_to_rows", (long)examples * Latent, [Buffer(Encoder2Out), Buffer(QuantizerInput)]);
                 // Nearest code of every row (float GEMM shortlist, exact double decision, ties to the lowest index), z_q = E[code].
@@ -1338,11 +1862,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
             public void Decode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int rows)
             {
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)rows * ((Decoder0OutChannels + 7) / 8) * Decoder0OutHeight * (Decoder0Stride * (((Decoder0OutWidth + Decoder0Stride - 1) / Decoder0Stride + 7) / 8)), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 // decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_1_forward", (long)rows * Decoder1OutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
+                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
                 // The mean of p(x|z) from the decoder output (MeanSquaredError).
                 queue.Launch("decode_mean", (long)rows * Input, [Buffer(Output), Buffer(Mean)]);
             }
@@ -1355,11 +1879,11 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
                 // z_q to the decoder's layout: [examples * positions, D] -> [examples, D, positions].
                 queue.Launch("vq_to_channels", (long)examples * Latent, [Buffer(QuantizedRows), Buffer(Z)]);
                 // decoder.0: [rows, 16x7x7] -> [rows, 64x14x14], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_0_forward", (long)rows * Decoder0OutFeatures, [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
+                queue.Launch("decoder_0_forward", (long)rows * ((Decoder0OutChannels + 7) / 8) * Decoder0OutHeight * (Decoder0Stride * (((Decoder0OutWidth + Decoder0Stride - 1) / Decoder0Stride + 7) / 8)), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
                 // decoder.1: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 4x4 stride 2 padding 1, Relu
-                queue.Launch("decoder_1_forward", (long)rows * Decoder1OutFeatures, [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
+                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
-                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
+                queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Output), Buffer(Output)]);
                 // The mean of p(x|z) from the decoder output (MeanSquaredError).
                 queue.Launch("decode_mean", (long)rows * Input, [Buffer(Output), Buffer(Mean)]);
             }

@@ -25,6 +25,13 @@ static __device__ __forceinline__ vae_f8 vae_zero8() { vae_f8 r; for (int i = 0;
 /* c + a * b, lane by lane, with a one float or eight. */
 static __device__ __forceinline__ vae_f8 vae_madd8(vae_f8 a, vae_f8 b, vae_f8 c) { for (int i = 0; i < 8; i++) c.v[i] = c.v[i] + a.v[i] * b.v[i]; return c; }
 static __device__ __forceinline__ vae_f8 vae_madd8(float a, vae_f8 b, vae_f8 c) { for (int i = 0; i < 8; i++) c.v[i] = c.v[i] + a * b.v[i]; return c; }
+/* Lane j is p[at + j stride] for j in [lo, hi) and zero elsewhere (as OpenCL's); only those lanes' addresses are read. */
+static __device__ __forceinline__ vae_f8 vae_gather8(const float* p, int at, int stride, int lo, int hi)
+{
+    vae_f8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = i >= lo && i < hi ? p[at + i * stride] : 0.0f;
+    return r;
+}
 /* The eight lanes summed pairwise, in the same order on both dialects. */
 static __device__ __forceinline__ float vae_hsum8(vae_f8 a) { return ((a.v[0] + a.v[1]) + (a.v[2] + a.v[3])) + ((a.v[4] + a.v[5]) + (a.v[6] + a.v[7])); }
 /* The Bernoulli likelihood on eight logits: softplus(l) - x l per lane, and sigmoid(l) - x into *g (as OpenCL's). */

@@ -28,6 +28,25 @@ typedef float8 vae_f8;
 #define vae_zero8() ((float8)(0.0f))
 /* c + a * b, lane by lane (a one float or eight), with the same contraction as the scalar c += a * b. */
 #define vae_madd8(a, b, c) ((c) + (a) * (b))
+/*
+ * Lane j is p[at + j stride] for j in [lo, hi) and zero elsewhere: eight positions of a row of an image, the lanes
+ * outside the image zero. Only the addresses of the lanes in [lo, hi) are read (one vector load where that is all
+ * eight, two and a shuffle for stride 2).
+ */
+inline float8 vae_gather8(__global const float* p, int at, int stride, int lo, int hi)
+{
+    if (lo <= 0 && hi >= 8)
+    {
+        if (stride == 1) return vload8(0, p + at);
+        /* the even lanes of p[at .. at + 14], from two loads that read nothing past at + 14 */
+        if (stride == 2) return shuffle2(vload8(0, p + at), vload8(0, p + at + 7), (uint8)(0, 2, 4, 6, 9, 11, 13, 15));
+        return (float8)(p[at], p[at + stride], p[at + 2 * stride], p[at + 3 * stride], p[at + 4 * stride], p[at + 5 * stride], p[at + 6 * stride], p[at + 7 * stride]);
+    }
+    return (float8)(lo <= 0 && 0 < hi ? p[at] : 0.0f, lo <= 1 && 1 < hi ? p[at + stride] : 0.0f,
+        lo <= 2 && 2 < hi ? p[at + 2 * stride] : 0.0f, lo <= 3 && 3 < hi ? p[at + 3 * stride] : 0.0f,
+        lo <= 4 && 4 < hi ? p[at + 4 * stride] : 0.0f, lo <= 5 && 5 < hi ? p[at + 5 * stride] : 0.0f,
+        lo <= 6 && 6 < hi ? p[at + 6 * stride] : 0.0f, lo <= 7 && 7 < hi ? p[at + 7 * stride] : 0.0f);
+}
 /* The eight lanes summed pairwise, in the same order on both dialects. */
 inline float vae_hsum8(float8 a) { return ((a.s0 + a.s1) + (a.s2 + a.s3)) + ((a.s4 + a.s5) + (a.s6 + a.s7)); }
 /*
