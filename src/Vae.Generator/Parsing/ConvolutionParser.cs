@@ -38,7 +38,12 @@ namespace Vae.Generator.Parsing
 
         /// <param name="latent">The latent size, which a reshape straight after z must match.</param>
         /// <param name="decoderDense">The decoder's dense widths in order, the last of which a reshape must match.</param>
-        public static Result Parse(INamedTypeSymbol symbol, string name, int latent, IReadOnlyList<LayerSpec> decoderDense,
+        /// <param name="outputsPerChannel">
+        /// The decoder's output channels per input channel: 1, or 2 for a Gaussian with learned variance, whose output
+        /// rows are [mean | log variance], so a last transposed convolution with 2C channels gives C mean planes then C
+        /// log-variance planes.
+        /// </param>
+        public static Result Parse(INamedTypeSymbol symbol, string name, int latent, IReadOnlyList<LayerSpec> decoderDense, int outputsPerChannel,
             List<DiagnosticInfo> diagnostics, ref bool usable, CancellationToken ct)
         {
             var result = new Result();
@@ -148,12 +153,16 @@ namespace Vae.Generator.Parsing
                 }
                 var last = result.DecoderConvs[result.DecoderConvs.Count - 1];
                 var lastSyntax = convTs[convTs.Count - 1].Syntax;
-                if (result.Image is null || !last.Out.Equals(result.Image))
+                var expected = result.Image is null ? null : result.Image with { Channels = result.Image.Channels * outputsPerChannel };
+                if (expected is null || !last.Out.Equals(expected))
                 {
                     Report(diagnostics, DiagnosticDescriptors.ShapeMismatch, lastSyntax, $"[DecoderConvTranspose2d] #{convTs.Count}", name,
-                        result.Image is null
+                        expected is null
                             ? $"the decoder ends in an image of {last.Out}, but the model has no [ImageInput] to match"
-                            : $"the decoder ends in {last.Out}, but the input is {result.Image}; the last transposed convolution must give the input's shape");
+                            : outputsPerChannel == 1
+                                ? $"the decoder ends in {last.Out}, but the input is {result.Image}; the last transposed convolution must give the input's shape"
+                                : $"the decoder ends in {last.Out}, but the input is {result.Image} and a learned variance needs a mean and a log-variance plane per channel: " +
+                                  $"the last transposed convolution must give {expected}");
                     usable = false;
                     return result;
                 }

@@ -253,7 +253,7 @@ namespace Vae.Generator.Parsing
             int? denseOutput = quantized && encoder.Count > 0 ? encoder[encoder.Count - 1].Units : (int?)null;
             int? latentForShapes = quantized ? (latent ?? denseOutput ?? 0) : latent;
             var convolutions = usable && latentForShapes is int j
-                ? ConvolutionParser.Parse(symbol, name, j, decoder, diagnostics, ref usable, cancellationToken)
+                ? ConvolutionParser.Parse(symbol, name, j, decoder, likelihood == "GaussianLearnedVariance" ? 2 : 1, diagnostics, ref usable, cancellationToken)
                 : new ConvolutionParser.Result();
             if (usable && quantized && quantizer is not null)
             {
@@ -286,12 +286,6 @@ namespace Vae.Generator.Parsing
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[Conditional]", name,
                     "a conditional model with convolutional layers is not supported yet (the label would have to become image channels)"));
-                usable = false;
-            }
-            if (convolutions.DecoderConvs.Count > 0 && likelihood == "GaussianLearnedVariance")
-            {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[DecoderConvTranspose2d]", name,
-                    "a transposed-convolution output layer gives the mean only; use Likelihood.Bernoulli or Likelihood.Gaussian, or a dense output layer for a learned variance"));
                 usable = false;
             }
             if (convolutions.Image is { } image)

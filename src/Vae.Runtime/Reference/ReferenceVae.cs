@@ -110,7 +110,11 @@ public sealed class ReferenceVae
             var output = _d.DecoderConvolutions.Count > 0
                 ? LayerForward(p, "decoder.out", DecoderHidden, top[r], decoder: true)
                 : Affine(p, "decoder.out", top[r]);
-            var outLogVar = learned ? Affine(p, "decoder.logvar", top[r]) : [];
+            // A learned variance: a dense decoder has a second head; a transposed-convolution output has 2C channels,
+            // the C mean planes then the C log-variance planes.
+            double[] outLogVar = !learned ? []
+                : _d.DecoderConvolutions.Count > 0 ? output[input..] : Affine(p, "decoder.logvar", top[r]);
+            if (learned && _d.DecoderConvolutions.Count > 0) output = output[..input];
             var xb = inputs[r / samples];
             d[r] = new double[input];
             dOutLogVar[r] = new double[input];
@@ -167,10 +171,18 @@ public sealed class ReferenceVae
         for (int r = 0; r < rows; r++)
         {
             var dr = d[r].Select(v => v * rowScale[r]).ToArray();
+            bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
+            if (learned && _d.DecoderConvolutions.Count > 0)
+            {
+                // One output layer gives both halves: its gradient is [d mean | d log variance].
+                var both = dr.Concat(dOutLogVar[r].Select(v => v * rowScale[r])).ToArray();
+                dTop[r] = LayerBackward(p, g, "decoder.out", DecoderHidden, top[r], both, decoder: true);
+                continue;
+            }
             dTop[r] = _d.DecoderConvolutions.Count > 0
                 ? LayerBackward(p, g, "decoder.out", DecoderHidden, top[r], dr, decoder: true)
                 : AffineBackward(p, g, "decoder.out", top[r], dr);
-            if (_d.Likelihood == Likelihood.GaussianLearnedVariance)
+            if (learned)
             {
                 var extra = AffineBackward(p, g, "decoder.logvar", top[r], dOutLogVar[r].Select(v => v * rowScale[r]).ToArray());
                 for (int i = 0; i < dTop[r].Length; i++) dTop[r][i] += extra[i];

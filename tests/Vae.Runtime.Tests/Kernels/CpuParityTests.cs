@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae), nameof(ConvOddVae), nameof(ConvDeepVae), nameof(ConvWideVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae), nameof(ConvOddVae), nameof(ConvDeepVae), nameof(ConvWideVae), nameof(ConvLearnedVarianceVae)];
         foreach (var model in models)
         // Convolutional models at 64, the batch their issue names; dense ones at 128, a full batch of the sample.
         foreach (var batch in model.StartsWith("Conv", StringComparison.Ordinal) ? new[] { 1, 7, 64 } : new[] { 1, 7, 128 })
@@ -43,6 +43,7 @@ public class CpuParityTests : IDisposable
         nameof(ConvKernelsVae) => new ConvKernelsVae(device, seed),
         nameof(ConvIwaeVae) => new ConvIwaeVae(device, seed),
         nameof(ConvOddVae) => new ConvOddVae(device, seed),
+        nameof(ConvLearnedVarianceVae) => new ConvLearnedVarianceVae(device, seed),
         nameof(ConvDeepVae) => new ConvDeepVae(device, seed),
         nameof(ConvWideVae) => new ConvWideVae(device, seed),
         _ => throw new ArgumentException(name),

@@ -39,3 +39,18 @@ public partial class ConvDeepVae;
 [DecoderConvTranspose2d(33, 4, 2, 1, 0, Activation.Tanh)]
 [DecoderConvTranspose2d(3, 3, 1, 1, 0, Activation.Identity)]
 public partial class ConvWideVae;
+
+/// <summary>
+/// A learned variance from a transposed convolution: 2x9x11 -> Conv2d(6, k3, s2, p1) 6x5x6 -> 12 -> [3] -> 120 -> 4x5x6
+/// -> ConvTranspose2d(5, k3, s2, p1) 5x9x11 -> ConvTranspose2d(4, k3, s1, p1) 4x9x11: two mean planes, then two
+/// log-variance planes.
+/// </summary>
+[VariationalAutoencoder(Latent = 3, Likelihood = Likelihood.GaussianLearnedVariance)]
+[ImageInput(2, 9, 11)]
+[EncoderConv2d(6, 3, 2, 1, Activation.Relu)]
+[Encoder(12, Activation.Tanh)]
+[Decoder(120, Activation.Relu)]
+[DecoderReshape(4, 5, 6)]
+[DecoderConvTranspose2d(5, 3, 2, 1, 0, Activation.Elu)]
+[DecoderConvTranspose2d(4, 3, 1, 1, 0, Activation.Identity)]
+public partial class ConvLearnedVarianceVae;

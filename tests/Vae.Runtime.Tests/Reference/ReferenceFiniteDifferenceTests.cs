@@ -46,6 +46,40 @@ public class ReferenceFiniteDifferenceTests
         Assert.True(worst < 1e-5);
     }
 
+    /// <summary>
+    /// A learned variance from a transposed convolution (the output's 2C channels: C mean planes, then C log-variance
+    /// planes) through the whole oracle, every third parameter, with one decoder output saturated into a large log
+    /// variance by its bias.
+    /// </summary>
+    [Fact]
+    public void Gradient_of_a_convolutional_learned_variance_matches_central_differences()
+    {
+        using var device = Device.Cpu(1);
+        using var model = new Vae.Runtime.Tests.Models.ConvLearnedVarianceVae(device, 1);
+        var d = model.Architecture;
+        const int examples = 2;
+        var x = TestData.Inputs(d, examples, 21);
+        var eps = TestData.Noise(d, examples, 22);
+        var p = TestData.Parameters(d, 23).Select(v => (double)v).ToArray();
+        var bias = d.Tensors.First(t => t.Name == "decoder.out.bias");
+        p[bias.Offset + 3] = 6; // the second log-variance plane starts far from 0
+        var oracle = new ReferenceVae(d);
+        var gradient = new double[p.Length];
+        oracle.Loss(p, x, eps, examples, d.Beta, gradient);
+
+        const double h = 1e-5; // the loss is in the hundreds: a smaller step loses the difference to rounding
+        for (int i = 0; i < p.Length; i += 3)
+        {
+            var plus = (double[])p.Clone();
+            var minus = (double[])p.Clone();
+            plus[i] += h;
+            minus[i] -= h;
+            double numeric = (oracle.Loss(plus, x, eps, examples, d.Beta, null) - oracle.Loss(minus, x, eps, examples, d.Beta, null)) / (2 * h);
+            double error = Math.Abs(numeric - gradient[i]) / Math.Max(1e-3, Math.Abs(numeric) + Math.Abs(gradient[i]));
+            Assert.True(error < 1e-5, $"parameter {i} ({Name(d, i)}): analytic {gradient[i]:R}, numeric {numeric:R}");
+        }
+    }
+
     [Fact]
     public void Loss_of_a_hand_computed_model_is_exact()
     {
