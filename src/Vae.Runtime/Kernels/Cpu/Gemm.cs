@@ -100,8 +100,8 @@ public static unsafe class Gemm
 
     /// <summary>
     /// The blocked driver (the Goto / BLIS loop order, without a packed A): K in blocks of <see cref="DepthBlock"/>, the
-    /// rows in blocks of <see cref="RowBlock"/>, then one strip of B (32 or 16 columns) at a time, which is copied into a
-    /// contiguous panel in the layout the micro-kernel reads when two or more row tiles will read it: the tile's loads
+    /// rows in blocks of <see cref="RowBlock"/>, then one strip of B at a time; a 32-wide strip (two cache lines a row)
+    /// is copied into a contiguous panel in the layout the micro-kernel reads when two or more row tiles will read it: the tile's loads
     /// then walk one stream instead of kc rows <paramref name="ldb"/> apart (no cache-set conflicts for power-of-two
     /// strides, no TLB misses for wide B). A is read in place through its two strides: each step's broadcasts touch one
     /// value per row, which the caches serve from the block kept in L2.
@@ -123,7 +123,7 @@ public static unsafe class Gemm
             return;
         }
 
-        float* panel = stackalloc float[DepthBlock * 32];
+        float* panel = stackalloc float[DepthBlock * 32]; // uninitialised (SkipLocalsInit): only the wide tiles use it
         for (int k0 = 0; k0 < k; k0 += DepthBlock)
         {
             int kc = Math.Min(DepthBlock, k - k0);
@@ -143,7 +143,7 @@ public static unsafe class Gemm
                         int ld = ldb;
                         if (pack)
                         {
-                            PackStrip(strip, ldb, kc, 32, panel);
+                            PackStrip(strip, ldb, kc, panel);
                             strip = panel;
                             ld = 32;
                         }
@@ -154,51 +154,33 @@ public static unsafe class Gemm
                             Tile1x32(kc, aBlock + (long)i * aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, add);
                     }
                 }
-                bool packNarrow = r1 - r0 >= 12 && ldb != 16;
+                // The 16-wide strips are read in place: a strip row is one cache line, which the prefetcher streams as
+                // well as a panel, and copying it measured slower (AVX2-only epochs, 5 of 6 alternating pairs).
                 for (; j + 16 <= j1; j += 16)
                 {
-                    float* strip = bBlock + j;
-                    int ld = ldb;
-                    if (packNarrow)
-                    {
-                        PackStrip(strip, ldb, kc, 16, panel);
-                        strip = panel;
-                        ld = 16;
-                    }
                     int i = r0;
                     for (; i + 6 <= r1; i += 6)
-                        Tile6x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, ldc, add);
+                        Tile6x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
                     for (; i + 4 <= r1; i += 4)
-                        Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, ldc, add);
+                        Tile4x16(kc, aBlock + (long)i * aRowStride, aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, ldc, add);
                     for (; i < r1; i++)
-                        Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, strip, ld, c + (long)i * ldc + j, add);
+                        Tile1x16(kc, aBlock + (long)i * aRowStride, aColStride, bBlock + j, ldb, c + (long)i * ldc + j, add);
                 }
                 if (j < j1) EdgeColumns(r0, r1, j, j1, kc, aBlock, aRowStride, aColStride, bBlock, ldb, c, ldc, add);
             }
         }
     }
 
-    /// <summary>panel[p, 0 .. width) = strip[p * ldb + 0 .. width) for p &lt; kc: one strip of B made contiguous.</summary>
+    /// <summary>panel[p, 0 .. 32) = strip[p * ldb + 0 .. 32) for p &lt; kc: one 32-wide strip of B made contiguous.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackStrip(float* strip, int ldb, int kc, int width, float* panel)
+    private static void PackStrip(float* strip, int ldb, int kc, float* panel)
     {
-        if (width == 32)
+        for (int p = 0; p < kc; p++, strip += ldb, panel += 32)
         {
-            for (int p = 0; p < kc; p++, strip += ldb, panel += 32)
-            {
-                Vector256.Store(Vector256.Load(strip), panel);
-                Vector256.Store(Vector256.Load(strip + 8), panel + 8);
-                Vector256.Store(Vector256.Load(strip + 16), panel + 16);
-                Vector256.Store(Vector256.Load(strip + 24), panel + 24);
-            }
-        }
-        else
-        {
-            for (int p = 0; p < kc; p++, strip += ldb, panel += 16)
-            {
-                Vector256.Store(Vector256.Load(strip), panel);
-                Vector256.Store(Vector256.Load(strip + 8), panel + 8);
-            }
+            Vector256.Store(Vector256.Load(strip), panel);
+            Vector256.Store(Vector256.Load(strip + 8), panel + 8);
+            Vector256.Store(Vector256.Load(strip + 16), panel + 16);
+            Vector256.Store(Vector256.Load(strip + 24), panel + 24);
         }
     }
 
