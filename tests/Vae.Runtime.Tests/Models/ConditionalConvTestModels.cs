@@ -37,3 +37,17 @@ public partial class ConvConditionalHeadsVae;
 [DecoderReshape(2, 3, 3)]
 [DecoderConvTranspose2d(1, 4, 2, 1, 0, Activation.Identity)]
 public partial class ConvConditionalDecoderVae;
+
+/// <summary>
+/// BatchNorm before the label: 1x8x8 -> Conv2d(4, k3, s2, p1) + BatchNorm2d 4x4x4 -> [64 | y3] -> [2] -> [z | y3] -> 18
+/// -> 2x3x3 -> ConvTranspose2d(3, k3, s2, p1) + BatchNorm2d 3x5x5 -> ConvTranspose2d(1, k4, s2, p2) 1x8x8.
+/// </summary>
+[VariationalAutoencoder(Latent = 2)]
+[Conditional(Classes = 3)]
+[ImageInput(1, 8, 8)]
+[EncoderConv2d(4, 3, 2, 1, Activation.Relu, BatchNorm = true)]
+[Decoder(18, Activation.Tanh)]
+[DecoderReshape(2, 3, 3)]
+[DecoderConvTranspose2d(3, 3, 2, 1, 0, Activation.Relu, BatchNorm = true)]
+[DecoderConvTranspose2d(1, 4, 2, 2, 0, Activation.Identity)]
+public partial class ConvConditionalBatchNormVae;
