@@ -30,3 +30,20 @@ public partial class FashionConvVae2;
 [DecoderConvTranspose2d(32, 3, 2, 1, 1, Activation.Relu)]
 [DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
 public partial class FashionConvVae20;
+
+/// <summary>
+/// The conditional convolutional model (--model conv --conditional): the same network, the label one-hot joining the
+/// flattened 64x7x7 map before the dense encoder layer and z before the dense decoder layer.
+/// </summary>
+[VariationalAutoencoder(Latent = 2, Likelihood = Likelihood.Bernoulli)]
+[Conditional(Classes = 10)]
+[ImageInput(1, 28, 28)]
+[EncoderConv2d(32, 3, 2, 1, Activation.Relu)]
+[EncoderConv2d(64, 3, 2, 1, Activation.Relu)]
+[Encoder(16, Activation.Relu)]
+[Decoder(3136, Activation.Relu)]
+[DecoderReshape(64, 7, 7)]
+[DecoderConvTranspose2d(64, 3, 2, 1, 1, Activation.Relu)]
+[DecoderConvTranspose2d(32, 3, 2, 1, 1, Activation.Relu)]
+[DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
+public partial class FashionConvCvae2;

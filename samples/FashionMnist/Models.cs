@@ -149,6 +149,7 @@ internal static class Models
         new(new(ModelKind.Dense, FashionCvae.LatentSize, Conditional: true), (d, s) => new FashionCvae(d, s), FashionCvae.Load),
         new(new(ModelKind.Conv, FashionConvVae2.LatentSize), (d, s) => new FashionConvVae2(d, s), FashionConvVae2.Load),
         new(new(ModelKind.Conv, FashionConvVae20.LatentSize), (d, s) => new FashionConvVae20(d, s), FashionConvVae20.Load),
+        new(new(ModelKind.Conv, FashionConvCvae2.LatentSize, Conditional: true), (d, s) => new FashionConvCvae2(d, s), FashionConvCvae2.Load),
         // The VQ-VAEs, keyed by their quantisers (VqModels.cs); the first is the peer's and the default.
         new(ModelKey.Of(FashionVq128x16.Descriptor), (d, s) => new FashionVq128x16(d, s), FashionVq128x16.Load),
         new(ModelKey.Of(FashionVq128x16Restart100.Descriptor), (d, s) => new FashionVq128x16Restart100(d, s), FashionVq128x16Restart100.Load),
@@ -257,13 +258,13 @@ internal static class Models
         const string FixedAtBuild = "The architecture is fixed at build time: declare another in samples/FashionMnist/Models.cs.";
         if (key.Kind == ModelKind.Vq)
             return $"--model vq is compiled for {CompiledVqChoices()}. The architecture is fixed at build time: declare another in samples/FashionMnist/VqModels.cs.";
-        if (key.Kind == ModelKind.Conv && key.Conditional)
-            return "--conditional has no convolutional model: the conditional model is dense (--model dense, --latent 20, the ELBO only; FashionCvae in samples/FashionMnist/Models.cs).";
         if (key.Kind == ModelKind.Conv && key.Objective != Objective.Elbo)
             return $"--model conv trains the ELBO only; the {NameOf(key.Objective)} models are dense (--model dense --latent 20 --importance-samples " +
                    $"{string.Join(" or ", Entries.Where(e => e.Key.Objective == key.Objective).Select(e => e.Key.Samples))}).";
         if (key.Conditional)
-            return "The conditional model is compiled for --latent 20 with the ELBO only (FashionCvae in samples/FashionMnist/Models.cs).";
+            return key.Kind == ModelKind.Conv
+                ? "The conditional convolutional model is compiled for --latent 2 with the ELBO only (FashionConvCvae2 in samples/FashionMnist/ConvModels.cs)."
+                : "The conditional model is compiled for --latent 20 with the ELBO only (FashionCvae in samples/FashionMnist/Models.cs).";
         if (key.Objective != Objective.Elbo)
             return $"No {NameOf(key.Objective)} model with --latent {key.Latent} and --importance-samples {key.Samples} is compiled into this sample; compiled: " +
                    string.Join(", ", Entries.Where(e => e.Key.Objective == key.Objective).Select(e => $"--latent {e.Key.Latent} --importance-samples {e.Key.Samples}")) +

@@ -83,7 +83,7 @@ public static class App
         var model = new Option<string>("--model")
         {
             Description = "The network: dense (784-400-J-400-784, the default), conv (the Keras example's convolutional VAE, " +
-                          "two Conv2d and three ConvTranspose2d layers; the ELBO only, not --conditional) or vq (the VQ-VAE of torch_vqvae.py: " +
+                          "two Conv2d and three ConvTranspose2d layers; the ELBO only, --conditional with --latent 2) or vq (the VQ-VAE of torch_vqvae.py: " +
                           "a 7x7 map of codes, mean squared error plus commitment; see --codes)",
             DefaultValueFactory = _ => Models.NameOf(ModelKind.Dense),
             HelpName = string.Join("|", models),
@@ -120,7 +120,7 @@ public static class App
         var importanceSamples = IntOption("--importance-samples", "K, the samples per image of the iwae and dreg bounds (compiled: 5, 50)", TrainCommand.DefaultImportanceSamples, 1);
         var freeBits = FloatOption("--free-bits", "Free bits: a floor in nats under each latent dimension's batch-mean KL (ELBO only)", 0f, allowZero: true);
         var klWarmup = IntOption("--kl-warmup", "Raise the KL weight linearly from 0 to --beta over this many optimiser steps (ELBO only)", 0, 0);
-        var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (--model dense, ELBO, --latent 20)" };
+        var conditional = new Option<bool>("--conditional") { Description = "Train the conditional model: the class label goes to the encoder and the decoder (ELBO; --model dense with --latent 20, --model conv with --latent 2)" };
         // --model vq: the compiled quantisers (VqModels.cs). The parser checks each value's range, the run the combination.
         var vqDefault = Models.DefaultVq;
         var codes = IntOption("--codes", $"K, the codebook's size (--model vq; default {vqDefault.Codes}, the peer's; compiled: {Models.CompiledVqValues(q => q.Codes)})", vqDefault.Codes, 2);
@@ -176,7 +176,7 @@ public static class App
             PictureKind.Interpolate => ("interpolate", "Draw rows of 10 steps on straight lines between pairs of test images in latent space"),
             PictureKind.Traverse => ("traverse", "Draw each of the first 10 latent dimensions swept over -3..3 from a test image's posterior mean"),
             PictureKind.Codes => ("codes", "Draw 16 test images above their 7x7 maps of code indices (a colour per code) and the images decoded from them (--model vq)"),
-            _ => ("manifold", "Draw the decoder over a 20 x 20 grid of a 2-D latent space (models trained with --latent 2)"),
+            _ => ("manifold", "Draw the decoder over a 20 x 20 grid of a 2-D latent space (models trained with --latent 2; a conditional one: --class N)"),
         };
         var checkpoint = CheckpointOption();
         var output = PathOption("--out", "FILE.png", $"PNG to write (default {PictureCommands.DefaultOut(kind)})");
@@ -191,6 +191,9 @@ public static class App
         if (kind == PictureKind.Sample)
             command.Options.Add(classOption = IntOption("--class",
                 "A conditional model's class to draw (0 t-shirt/top ... 9 ankle boot); without it, one row per class", 0, 0, Models.Classes - 1));
+        if (kind == PictureKind.Manifold)
+            command.Options.Add(classOption = IntOption("--class",
+                "A conditional model's class whose latent space to draw (0 t-shirt/top ... 9 ankle boot); required for a conditional model", 0, 0, Models.Classes - 1));
         SetAction(command, console, p => PictureCommands.Run(new PictureSettings(
             kind, p.GetValue(checkpoint)!, p.GetValue(output), seed is null ? 0 : p.GetValue(seed), data is null ? null : p.GetValue(data),
             classOption is null ? null : Given(p, classOption)), console));

@@ -109,6 +109,29 @@ internal static class Models
         public partial class ConvolutionalBatchNormVae;
         """);
 
+    /// <summary>
+    /// The same network conditioned on ten classes: the label joins the flattened 64x7x7 map before the dense encoder
+    /// layer (LabelFeaturesOp) and z before the decoder's dense layer, whose output the transposed convolutions read.
+    /// </summary>
+    public static readonly ModelSource ConditionalConvolutional = new("ConditionalConvolutionalVae", "Samples.Conv.ConditionalConvolutionalVae", """
+        using Vae;
+
+        namespace Samples.Conv;
+
+        [VariationalAutoencoder(Latent = 2)]
+        [Conditional(Classes = 10)]
+        [ImageInput(1, 28, 28)]
+        [EncoderConv2d(32, 3, 2, 1, Activation.Relu)]
+        [EncoderConv2d(64, 3, 2, 1, Activation.Relu)]
+        [Encoder(16, Activation.Relu)]
+        [Decoder(3136, Activation.Relu)]
+        [DecoderReshape(64, 7, 7)]
+        [DecoderConvTranspose2d(64, 3, 2, 1, 1, Activation.Relu)]
+        [DecoderConvTranspose2d(32, 3, 2, 1, 1, Activation.Relu)]
+        [DecoderConvTranspose2d(1, 3, 1, 1, 0, Activation.Identity)]
+        public partial class ConditionalConvolutionalVae;
+        """);
+
     /// <summary>The peer's VQ-VAE: a convolutional encoder quantised per position (K = 128, D = 16, EMA, restarts), mean squared error.</summary>
     public static readonly ModelSource VectorQuantized = new("VectorQuantizedVae", "Samples.Vq.VectorQuantizedVae", """
         using Vae;
@@ -128,7 +151,7 @@ internal static class Models
         public partial class VectorQuantizedVae;
         """);
 
-    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional, ConvolutionalBatchNorm, VectorQuantized };
+    public static readonly ModelSource[] All = { Fashion, Deep, LearnedVariance, ImportanceWeighted, Convolutional, ConvolutionalBatchNorm, ConditionalConvolutional, VectorQuantized };
 
     public static ModelSource ByName(string name) => All.Single(m => m.Name == name);
 

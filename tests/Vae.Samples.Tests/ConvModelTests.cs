@@ -142,7 +142,8 @@ public sealed partial class ConvModelTests(ConvTrainedRun run) : IClassFixture<C
     public static TheoryData<string[], string> NotCompiled => new()
     {
         { ["--model", "cnn"], "--model must be one of dense, conv, vq; got 'cnn'" },
-        { ["--model", "conv", "--conditional"], "--conditional has no convolutional model" },
+        { ["--model", "conv", "--conditional", "--latent", "20"], "The conditional convolutional model is compiled for --latent 2" },
+        { ["--model", "conv", "--conditional", "--objective", "iwae"], "--model conv trains the ELBO only" },
         { ["--model", "conv", "--objective", "iwae"], "--model conv trains the ELBO only" },
         { ["--model", "conv", "--objective", "dreg", "--importance-samples", "50"], "--model conv trains the ELBO only" },
         { ["--model", "conv", "--latent", "5"], "--model conv is compiled for --latent 2 and 20" },

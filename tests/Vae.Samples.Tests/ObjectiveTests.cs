@@ -83,6 +83,36 @@ public class ConditionalSampleTests
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--class", bad.Stderr);
     }
+
+    [Fact]
+    public void The_conditional_conv_model_trains_and_draws_one_class()
+    {
+        string dir = AppRunner.TempFolder("conditional-conv");
+        var train = AppRunner.Run("train", "--model", "conv", "--conditional", "--epochs", "1", "--limit", "256", "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Contains("conditional on the 10 classes", train.Stderr);
+        string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
+        var architecture = Vae.Files.Checkpoint.ReadArchitecture(checkpoint)!;
+        Assert.Equal(10, architecture.Classes);
+        Assert.NotNull(architecture.Image);
+        // The label joins the flattened 64x7x7 map: the dense encoder layer reads 3136 + 10 values.
+        Assert.Equal(new[] { 16, 3146 }, architecture.Tensor("encoder.2.weight").Shape);
+
+        string three = Path.Combine(dir, "three.png");
+        var sample = AppRunner.Run("sample", "--checkpoint", checkpoint, "--class", "3", "--out", three);
+        Assert.True(sample.ExitCode == 0, sample.ToString());
+        Assert.True(File.Exists(three));
+        // Latent = 2: the manifold of one class; a conditional manifold without a class is a usage error.
+        string manifold = Path.Combine(dir, "manifold.png");
+        var grid = AppRunner.Run("manifold", "--checkpoint", checkpoint, "--class", "3", "--out", manifold);
+        Assert.True(grid.ExitCode == 0, grid.ToString());
+        Assert.True(File.Exists(manifold));
+        var noClass = AppRunner.Run("manifold", "--checkpoint", checkpoint, "--out", Path.Combine(dir, "bad.png"));
+        Assert.Equal(2, noClass.ExitCode);
+        Assert.Contains("--class", noClass.Stderr);
+        var evaluate = AppRunner.Run("evaluate", "--checkpoint", checkpoint, "--importance-samples", "2", "--limit", "64", "--data", AppRunner.ShippedData, "--threads", "2");
+        Assert.True(evaluate.ExitCode == 0, evaluate.ToString());
+    }
 }
 
 /// <summary>Resume reads the run's own metadata through the runtime's validating getters.</summary>

@@ -57,6 +57,8 @@ internal static class PictureCommands
             throw new UsageException($"codes draws a VQ-VAE's code maps, but '{settings.Checkpoint}' holds {model.Architecture}, which has a Gaussian latent; train one with --model vq.");
         if (settings.Kind == PictureKind.Manifold && model.Architecture.Latent != 2)
             throw new UsageException($"manifold draws a 2-D latent space, but '{settings.Checkpoint}' holds a model with Latent = {model.Architecture.Latent}; train one with --latent 2.");
+        if (settings.Kind == PictureKind.Manifold && model.Architecture.IsConditional && settings.Class is null)
+            throw new UsageException($"manifold of a conditional model draws the latent space of one class: pass --class N (0 to {model.Architecture.Classes - 1}).");
         if (settings.Class is int only && (!model.Architecture.IsConditional || only >= model.Architecture.Classes))
             throw new UsageException(model.Architecture.IsConditional
                 ? $"--class {only}: the model's classes are 0 to {model.Architecture.Classes - 1}."
@@ -71,7 +73,7 @@ internal static class PictureCommands
             case PictureKind.Reconstruct: Figures.Reconstructions(model, test, testLabels, settings.Seed, path); break;
             case PictureKind.Interpolate: Figures.Interpolation(model, test, testLabels, settings.Seed, path); break;
             case PictureKind.Traverse: Figures.Traversal(model, test, testLabels, settings.Seed, path); break;
-            case PictureKind.Manifold: Figures.Manifold(model, path); break;
+            case PictureKind.Manifold: Figures.Manifold(model, path, settings.Class); break;
             case PictureKind.Codes: Figures.CodeMaps(model, test, settings.Seed, path); break;
         }
         console.Note($"wrote '{Path.GetFullPath(path)}'");

@@ -161,6 +161,7 @@ internal static class TrainCommand
         Figures.Interpolation(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "interpolation.png"));
         Figures.Traversal(model, data.Test, data.TestLabels, run.Seed, Path.Combine(outDir, "traversal.png"));
         if (run.TrainHistory.Count > 0) Figures.Curves(run.TrainHistory, run.TestHistory, Path.Combine(outDir, "curves.png"));
-        if (model.Architecture.Latent == 2) Figures.Manifold(model, Path.Combine(outDir, "manifold.png"));
+        // A conditional model has one manifold per class: the manifold command draws the one --class N names.
+        if (model.Architecture.Latent == 2 && !model.Architecture.IsConditional) Figures.Manifold(model, Path.Combine(outDir, "manifold.png"));
     }
 }

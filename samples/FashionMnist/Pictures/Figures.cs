@@ -89,9 +89,10 @@ internal static class Figures
 
     /// <summary>
     /// The decoder over a 20 x 20 grid of the 2-D latent space, at the prior's quantiles (i + 0.5) / 20, so each tile
-    /// stands for an equal share of the prior. z1 grows to the right and z2 upwards, as on a plot.
+    /// stands for an equal share of the prior. z1 grows to the right and z2 upwards, as on a plot. A conditional model
+    /// decodes every tile with the label <paramref name="onlyClass"/>.
     /// </summary>
-    public static void Manifold(VaeModel model, string path)
+    public static void Manifold(VaeModel model, string path, int? onlyClass = null)
     {
         if (model.Architecture.Latent != 2)
             throw new UsageException($"The manifold is a picture of a 2-D latent space; this model has Latent = {model.Architecture.Latent}. Train one with --latent 2.");
@@ -104,7 +105,10 @@ internal static class Figures
             z[2 * k + 1] = (float)NormalQuantile.Of(1 - (row + 0.5) / ManifoldSide);
         }
         // 400 tiles at twice their size would make a picture wider than most screens: draw them at 1:1.
-        ImageGrid.Save(path, Decode(model, z, []), ManifoldSide * ManifoldSide, Side, Side, ManifoldSide, scale: 1, padding: 1);
+        int[] labels = model.Architecture.IsConditional
+            ? Enumerable.Repeat(onlyClass ?? throw new UsageException("The manifold of a conditional model draws one class: pass --class N."), ManifoldSide * ManifoldSide).ToArray()
+            : [];
+        ImageGrid.Save(path, Decode(model, z, labels), ManifoldSide * ManifoldSide, Side, Side, ManifoldSide, scale: 1, padding: 1);
     }
 
     /// <summary>Train and test negative ELBO per epoch (a VQ-VAE's mean squared error per pixel when <paramref name="quantized"/>), epoch e at x = e.</summary>

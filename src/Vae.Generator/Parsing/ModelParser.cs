@@ -281,11 +281,12 @@ namespace Vae.Generator.Parsing
                         : quantizer;
                 }
             }
-            bool convolutional = convolutions.EncoderConvs.Count > 0 || convolutions.DecoderConvs.Count > 0;
-            if (convolutional && classes > 0)
+            // A conditional model appends the one-hot label to z before the decoder's first layer, which must then be
+            // dense: a reshape straight after z would have to turn the label into image values.
+            if (classes > 0 && convolutions.DecoderConvs.Count > 0 && decoder.Count == 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[Conditional]", name,
-                    "a conditional model with convolutional layers is not supported yet (the label would have to become image channels)"));
+                    "a conditional model appends the one-hot label to z, so its decoder must start with a dense layer: add [Decoder(units, activation)] before [DecoderReshape]"));
                 usable = false;
             }
             if (convolutions.Image is { } image)

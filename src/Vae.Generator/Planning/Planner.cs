@@ -102,12 +102,17 @@ namespace Vae.Generator.Planning
             {
                 // The label, one-hot, is appended to x for the encoder and to every z for the decoder.
                 layout.IntConstant("Classes", model.Classes, Int(model.Classes), "classes of the label");
-                layout.IntConstant("ConditionedInput", model.Input + model.Classes, "Input + Classes", "encoder input: x | one-hot label");
+                // A convolutional encoder reads the image alone: its label joins the flattened output of the last
+                // convolution instead, the input of the first dense layer or of the heads.
+                if (model.EncoderConvs.Count == 0) layout.IntConstant("ConditionedInput", model.Input + model.Classes, "Input + Classes", "encoder input: x | one-hot label");
                 layout.IntConstant("ConditionedLatent", model.Latent + model.Classes, "Latent + Classes", "decoder input: z | one-hot label");
                 layout.Buffer(LabelInputOp.LabelsBuffer, 1, "1", RowSpace.Examples, BufferKind.Surface, "each example's class label, as a float");
-                layout.Buffer("XY", model.Input + model.Classes, "ConditionedInput", RowSpace.Examples, BufferKind.Workspace, "x | one-hot label");
-                ops.Add(new LabelInputOp(input, "XY", "Input", "ConditionedInput"));
-                (input, inExpression, width) = ("XY", "ConditionedInput", model.Input + model.Classes);
+                if (model.EncoderConvs.Count == 0)
+                {
+                    layout.Buffer("XY", model.Input + model.Classes, "ConditionedInput", RowSpace.Examples, BufferKind.Workspace, "x | one-hot label");
+                    ops.Add(new LabelInputOp(input, "XY", "Input", "ConditionedInput"));
+                    (input, inExpression, width) = ("XY", "ConditionedInput", model.Input + model.Classes);
+                }
             }
             // Encoder: convolutions on the image first, then dense layers on their output, flattened (the same memory).
             int encoderLayer = 0;
@@ -123,6 +128,14 @@ namespace Vae.Generator.Planning
                     (input, inExpression) = (norm.Output, norm.OutFeatures);
                 }
                 encoderLayer++;
+            }
+            if (conditional && model.EncoderConvs.Count > 0)
+            {
+                int features = model.EncoderConvs[model.EncoderConvs.Count - 1].Out.Size;
+                layout.IntConstant("ConditionedFeatures", features + model.Classes, inExpression + " + Classes", "first dense encoder input: flattened last convolution | one-hot label");
+                layout.Buffer("HY", features + model.Classes, "ConditionedFeatures", RowSpace.Examples, BufferKind.Workspace, "flattened last convolution | one-hot label");
+                ops.Add(new LabelFeaturesOp(input, "HY", inExpression, "ConditionedFeatures"));
+                (input, inExpression, width) = ("HY", "ConditionedFeatures", features + model.Classes);
             }
             for (int i = 0; i < model.Encoder.Count; i++, encoderLayer++)
             {

@@ -5,6 +5,9 @@ namespace Vae;
 /// is appended to the encoder's input and to every latent sample the decoder reads, so q(z|x, y) and p(x|z, y).
 /// The first encoder and decoder layers take Input + Classes and Latent + Classes inputs (PyTorch's shapes for the
 /// same concatenation); every entry point takes the labels beside the data.
+/// With <see cref="EncoderConv2dAttribute"/> layers the convolutions read the image alone and the label is appended to
+/// the last convolution's output, flattened: the first dense encoder layer (or the latent heads) takes its size plus
+/// Classes. A decoder with transposed convolutions needs a dense layer before its <see cref="DecoderReshapeAttribute"/>.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class ConditionalAttribute : Attribute

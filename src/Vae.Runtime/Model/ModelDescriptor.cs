@@ -236,7 +236,7 @@ public sealed class ModelDescriptor : IEquatable<ModelDescriptor>
     /// <summary>The free-bits floor per latent dimension that training starts with (ELBO only; 0 is none).</summary>
     public double FreeBits { get; }
 
-    /// <summary>Classes of a conditional model's label (appended one-hot to x and to z); 0 for an unconditional model.</summary>
+    /// <summary>Classes of a conditional model's label (appended one-hot to x, or to the last encoder convolution's flattened output, and to z); 0 for an unconditional model.</summary>
     public int Classes { get; }
 
     /// <summary>True when every call takes class labels (<see cref="Classes"/> &gt; 0).</summary>

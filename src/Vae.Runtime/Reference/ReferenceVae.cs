@@ -34,7 +34,8 @@ public sealed class ReferenceVae
     /// there, as training computes it; <paramref name="exampleLoss"/> gets each example's unfloored value.
     /// </summary>
     /// <remarks>
-    /// A conditional model takes each example's label in <paramref name="labels"/>; it is appended one-hot to the encoder's input and to every z.
+    /// A conditional model takes each example's label in <paramref name="labels"/>; it is appended one-hot to the encoder's input (after the
+    /// last convolution, flattened, in a convolutional encoder) and to every z.
     /// A model with BatchNorm runs it in training mode when <paramref name="training"/> (the batch's statistics, over
     /// the examples in the encoder and the examples times samples in the decoder; the gradient flows through them, and
     /// the moved running statistics go to <paramref name="updatedState"/>), in evaluation mode otherwise (the running
@@ -67,7 +68,8 @@ public sealed class ReferenceVae
             for (int i = 0; i < input; i++) inputs[b][i] = x[b * input + i];
             classes[b] = _d.Classes > 0 ? labels[b] : -1;
         }
-        var encoder = Forward(p, inputs.Select((xb, b) => Conditioned(xb, classes[b])).ToArray(), decoder: false, training);
+        // A dense encoder reads [x | label]; a convolutional one reads x and appends the label after its convolutions.
+        var encoder = Forward(p, inputs, decoder: false, training, _d.Classes > 0 ? classes : null);
         var h = encoder.Inputs[^1];
         var mu = h.Select(hb => Affine(p, "encoder.mu", hb)).ToArray();
         var logVar = h.Select(hb => Affine(p, "encoder.logvar", hb)).ToArray();
@@ -351,10 +353,13 @@ public sealed class ReferenceVae
         public bool Training;
     }
 
-    private Pass Forward(double[] p, double[][] rows, bool decoder, bool training)
+    // labels: a conditional encoder's labels, appended one-hot to the input of its first dense layer (or of the heads):
+    // the rows themselves without convolutions, the last convolution's flattened output with them.
+    private Pass Forward(double[] p, double[][] rows, bool decoder, bool training, int[]? labels = null)
     {
         var pass = new Pass { Training = training };
-        pass.Inputs.Add(rows);
+        int conditionAt = labels is null ? -1 : _d.EncoderConvolutions.Count;
+        pass.Inputs.Add(conditionAt == 0 ? Conditioned(rows, labels!) : rows);
         int layers = decoder ? DecoderHidden : EncoderLayers;
         for (int l = 0; l < layers; l++)
         {
@@ -383,10 +388,13 @@ public sealed class ReferenceVae
             pass.Layer.Add(layer);
             pass.Pre.Add(pre);
             pass.Statistics.Add(statistics);
-            pass.Inputs.Add(pre.Select(row => ReferenceActivations.Forward(activation, row)).ToArray());
+            var next = pre.Select(row => ReferenceActivations.Forward(activation, row)).ToArray();
+            pass.Inputs.Add(l + 1 == conditionAt ? Conditioned(next, labels!) : next);
         }
         return pass;
     }
+
+    private double[][] Conditioned(double[][] rows, int[] labels) => rows.Select((row, b) => Conditioned(row, labels[b])).ToArray();
 
     /// <summary>Backward through one side's hidden layers, last to first, given dL/d(their output); returns dL/d(their input).</summary>
     private double[][] PassBackward(double[] p, double[] g, Pass pass, double[][] dOut, bool decoder)
@@ -395,6 +403,9 @@ public sealed class ReferenceVae
         {
             string name = $"{(decoder ? "decoder" : "encoder")}.{l}";
             var activation = decoder ? DecoderActivation(l) : EncoderActivation(l);
+            // Layer l's output had the label appended (a conditional convolutional encoder): its columns carry no gradient.
+            int width = pass.Pre[l].Length > 0 ? pass.Pre[l][0].Length : 0;
+            if (dOut.Length > 0 && dOut[0].Length > width) dOut = dOut.Select(dr => dr.AsSpan(0, width).ToArray()).ToArray();
             var dPre = dOut.Select((dr, r) => ReferenceActivations.Backward(activation, pass.Pre[l][r], dr)).ToArray();
             if (Convolution(l, decoder) is { BatchNorm: true } c)
             {

@@ -13,7 +13,7 @@ namespace Vae.Runtime.Tests.Devices;
 public sealed class CudaSourceTests(ITestOutputHelper output)
 {
     public static IEnumerable<object[]> Models() =>
-        new[] { typeof(DefaultVae), typeof(TinyVae), typeof(DeepVae), typeof(LearnedVarianceVae), typeof(LinearVae), typeof(MixedVae), typeof(WideVae), typeof(SiluVae), typeof(IwaeVae), typeof(DregVae), typeof(FreeBitsVae), typeof(ConditionalVae), typeof(ConditionalLinearVae), typeof(ConvVae), typeof(ConvOnlyVae), typeof(ConvStride3Vae), typeof(ConvKernelsVae), typeof(ConvIwaeVae), typeof(ConvOddVae), typeof(ConvDeepVae), typeof(ConvWideVae), typeof(ConvLearnedVarianceVae), typeof(ConvBatchNormVae), typeof(ConvBatchNormRgbVae), typeof(ConvBatchNormDecoderVae), typeof(DenseVq), typeof(ConvVq), typeof(TinyVq), typeof(WideVq), typeof(PeerVqVae), typeof(ColourVq) }
+        new[] { typeof(DefaultVae), typeof(TinyVae), typeof(DeepVae), typeof(LearnedVarianceVae), typeof(LinearVae), typeof(MixedVae), typeof(WideVae), typeof(SiluVae), typeof(IwaeVae), typeof(DregVae), typeof(FreeBitsVae), typeof(ConditionalVae), typeof(ConditionalLinearVae), typeof(ConvVae), typeof(ConvOnlyVae), typeof(ConvStride3Vae), typeof(ConvKernelsVae), typeof(ConvIwaeVae), typeof(ConvOddVae), typeof(ConvDeepVae), typeof(ConvWideVae), typeof(ConvLearnedVarianceVae), typeof(ConvBatchNormVae), typeof(ConvBatchNormRgbVae), typeof(ConvBatchNormDecoderVae), typeof(DenseVq), typeof(ConvVq), typeof(TinyVq), typeof(WideVq), typeof(PeerVqVae), typeof(ColourVq), typeof(ConvConditionalVae), typeof(ConvConditionalHeadsVae), typeof(ConvConditionalDecoderVae), typeof(ConvConditionalBatchNormVae) }
             .Select(t => new object[] { t.Name });
 
     private static string DeviceSource(string model) =>

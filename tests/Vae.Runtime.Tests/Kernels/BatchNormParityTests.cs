@@ -14,7 +14,7 @@ namespace Vae.Runtime.Tests.Kernels;
 /// </summary>
 public sealed class BatchNormParityTests(ITestOutputHelper output)
 {
-    public static readonly string[] Models = [nameof(ConvBatchNormVae), nameof(ConvBatchNormRgbVae), nameof(ConvBatchNormDecoderVae)];
+    public static readonly string[] Models = [nameof(ConvBatchNormVae), nameof(ConvBatchNormRgbVae), nameof(ConvBatchNormDecoderVae), nameof(ConvConditionalBatchNormVae)];
 
     public static IEnumerable<object[]> Cases() =>
         from target in new[] { "cpu", "opencl" }
@@ -27,6 +27,7 @@ public sealed class BatchNormParityTests(ITestOutputHelper output)
         nameof(ConvBatchNormVae) => new ConvBatchNormVae(device, seed),
         nameof(ConvBatchNormRgbVae) => new ConvBatchNormRgbVae(device, seed),
         nameof(ConvBatchNormDecoderVae) => new ConvBatchNormDecoderVae(device, seed),
+        nameof(ConvConditionalBatchNormVae) => new ConvConditionalBatchNormVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 
@@ -89,6 +90,7 @@ public sealed class BatchNormParityTests(ITestOutputHelper output)
         model.SetState(state);
         var x = TestData.Inputs(d, batch, 6);
         var eps = TestData.Noise(d, batch, 7);
+        var labels = TestData.Labels(d, batch, 8);
         var oracle = new ReferenceVae(d);
         var pd = p.Select(v => (double)v).ToArray();
         var sd = state.Select(v => (double)v).ToArray();
@@ -98,17 +100,17 @@ public sealed class BatchNormParityTests(ITestOutputHelper output)
         {
             // PyTorch refuses training with one value per channel ("Expected more than 1 value per channel when
             // training"); so does the model, before it changes anything.
-            var e = Assert.Throws<ArgumentException>(() => model.ComputeGradients(x, eps, gradients));
+            var e = Assert.Throws<ArgumentException>(() => model.ComputeGradients(x, labels, eps, gradients));
             Assert.Contains("more than 1 value per channel", e.Message);
             Assert.Equal(state, model.GetState());
             Assert.All(d.Tensors.Where(t => t.Type == TensorType.Int64), t => Assert.Equal(new long[] { 0 }, model.GetInt64Tensor(t.Name)));
         }
         else
         {
-            double loss = model.ComputeGradients(x, eps, gradients);
+            double loss = model.ComputeGradients(x, labels, eps, gradients);
             var expected = new double[d.ParameterCount];
             var expectedState = new double[d.StateCount];
-            double expectedLoss = oracle.Loss(pd, x, eps, batch, d.Beta, expected, training: true, state: sd, updatedState: expectedState);
+            double expectedLoss = oracle.Loss(pd, x, eps, batch, d.Beta, expected, labels: labels, training: true, state: sd, updatedState: expectedState);
             CpuParityTests.AssertClose(expectedLoss, loss, 1e-4, "training-mode loss");
             foreach (var t in d.Tensors.Where(t => t.Role == TensorRole.Parameter))
             {
@@ -133,15 +135,15 @@ public sealed class BatchNormParityTests(ITestOutputHelper output)
 
         // Evaluation mode, with the running statistics the model now holds.
         var perExample = new float[batch];
-        double forwardLoss = model.Loss(x, eps, perExample);
+        double forwardLoss = model.Loss(x, labels, eps, perExample);
         var expectedPerExample = new double[batch];
-        double expectedForwardLoss = oracle.Loss(pd, x, eps, batch, d.Beta, null, expectedPerExample, state: sd);
+        double expectedForwardLoss = oracle.Loss(pd, x, eps, batch, d.Beta, null, expectedPerExample, labels: labels, state: sd);
         CpuParityTests.AssertClose(expectedForwardLoss, forwardLoss, 1e-4, "evaluation-mode loss");
         for (int b = 0; b < batch; b++) CpuParityTests.AssertClose(expectedPerExample[b], perExample[b], 1e-4, $"example {b} loss");
 
         // Evaluation mode makes each example independent of its batch, as in PyTorch's model.eval().
         var alone = new float[1];
-        model.Loss(x.AsSpan(0, d.Input), eps.AsSpan(0, d.LatentSamples * d.Latent), alone);
+        model.Loss(x.AsSpan(0, d.Input), labels.AsSpan(0, Math.Min(1, labels.Length)), eps.AsSpan(0, d.LatentSamples * d.Latent), alone);
         CpuParityTests.AssertClose(perExample[0], alone[0], 1e-5, "example 0 alone");
     }
 

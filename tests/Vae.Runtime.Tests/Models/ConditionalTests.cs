@@ -58,8 +58,29 @@ public class ConditionalTests
         Assert.Throws<ArgumentException>(() => trainer.TrainEpoch(x, labels.AsMemory(0, 10)));
     }
 
-    [Fact]
-    public void Opencl_encodes_decodes_and_scores_labelled_data_as_the_cpu_does()
+    [Theory]
+    [InlineData(nameof(ConvConditionalVae))]
+    [InlineData(nameof(ConvConditionalHeadsVae))]
+    public void The_label_reaches_a_convolutional_encoder_after_its_convolutions(string name)
+    {
+        using var device = Device.Cpu(2);
+        using var model = Kernels.CpuParityTests.Create(name, device, 2);
+        var d = model.Architecture;
+        model.SetParameters(TestData.Parameters(d, 3));
+        var x = TestData.Inputs(d, 2, 4);
+        var muA = new float[2 * d.Latent];
+        var muB = new float[2 * d.Latent];
+        model.Encode(x, new[] { 0, 1 }, muA, new float[muA.Length]);
+        model.Encode(x, new[] { 2, 1 }, muB, new float[muB.Length]);
+        Assert.NotEqual(muA.AsSpan(0, d.Latent).ToArray(), muB.AsSpan(0, d.Latent).ToArray());
+        Assert.Equal(muA.AsSpan(d.Latent).ToArray(), muB.AsSpan(d.Latent).ToArray());
+    }
+
+    [Theory]
+    [InlineData(nameof(ConditionalVae))]
+    [InlineData(nameof(ConvConditionalVae))]
+    [InlineData(nameof(ConvConditionalHeadsVae))]
+    public void Opencl_encodes_decodes_and_scores_labelled_data_as_the_cpu_does(string name)
     {
         Device opencl;
         try { opencl = Device.OpenCl(); }
@@ -71,8 +92,8 @@ public class ConditionalTests
         using (opencl)
         using (var cpu = Device.Cpu(2))
         {
-            using var a = new ConditionalVae(opencl, 6);
-            using var b = new ConditionalVae(cpu, 6);
+            using var a = Kernels.CpuParityTests.Create(name, opencl, 6);
+            using var b = Kernels.CpuParityTests.Create(name, cpu, 6);
             var d = a.Architecture;
             const int n = 13;
             var x = TestData.Inputs(d, n, 7);

@@ -40,16 +40,28 @@ public class ReferenceConvolutionTests
     [Theory]
     [InlineData(nameof(ConvVae))]
     [InlineData(nameof(ConvOnlyVae))]
+    [InlineData(nameof(ConvConditionalVae))]
+    [InlineData(nameof(ConvConditionalHeadsVae))]
+    [InlineData(nameof(ConvConditionalDecoderVae))]
     public void The_convolutional_oracle_matches_central_differences(string name)
     {
-        var d = name == nameof(ConvVae) ? ConvVae.Descriptor : ConvOnlyVae.Descriptor;
+        var d = name switch
+        {
+            nameof(ConvVae) => ConvVae.Descriptor,
+            nameof(ConvOnlyVae) => ConvOnlyVae.Descriptor,
+            nameof(ConvConditionalVae) => ConvConditionalVae.Descriptor,
+            nameof(ConvConditionalHeadsVae) => ConvConditionalHeadsVae.Descriptor,
+            nameof(ConvConditionalDecoderVae) => ConvConditionalDecoderVae.Descriptor,
+            _ => throw new ArgumentException(name),
+        };
         const int examples = 2;
         var x = TestData.Inputs(d, examples, 11);
         var eps = TestData.Noise(d, examples, 12);
+        var labels = TestData.Labels(d, examples, 14);
         var p = TestData.Parameters(d, 13).Select(v => (double)v).ToArray();
         var oracle = new ReferenceVae(d);
         var gradient = new double[p.Length];
-        oracle.Loss(p, x, eps, examples, d.Beta, gradient);
+        oracle.Loss(p, x, eps, examples, d.Beta, gradient, labels: labels);
         const double h = 1e-6;
         for (int i = 0; i < p.Length; i++)
         {
@@ -57,7 +69,7 @@ public class ReferenceConvolutionTests
             var minus = (double[])p.Clone();
             plus[i] += h;
             minus[i] -= h;
-            double numeric = (oracle.Loss(plus, x, eps, examples, d.Beta, null) - oracle.Loss(minus, x, eps, examples, d.Beta, null)) / (2 * h);
+            double numeric = (oracle.Loss(plus, x, eps, examples, d.Beta, null, labels: labels) - oracle.Loss(minus, x, eps, examples, d.Beta, null, labels: labels)) / (2 * h);
             double error = Math.Abs(numeric - gradient[i]) / Math.Max(1e-3, Math.Abs(numeric) + Math.Abs(gradient[i]));
             Assert.True(error < 1e-5, $"parameter {i} ({d.Tensors.First(t => i >= t.Offset && i < t.Offset + t.Length).Name}): analytic {gradient[i]:R}, numeric {numeric:R}");
         }
