@@ -69,7 +69,7 @@ public class ConditionalSampleTests
         string dir = AppRunner.TempFolder("conditional");
         var train = AppRunner.Run("train", "--conditional", "--epochs", "1", "--limit", "1000", "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
         Assert.True(train.ExitCode == 0, train.ToString());
-        Assert.Contains("conditional on the 10 classes", train.Stderr);
+        Assert.Contains("conditional on 10 classes", train.Stderr);
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
         Assert.Equal(10, Vae.Files.Checkpoint.ReadArchitecture(checkpoint)!.Classes);
 
@@ -90,7 +90,7 @@ public class ConditionalSampleTests
         string dir = AppRunner.TempFolder("conditional-conv");
         var train = AppRunner.Run("train", "--model", "conv", "--conditional", "--epochs", "1", "--limit", "256", "--data", AppRunner.ShippedData, "--out", dir, "--threads", "2");
         Assert.True(train.ExitCode == 0, train.ToString());
-        Assert.Contains("conditional on the 10 classes", train.Stderr);
+        Assert.Contains("conditional on 10 classes", train.Stderr);
         string checkpoint = Path.Combine(dir, "checkpoint.safetensors");
         var architecture = Vae.Files.Checkpoint.ReadArchitecture(checkpoint)!;
         Assert.Equal(10, architecture.Classes);

@@ -82,7 +82,6 @@ internal static class TrainCommand
             : run.Objective == Objective.Elbo
             ? $"KL weight {run.Beta}" + (run.FreeBits > 0 ? $", free bits {run.FreeBits}" : "") + (run.KlWarmup > 0 ? $", warm-up {run.KlWarmup} steps" : "")
             : $"{Models.NameOf(run.Objective)} bound over K = {run.Samples}";
-        if (run.Conditional) objective += ", conditional on the 10 classes";
         console.Note($"model: {model.Architecture}, {model.Architecture.ParameterCount:N0} parameters, {objective}; " +
                      $"Adam lr {run.LearningRate}, batch {run.Batch}" +
                      (communicator.Size > 1 ? $" over {communicator.Size} ranks{(communicator.Deterministic ? " (deterministic sums)" : "")}" : "") + $"; epochs {run.EpochsCompleted + 1}..{run.EpochsCompleted + settings.Epochs}; " +
