@@ -70,7 +70,6 @@ namespace Vae.Generator.Planning.Ops
 
         public string OutFeatures => Features;
 
-        private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
         private string Method(string stage) => $"global::Vae.Kernels.Cpu.BatchNorm.{stage}<{Activation.CpuType}>";
 

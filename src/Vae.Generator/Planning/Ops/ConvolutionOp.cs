@@ -66,7 +66,6 @@ namespace Vae.Generator.Planning.Ops
             return new ConvolutionOp(side, name, prefix, spec, input, pre, result, rows);
         }
 
-        private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
         private string Kind => Spec.Transposed ? "ConvTranspose2d" : "Conv2d";
         private string Shapes => $"[rows, {Spec.In}] -> [rows, {Spec.Out}], {Kind} {Spec.Kernel}x{Spec.Kernel} stride {Spec.Stride} padding {Spec.Padding}" +
@@ -164,11 +163,7 @@ grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("row
 
         private static string Channels(int count, string kind = "") => $"{Int(count)} {kind}channel{(count == 1 ? "" : "s")}";
 
-        private static string Blocks(string extent, int tile) => tile == 1 ? extent : $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
 
-        /// <summary>Lines of C, one per index 0 .. count - 1, from a template with {t} for the index.</summary>
-        private static string Each(int count, string template, string separator = "\n") =>
-            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
 
         /// <summary>An expression over this op's constants, as the launcher's C# writes it, in C with their macros.</summary>
         private string C(string expression) => Regex.Replace(expression, $@"\b{Prefix}[A-Z]\w*", m => Macro(m.Value));

@@ -56,7 +56,6 @@ namespace Vae.Generator.Planning.Ops
             return new DenseOp(side, name, prefix, inWidth, outWidth, activation, input, pre, result, rows, weightDescription);
         }
 
-        private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
         private string Shapes => $"[rows, {Int(In)}] -> [rows, {Int(Out)}]";
 
@@ -84,11 +83,7 @@ namespace Vae.Generator.Planning.Ops
         /// </summary>
         public const int TileRows = 4, TileOutputs = 4, Lanes = 8;
 
-        private static string Blocks(string extent, int tile) => $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
 
-        /// <summary>Lines of C, one per index 0 .. count - 1, from a template with {t} for the index.</summary>
-        private static string Each(int count, string template, string separator = "\n") =>
-            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
 
         /// <summary>
         /// The device forward: a <see cref="TileRows"/> x <see cref="TileOutputs"/> tile of (row, output) per work item.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
@@ -63,6 +64,18 @@ namespace Vae.Generator.Planning.Ops
 
         protected static DeviceKernel Kernel(string name, string comment, string body, params KernelParameter[] parameters) =>
             new DeviceKernel(name, comment, new EquatableArray<KernelParameter>(parameters), body);
+
+        // Source helpers of the register-tiled device kernels (dense, convolution, quantiser).
+
+        /// <summary>An int as C and C# write it, whatever the build machine's culture.</summary>
+        protected static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+        /// <summary>ceil(extent / tile) as a C expression; the extent itself for a tile of 1.</summary>
+        protected static string Blocks(string extent, int tile) => tile == 1 ? extent : $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
+
+        /// <summary>Lines of C, one per index 0 .. count - 1, from a template with {t} for the index.</summary>
+        protected static string Each(int count, string template, string separator = "\n") =>
+            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
 
         /// <summary>
         /// The launch that turns d (the gradient of a layer's output) into the gradient of its pre-activation in place,

@@ -143,8 +143,6 @@ dst[gid] = src[b * LATENT + (at % CODE_POSITIONS) * CODE_DIMENSION + at / CODE_P
         /// </summary>
         public const int NearestRows = 4, NearestCodes = 4;
 
-        private static string Each(int count, string template, string separator = "\n") =>
-            string.Join(separator, Enumerable.Range(0, count).Select(t => template.Replace("{t}", Int(t))));
 
         /// <summary>Lines for every (row t, code u) pair of the tile, from a template with {t} and {u}.</summary>
         private static string EachPair(string template, string indent) =>
@@ -412,6 +410,5 @@ int row = (int)(vae_philox_wide((vae_u32)j, step, VAE_VQ_RESTART_STREAM, seed_lo
             }
         }
 
-        private static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
     }
 }
