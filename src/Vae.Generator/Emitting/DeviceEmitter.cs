@@ -214,6 +214,13 @@ namespace Vae.Generator.Emitting
             if (launch.WorkItems == "1" && launch.Rows is RowSpace only) items = RowsOf(only);
             if (launch.RowBlock > 1 && launch.Rows is RowSpace blocked)
                 items = $"(long)(({RowsOf(blocked)} + {Int(launch.RowBlock - 1)}) / {Int(launch.RowBlock)}) * {launch.WorkItems}";
+            if (launch.WorkGroups is { } groups)
+            {
+                // The program holds one variant of the kernel, chosen for the device's kind when it was compiled.
+                string whole = groups.RowBlock == 0 ? $"(long)({groups.Items})"
+                    : $"(long)(({RowsOf(launch.Rows ?? throw new InvalidOperationException($"{launch.Kernel.Name}: a work-group row block needs a row space."))} + {Int(groups.RowBlock - 1)}) / {Int(groups.RowBlock)}) * {groups.Items}";
+                items = $"queue.WorkGroupTiles ? {whole} : {items}";
+            }
             var args = launch.Args.Select((a, i) => Argument(a, launch.Kernel.Parameters[i], p));
             return $"queue.Launch(\"{launch.Kernel.Name}\", {items}, [{string.Join(", ", args)}])";
         }

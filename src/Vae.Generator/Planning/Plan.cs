@@ -136,7 +136,9 @@ namespace Vae.Generator.Planning
     /// </summary>
     /// <remarks>On a device the parameters and gradients are whole buffers and a kernel adds its tensor's offset macro itself.</remarks>
     /// <param name="RowBlock">Rows per work item: the launch covers ceil(rows / RowBlock) x <see cref="WorkItems"/> work items.</param>
-    internal sealed record Launch(DeviceKernel Kernel, RowSpace? Rows, string WorkItems, EquatableArray<Arg> Args, int RowBlock = 1)
+    /// <param name="WorkGroups">The work items of the kernel's work-group variant, for a kernel that has one (see <see cref="Ops.WorkGroupGemm"/>).</param>
+    internal sealed record Launch(DeviceKernel Kernel, RowSpace? Rows, string WorkItems, EquatableArray<Arg> Args, int RowBlock = 1,
+        WorkGroupLaunch? WorkGroups = null)
     {
         /// <summary>Throws unless the arguments fit the kernel's parameters one for one; the generator turns that into VAE999.</summary>
         public Launch Checked()
@@ -154,6 +156,12 @@ namespace Vae.Generator.Planning
             return this;
         }
     }
+
+    /// <summary>
+    /// The work items of a work-group variant's launch, whole work-groups only: ceil(rows / <see cref="RowBlock"/>) x
+    /// <see cref="Items"/> (a C# expression of the plan's constants), or <see cref="Items"/> alone when RowBlock is 0.
+    /// </summary>
+    internal sealed record WorkGroupLaunch(int RowBlock, string Items);
 
     /// <summary>A call of one of the runtime's fused CPU primitives, written as method name and arguments.</summary>
     internal sealed record CpuCall(string Method, EquatableArray<Arg> Args);

@@ -60,6 +60,9 @@ internal abstract class AcceleratorBackend<TBuffer> : IModelBackend, IAccelerato
 
     protected TBuffer BufferById(int id) => _buffers[id] ?? throw new InvalidOperationException($"Accelerator buffer {id} is not allocated.");
 
+    /// <inheritdoc/>
+    public abstract bool WorkGroupTiles { get; }
+
     public void Launch(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments)
     {
         if (workItems <= 0) return;

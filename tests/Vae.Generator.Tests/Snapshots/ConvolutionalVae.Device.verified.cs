@@ -217,11 +217,25 @@ VAE_KERNEL void encoder_1_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (c0 + 7 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER1_BIAS + c0 + 7]; for (int j = 0; j < live; j++) { float v = lane[j] + b; pre[at + j] = v; out[at + j] = vae_relu(v); } }
 }
 
-/* encoder.2: [rows, 3136] -> [rows, 16], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* encoder.2: [rows, 3136] -> [rows, 16], Relu; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER2_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER2_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, ENCODER2_IN_FEATURES, 1, params + ENCODER2_WEIGHT, ENCODER2_IN_FEATURES, 1, rows, ENCODER2_OUT_FEATURES, ENCODER2_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER2_OUT_FEATURES) { float s = params[ENCODER2_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * ENCODER2_OUT_FEATURES + j; pre[o] = s; out[o] = vae_relu(s); }
+    }
+    #else
     int o0 = (int)(gid % ((ENCODER2_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((ENCODER2_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -264,13 +278,28 @@ VAE_KERNEL void encoder_2_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (r0 + 3 < rows && o0 + 1 < ENCODER2_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER2_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER2_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER2_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 2 < ENCODER2_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER2_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER2_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER2_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 3 < ENCODER2_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER2_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER2_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER2_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    #endif
 }
 
-/* encoder.heads: [rows, 16] -> [rows, 4], Identity; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* encoder.heads: [rows, 16] -> [rows, 4], Identity; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, ENCODER_HEADS_IN_FEATURES, 1, params + ENCODER_HEADS_WEIGHT, ENCODER_HEADS_IN_FEATURES, 1, rows, ENCODER_HEADS_OUT_FEATURES, ENCODER_HEADS_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER_HEADS_OUT_FEATURES) { float s = params[ENCODER_HEADS_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * ENCODER_HEADS_OUT_FEATURES + j; pre[o] = s; out[o] = vae_identity(s); }
+    }
+    #else
     int o0 = (int)(gid % ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -313,6 +342,7 @@ VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE
     if (r0 + 3 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    #endif
 }
 
 /* z[rows, LATENT] = mu + exp(logvar / 2) eps for every sample, and KL per example; one work item per example, heads rows are [mu | logvar]. */
@@ -350,11 +380,25 @@ VAE_KERNEL void free_bits(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL float
     kl_mask[gid] = floored ? 0.0f : 1.0f;
 }
 
-/* decoder.0: [rows, 2] -> [rows, 3136], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* decoder.0: [rows, 2] -> [rows, 3136], Relu; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, DECODER0_IN_FEATURES, 1, params + DECODER0_WEIGHT, DECODER0_IN_FEATURES, 1, rows, DECODER0_OUT_FEATURES, DECODER0_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER0_OUT_FEATURES) { float s = params[DECODER0_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * DECODER0_OUT_FEATURES + j; pre[o] = s; out[o] = vae_relu(s); }
+    }
+    #else
     int o0 = (int)(gid % ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -397,6 +441,7 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (r0 + 3 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    #endif
 }
 
 /* decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu; a tile of 8 output channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that reach it. */
@@ -1005,11 +1050,32 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[3136, 2] = d^T in and db[3136] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.0 backward: dW[3136, 2] = d^T in and db[3136] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, DECODER0_OUT_FEATURES, in, 1, DECODER0_IN_FEATURES, DECODER0_OUT_FEATURES, DECODER0_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < DECODER0_OUT_FEATURES && j < DECODER0_IN_FEATURES) { grads[DECODER0_WEIGHT + (vae_i64)i * DECODER0_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < DECODER0_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + m0 + lid];
+        grads[DECODER0_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
     int live = DECODER0_OUT_FEATURES - o0;
@@ -1066,13 +1132,28 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
             grads[DECODER0_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* decoder.0 backward: d_in[rows, 2] = d W; 8 rows x 16 inputs per work item. */
+/* decoder.0 backward: d_in[rows, 2] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, DECODER0_OUT_FEATURES, 1, params + DECODER0_WEIGHT, 1, DECODER0_IN_FEATURES, rows, DECODER0_IN_FEATURES, DECODER0_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER0_IN_FEATURES) { d_in[(vae_i64)i * DECODER0_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -1121,6 +1202,7 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
                 (d_in + (vae_i64)(r0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight, per dimension by kl_mask. */
@@ -1145,11 +1227,32 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
-/* encoder.heads backward: dW[4, 16] = d^T in and db[4] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.heads backward: dW[4, 16] = d^T in and db[4] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, ENCODER_HEADS_OUT_FEATURES, in, 1, ENCODER_HEADS_IN_FEATURES, ENCODER_HEADS_OUT_FEATURES, ENCODER_HEADS_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < ENCODER_HEADS_OUT_FEATURES && j < ENCODER_HEADS_IN_FEATURES) { grads[ENCODER_HEADS_WEIGHT + (vae_i64)i * ENCODER_HEADS_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < ENCODER_HEADS_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + m0 + lid];
+        grads[ENCODER_HEADS_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
     int live = ENCODER_HEADS_OUT_FEATURES - o0;
@@ -1206,13 +1309,28 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
             grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* encoder.heads backward: d_in[rows, 16] = d W; 8 rows x 16 inputs per work item. */
+/* encoder.heads backward: d_in[rows, 16] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, ENCODER_HEADS_OUT_FEATURES, 1, params + ENCODER_HEADS_WEIGHT, 1, ENCODER_HEADS_IN_FEATURES, rows, ENCODER_HEADS_IN_FEATURES, ENCODER_HEADS_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER_HEADS_IN_FEATURES) { d_in[(vae_i64)i * ENCODER_HEADS_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -1261,6 +1379,7 @@ VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, 
                 (d_in + (vae_i64)(r0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* encoder.2 backward: d[rows, 16] *= the Relu derivative, in place. */
@@ -1271,11 +1390,32 @@ VAE_KERNEL void encoder_2_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.2 backward: dW[16, 3136] = d^T in and db[16] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.2 backward: dW[16, 3136] = d^T in and db[16] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER2_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER2_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, ENCODER2_OUT_FEATURES, in, 1, ENCODER2_IN_FEATURES, ENCODER2_OUT_FEATURES, ENCODER2_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < ENCODER2_OUT_FEATURES && j < ENCODER2_IN_FEATURES) { grads[ENCODER2_WEIGHT + (vae_i64)i * ENCODER2_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < ENCODER2_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER2_OUT_FEATURES + m0 + lid];
+        grads[ENCODER2_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER2_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((ENCODER2_IN_FEATURES + 15) / 16)) * 8;
     int live = ENCODER2_OUT_FEATURES - o0;
@@ -1332,13 +1472,28 @@ VAE_KERNEL void encoder_2_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER2_OUT_FEATURES + o0 + t];
             grads[ENCODER2_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* encoder.2 backward: d_in[rows, 3136] = d W; 8 rows x 16 inputs per work item. */
+/* encoder.2 backward: d_in[rows, 3136] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER2_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER2_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, ENCODER2_OUT_FEATURES, 1, params + ENCODER2_WEIGHT, 1, ENCODER2_IN_FEATURES, rows, ENCODER2_IN_FEATURES, ENCODER2_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER2_IN_FEATURES) { d_in[(vae_i64)i * ENCODER2_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER2_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((ENCODER2_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -1387,6 +1542,7 @@ VAE_KERNEL void encoder_2_input_grad(int n, VAE_GLOBAL const float* params, VAE_
                 (d_in + (vae_i64)(r0 + t) * ENCODER2_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* encoder.1 backward: d *= the Relu derivative, in place. */
@@ -1806,15 +1962,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Relu
                 queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 3136] -> [rows, 16], Relu
-                queue.Launch("encoder_2_forward", (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
+                queue.Launch("encoder_2_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
                 // encoder.heads: [rows, 16] -> [rows, 4], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
                 // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
                 queue.Launch("free_bits", (long)(Latent), [Buffer(Heads), Buffer(KlFloor), Buffer(KlMask), Int(examples), Float(freeBits)]);
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
                 queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
@@ -1840,17 +1996,17 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("decoder_1_input_grad", (long)rows * ((Decoder1InChannels + 7) / 8) * Decoder1InHeight * ((Decoder1InWidth + 7) / 8), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB)]);
                 // decoder.0 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
-                queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-                queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
+                queue.Launch("decoder_0_weight_grad", queue.WorkGroupTiles ? (long)(((Decoder0OutFeatures + 63) / 64) * ((Decoder0InFeatures + 63) / 64) * 256) : (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
+                queue.Launch("decoder_0_input_grad", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0InFeatures + 63) / 64) * 256 : (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
                 queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
-                queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder2Out), Int(examples)]);
-                queue.Launch("encoder_heads_input_grad", (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
+                queue.Launch("encoder_heads_weight_grad", queue.WorkGroupTiles ? (long)(((EncoderHeadsOutFeatures + 63) / 64) * ((EncoderHeadsInFeatures + 63) / 64) * 256) : (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder2Out), Int(examples)]);
+                queue.Launch("encoder_heads_input_grad", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsInFeatures + 63) / 64) * 256 : (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.2 backward: dRelu, dW, db, dx
                 queue.Launch("encoder_2_delta", (long)examples * Encoder2OutFeatures, [Buffer(GradientA), Buffer(Encoder2Pre), Buffer(Encoder2Out)]);
-                queue.Launch("encoder_2_weight_grad", (long)(((Encoder2OutFeatures + 7) / 8) * ((Encoder2InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Encoder1Out), Int(examples)]);
-                queue.Launch("encoder_2_input_grad", (long)((examples + 7) / 8) * ((Encoder2InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(examples)]);
+                queue.Launch("encoder_2_weight_grad", queue.WorkGroupTiles ? (long)(((Encoder2OutFeatures + 63) / 64) * ((Encoder2InFeatures + 63) / 64) * 256) : (long)(((Encoder2OutFeatures + 7) / 8) * ((Encoder2InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Encoder1Out), Int(examples)]);
+                queue.Launch("encoder_2_input_grad", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2InFeatures + 63) / 64) * 256 : (long)((examples + 7) / 8) * ((Encoder2InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(examples)]);
                 // encoder.1 backward: dRelu, dW, db, dx
                 queue.Launch("encoder_1_delta", (long)examples * Encoder1OutFeatures, [Buffer(GradientB), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 queue.Launch("encoder_1_weight_grad", (long)(Encoder1Kernel * Encoder1Kernel * ((Encoder1OutChannels + 3) / 4) * ((Encoder1InChannels + 3) / 4)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
@@ -1871,13 +2027,13 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Relu
                 queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 3136] -> [rows, 16], Relu
-                queue.Launch("encoder_2_forward", (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
+                queue.Launch("encoder_2_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
                 // encoder.heads: [rows, 16] -> [rows, 4], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
                 queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
@@ -1896,9 +2052,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Relu
                 queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder1Pre), Buffer(Encoder1Out)]);
                 // encoder.2: [rows, 3136] -> [rows, 16], Relu
-                queue.Launch("encoder_2_forward", (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
+                queue.Launch("encoder_2_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
                 // encoder.heads: [rows, 16] -> [rows, 4], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder2Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // mu and logvar from the stacked heads.
                 queue.Launch("split_heads", (long)examples * Latent, [Buffer(Heads), Buffer(Mu), Buffer(LogVar)]);
             }
@@ -1906,7 +2062,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public void Decode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int rows)
             {
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
                 queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
@@ -1921,7 +2077,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * samples;
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu
                 queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Pre), Buffer(Decoder1Out)]);
                 // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Relu

@@ -40,11 +40,25 @@ VAE_FN float vae_identity_derivative(float a, float y) { (void)a; (void)y; retur
 VAE_FN float vae_relu(float a) { return a > 0.0f ? a : 0.0f; }
 VAE_FN float vae_relu_derivative(float a, float y) { (void)a; (void)y; return a > 0.0f ? 1.0f : 0.0f; }
 
-/* encoder.0: [rows, 784] -> [rows, 400], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* encoder.0: [rows, 784] -> [rows, 400], Relu; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER0_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER0_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, ENCODER0_IN_FEATURES, 1, params + ENCODER0_WEIGHT, ENCODER0_IN_FEATURES, 1, rows, ENCODER0_OUT_FEATURES, ENCODER0_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER0_OUT_FEATURES) { float s = params[ENCODER0_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * ENCODER0_OUT_FEATURES + j; pre[o] = s; out[o] = vae_relu(s); }
+    }
+    #else
     int o0 = (int)(gid % ((ENCODER0_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((ENCODER0_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -87,13 +101,28 @@ VAE_KERNEL void encoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (r0 + 3 < rows && o0 + 1 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 2 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 3 < ENCODER0_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    #endif
 }
 
-/* encoder.heads: [rows, 400] -> [rows, 40], Identity; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* encoder.heads: [rows, 400] -> [rows, 40], Identity; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, ENCODER_HEADS_IN_FEATURES, 1, params + ENCODER_HEADS_WEIGHT, ENCODER_HEADS_IN_FEATURES, 1, rows, ENCODER_HEADS_OUT_FEATURES, ENCODER_HEADS_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER_HEADS_OUT_FEATURES) { float s = params[ENCODER_HEADS_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * ENCODER_HEADS_OUT_FEATURES + j; pre[o] = s; out[o] = vae_identity(s); }
+    }
+    #else
     int o0 = (int)(gid % ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((ENCODER_HEADS_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -136,6 +165,7 @@ VAE_KERNEL void encoder_heads_forward(int n, VAE_GLOBAL const float* params, VAE
     if (r0 + 3 < rows && o0 + 1 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 2 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 3 < ENCODER_HEADS_OUT_FEATURES) { float s = vae_dot_tail(params[ENCODER_HEADS_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, ENCODER_HEADS_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * ENCODER_HEADS_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    #endif
 }
 
 /* z[rows, LATENT] = mu + exp(logvar / 2) eps for every sample, and KL per example; one work item per example, heads rows are [mu | logvar]. */
@@ -173,11 +203,25 @@ VAE_KERNEL void free_bits(int n, VAE_GLOBAL const float* heads, VAE_GLOBAL float
     kl_mask[gid] = floored ? 0.0f : 1.0f;
 }
 
-/* decoder.0: [rows, 20] -> [rows, 400], Relu; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* decoder.0: [rows, 20] -> [rows, 400], Relu; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, DECODER0_IN_FEATURES, 1, params + DECODER0_WEIGHT, DECODER0_IN_FEATURES, 1, rows, DECODER0_OUT_FEATURES, DECODER0_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER0_OUT_FEATURES) { float s = params[DECODER0_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * DECODER0_OUT_FEATURES + j; pre[o] = s; out[o] = vae_relu(s); }
+    }
+    #else
     int o0 = (int)(gid % ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((DECODER0_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -220,13 +264,28 @@ VAE_KERNEL void decoder_0_forward(int n, VAE_GLOBAL const float* params, VAE_GLO
     if (r0 + 3 < rows && o0 + 1 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 2 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_relu(s); }
     if (r0 + 3 < rows && o0 + 3 < DECODER0_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER0_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER0_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER0_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_relu(s); }
+    #endif
 }
 
-/* decoder.out: [rows, 400] -> [rows, 784], Identity; a 4 x 4 tile of (row, output) per work item, k 8 lanes at a time. */
+/* decoder.out: [rows, 400] -> [rows, 784], Identity; per work item a 4 x 4 tile of (row, output), k 8 lanes at a time on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER_OUTPUT_OUT_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER_OUTPUT_OUT_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(in, DECODER_OUTPUT_IN_FEATURES, 1, params + DECODER_OUTPUT_WEIGHT, DECODER_OUTPUT_IN_FEATURES, 1, rows, DECODER_OUTPUT_OUT_FEATURES, DECODER_OUTPUT_IN_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER_OUTPUT_OUT_FEATURES) { float s = params[DECODER_OUTPUT_BIAS + j] + c[at]; vae_i64 o = (vae_i64)i * DECODER_OUTPUT_OUT_FEATURES + j; pre[o] = s; out[o] = vae_identity(s); }
+    }
+    #else
     int o0 = (int)(gid % ((DECODER_OUTPUT_OUT_FEATURES + 3) / 4)) * 4;
     int r0 = (int)(gid / ((DECODER_OUTPUT_OUT_FEATURES + 3) / 4)) * 4;
     /* The ragged last tile reads the last valid row or output again and writes only its real ones. */
@@ -269,6 +328,7 @@ VAE_KERNEL void decoder_out_forward(int n, VAE_GLOBAL const float* params, VAE_G
     if (r0 + 3 < rows && o0 + 1 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 1] + vae_hsum8(a3_1), x3, w1, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 1; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 2 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 2] + vae_hsum8(a3_2), x3, w2, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 2; pre[at] = s; out[at] = vae_identity(s); }
     if (r0 + 3 < rows && o0 + 3 < DECODER_OUTPUT_OUT_FEATURES) { float s = vae_dot_tail(params[DECODER_OUTPUT_BIAS + o0 + 3] + vae_hsum8(a3_3), x3, w3, k, DECODER_OUTPUT_IN_FEATURES); vae_i64 at = (vae_i64)(r0 + 3) * DECODER_OUTPUT_OUT_FEATURES + o0 + 3; pre[at] = s; out[at] = vae_identity(s); }
+    #endif
 }
 
 /* -log p(x|z) under the Bernoulli likelihood per decoder row (row gid belongs to example gid / samples), and its gradient scaled by grad_scale when asked. */
@@ -300,11 +360,32 @@ VAE_KERNEL void likelihood(int n, VAE_GLOBAL const float* output, VAE_GLOBAL con
     row_nll[gid] = sum;
 }
 
-/* decoder.out backward: dW[784, 400] = d^T in and db[784] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.out backward: dW[784, 400] = d^T in and db[784] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER_OUTPUT_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER_OUTPUT_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, DECODER_OUTPUT_OUT_FEATURES, in, 1, DECODER_OUTPUT_IN_FEATURES, DECODER_OUTPUT_OUT_FEATURES, DECODER_OUTPUT_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < DECODER_OUTPUT_OUT_FEATURES && j < DECODER_OUTPUT_IN_FEATURES) { grads[DECODER_OUTPUT_WEIGHT + (vae_i64)i * DECODER_OUTPUT_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < DECODER_OUTPUT_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + m0 + lid];
+        grads[DECODER_OUTPUT_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 8;
     int live = DECODER_OUTPUT_OUT_FEATURES - o0;
@@ -361,13 +442,28 @@ VAE_KERNEL void decoder_out_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOB
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER_OUTPUT_OUT_FEATURES + o0 + t];
             grads[DECODER_OUTPUT_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* decoder.out backward: d_in[rows, 400] = d W; 8 rows x 16 inputs per work item. */
+/* decoder.out backward: d_in[rows, 400] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER_OUTPUT_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER_OUTPUT_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, DECODER_OUTPUT_OUT_FEATURES, 1, params + DECODER_OUTPUT_WEIGHT, 1, DECODER_OUTPUT_IN_FEATURES, rows, DECODER_OUTPUT_IN_FEATURES, DECODER_OUTPUT_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER_OUTPUT_IN_FEATURES) { d_in[(vae_i64)i * DECODER_OUTPUT_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((DECODER_OUTPUT_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -416,6 +512,7 @@ VAE_KERNEL void decoder_out_input_grad(int n, VAE_GLOBAL const float* params, VA
                 (d_in + (vae_i64)(r0 + t) * DECODER_OUTPUT_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* decoder.0 backward: d[rows, 400] *= the Relu derivative, in place. */
@@ -426,11 +523,32 @@ VAE_KERNEL void decoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* decoder.0 backward: dW[400, 20] = d^T in and db[400] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* decoder.0 backward: dW[400, 20] = d^T in and db[400] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, DECODER0_OUT_FEATURES, in, 1, DECODER0_IN_FEATURES, DECODER0_OUT_FEATURES, DECODER0_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < DECODER0_OUT_FEATURES && j < DECODER0_IN_FEATURES) { grads[DECODER0_WEIGHT + (vae_i64)i * DECODER0_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < DECODER0_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + m0 + lid];
+        grads[DECODER0_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
     int live = DECODER0_OUT_FEATURES - o0;
@@ -487,13 +605,28 @@ VAE_KERNEL void decoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * DECODER0_OUT_FEATURES + o0 + t];
             grads[DECODER0_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* decoder.0 backward: d_in[rows, 20] = d W; 8 rows x 16 inputs per work item. */
+/* decoder.0 backward: d_in[rows, 20] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((DECODER0_IN_FEATURES + 63) / 64) * 64, n0 = group % ((DECODER0_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, DECODER0_OUT_FEATURES, 1, params + DECODER0_WEIGHT, 1, DECODER0_IN_FEATURES, rows, DECODER0_IN_FEATURES, DECODER0_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < DECODER0_IN_FEATURES) { d_in[(vae_i64)i * DECODER0_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((DECODER0_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((DECODER0_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -542,6 +675,7 @@ VAE_KERNEL void decoder_0_input_grad(int n, VAE_GLOBAL const float* params, VAE_
                 (d_in + (vae_i64)(r0 + t) * DECODER0_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* d(mu | logvar)[examples, 2 LATENT] from dz (already scaled for the batch mean) and the KL term weighted by kl_weight, per dimension by kl_mask. */
@@ -566,11 +700,32 @@ VAE_KERNEL void reparameterize_backward(int n, VAE_GLOBAL const float* heads, VA
     d_heads[b * 2 * LATENT + LATENT + j] = 0.5f * std * g_logvar + weight * 0.5f * (std * std - 1.0f);
 }
 
-/* encoder.heads backward: dW[40, 400] = d^T in and db[40] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.heads backward: dW[40, 400] = d^T in and db[40] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, ENCODER_HEADS_OUT_FEATURES, in, 1, ENCODER_HEADS_IN_FEATURES, ENCODER_HEADS_OUT_FEATURES, ENCODER_HEADS_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < ENCODER_HEADS_OUT_FEATURES && j < ENCODER_HEADS_IN_FEATURES) { grads[ENCODER_HEADS_WEIGHT + (vae_i64)i * ENCODER_HEADS_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < ENCODER_HEADS_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + m0 + lid];
+        grads[ENCODER_HEADS_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
     int live = ENCODER_HEADS_OUT_FEATURES - o0;
@@ -627,13 +782,28 @@ VAE_KERNEL void encoder_heads_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER_HEADS_OUT_FEATURES + o0 + t];
             grads[ENCODER_HEADS_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
-/* encoder.heads backward: d_in[rows, 400] = d W; 8 rows x 16 inputs per work item. */
+/* encoder.heads backward: d_in[rows, 400] = d W; per work item 8 rows x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* d, VAE_GLOBAL float* d_in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER_HEADS_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, ENCODER_HEADS_OUT_FEATURES, 1, params + ENCODER_HEADS_WEIGHT, 1, ENCODER_HEADS_IN_FEATURES, rows, ENCODER_HEADS_IN_FEATURES, ENCODER_HEADS_OUT_FEATURES, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < rows && j < ENCODER_HEADS_IN_FEATURES) { d_in[(vae_i64)i * ENCODER_HEADS_IN_FEATURES + j] = c[at]; }
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 16;
     int r0 = (int)(gid / ((ENCODER_HEADS_IN_FEATURES + 15) / 16)) * 8;
     int live = rows - r0;
@@ -682,6 +852,7 @@ VAE_KERNEL void encoder_heads_input_grad(int n, VAE_GLOBAL const float* params, 
                 (d_in + (vae_i64)(r0 + t) * ENCODER_HEADS_IN_FEATURES + c0)[c - c0] = sum;
             }
     }
+    #endif
 }
 
 /* encoder.0 backward: d[rows, 400] *= the Relu derivative, in place. */
@@ -692,11 +863,32 @@ VAE_KERNEL void encoder_0_delta(int n, VAE_GLOBAL float* d, VAE_GLOBAL const flo
     d[gid] *= vae_relu_derivative(pre[gid], out[gid]);
 }
 
-/* encoder.0 backward: dW[400, 784] = d^T in and db[400] = d, summed over rows; 8 outputs x 16 inputs per work item. */
+/* encoder.0 backward: dW[400, 784] = d^T in and db[400] = d, summed over rows; per work item 8 outputs x 16 inputs on a CPU device, or a 4 x 4 tile of a work-group's 64 x 64 block staged in local memory on a GPU. */
 VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL const float* d, VAE_GLOBAL const float* in, int rows)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
+    #ifdef VAE_WORK_GROUP_TILES
+    /* The work-group's block of C at (m0, n0) and this work item's place in it. */
+    int lid = (int)(gid % 256), group = (int)(gid / 256);
+    int m0 = group / ((ENCODER0_IN_FEATURES + 63) / 64) * 64, n0 = group % ((ENCODER0_IN_FEATURES + 63) / 64) * 64;
+    VAE_LOCAL_ARRAY float as[VAE_GROUP_STAGE];
+    VAE_LOCAL_ARRAY float bs[VAE_GROUP_STAGE];
+    float c[16];
+    vae_group_gemm(d, 1, ENCODER0_OUT_FEATURES, in, 1, ENCODER0_IN_FEATURES, ENCODER0_OUT_FEATURES, ENCODER0_IN_FEATURES, rows, m0, n0, lid, as, bs, c);
+    for (int at = 0; at < 16; at++)
+    {
+        int i = m0 + lid / 16 + 16 * (at / 4), j = n0 + lid % 16 + 16 * (at % 4);
+        if (i < ENCODER0_OUT_FEATURES && j < ENCODER0_IN_FEATURES) { grads[ENCODER0_WEIGHT + (vae_i64)i * ENCODER0_IN_FEATURES + j] = c[at]; }
+    }
+    /* db[o] = d summed over rows, by the first column block's work-groups. */
+    if (n0 == 0 && lid < 64 && m0 + lid < ENCODER0_OUT_FEATURES)
+    {
+        float sum = 0.0f;
+        for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + m0 + lid];
+        grads[ENCODER0_BIAS + m0 + lid] = sum;
+    }
+    #else
     int c0 = (int)(gid % ((ENCODER0_IN_FEATURES + 15) / 16)) * 16;
     int o0 = (int)(gid / ((ENCODER0_IN_FEATURES + 15) / 16)) * 8;
     int live = ENCODER0_OUT_FEATURES - o0;
@@ -753,6 +945,7 @@ VAE_KERNEL void encoder_0_weight_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL
             for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * ENCODER0_OUT_FEATURES + o0 + t];
             grads[ENCODER0_BIAS + o0 + t] = sum;
         }
+    #endif
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -875,34 +1068,34 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 784] -> [rows, 400], Relu
-                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_0_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder0OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 400] -> [rows, 40], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
                 // Free bits: each dimension's KL averaged over the batch, floored, and which dimensions keep their KL gradient.
                 queue.Launch("free_bits", (long)(Latent), [Buffer(Heads), Buffer(KlFloor), Buffer(KlMask), Int(examples), Float(freeBits)]);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood and its gradient.
-                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
+                queue.Launch("decoder_out_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((DecoderOutputOutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(1f / rows), Int(1)]);
                 // Backward: the forward pass in reverse.
                 // decoder.out backward: dIdentity, dW, db, dx
-                queue.Launch("decoder_out_weight_grad", (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
-                queue.Launch("decoder_out_input_grad", (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
+                queue.Launch("decoder_out_weight_grad", queue.WorkGroupTiles ? (long)(((DecoderOutputOutFeatures + 63) / 64) * ((DecoderOutputInFeatures + 63) / 64) * 256) : (long)(((DecoderOutputOutFeatures + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_out_input_grad", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((DecoderOutputInFeatures + 63) / 64) * 256 : (long)((rows + 7) / 8) * ((DecoderOutputInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientA), Buffer(GradientB), Int(rows)]);
                 // decoder.0 backward: dRelu, dW, db, dx
                 queue.Launch("decoder_0_delta", (long)rows * Decoder0OutFeatures, [Buffer(GradientB), Buffer(Decoder0Pre), Buffer(Decoder0Out)]);
-                queue.Launch("decoder_0_weight_grad", (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
-                queue.Launch("decoder_0_input_grad", (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
+                queue.Launch("decoder_0_weight_grad", queue.WorkGroupTiles ? (long)(((Decoder0OutFeatures + 63) / 64) * ((Decoder0InFeatures + 63) / 64) * 256) : (long)(((Decoder0OutFeatures + 7) / 8) * ((Decoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Z), Int(rows)]);
+                queue.Launch("decoder_0_input_grad", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0InFeatures + 63) / 64) * 256 : (long)((rows + 7) / 8) * ((Decoder0InFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(rows)]);
                 // Reparameterisation and KL backward: dz and the KL term (masked by free bits) into d(mu | logvar).
                 queue.Launch("reparameterize_backward", (long)examples * Latent, [Buffer(Heads), Buffer(Eps), Buffer(GradientA), Buffer(KlMask), Buffer(GradientB), Float(beta / examples)]);
                 // encoder.heads backward: dIdentity, dW, db, dx
-                queue.Launch("encoder_heads_weight_grad", (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
-                queue.Launch("encoder_heads_input_grad", (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
+                queue.Launch("encoder_heads_weight_grad", queue.WorkGroupTiles ? (long)(((EncoderHeadsOutFeatures + 63) / 64) * ((EncoderHeadsInFeatures + 63) / 64) * 256) : (long)(((EncoderHeadsOutFeatures + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientB), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_heads_input_grad", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsInFeatures + 63) / 64) * 256 : (long)((examples + 7) / 8) * ((EncoderHeadsInFeatures + 15) / 16), [Buffer(Parameters), Buffer(GradientB), Buffer(GradientA), Int(examples)]);
                 // encoder.0 backward: dRelu, dW, db
                 queue.Launch("encoder_0_delta", (long)examples * Encoder0OutFeatures, [Buffer(GradientA), Buffer(Encoder0Pre), Buffer(Encoder0Out)]);
-                queue.Launch("encoder_0_weight_grad", (long)(((Encoder0OutFeatures + 7) / 8) * ((Encoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
+                queue.Launch("encoder_0_weight_grad", queue.WorkGroupTiles ? (long)(((Encoder0OutFeatures + 63) / 64) * ((Encoder0InFeatures + 63) / 64) * 256) : (long)(((Encoder0OutFeatures + 7) / 8) * ((Encoder0InFeatures + 15) / 16)), [Buffer(Gradients), Buffer(GradientA), Buffer(X), Int(examples)]);
                 return global::Vae.Kernels.Cpu.Losses.CombineFloored(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(KlFloor, Latent), Latent, beta);
             }
 
@@ -910,15 +1103,15 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * Samples;
                 // encoder.0: [rows, 784] -> [rows, 400], Relu
-                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_0_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder0OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 400] -> [rows, 40], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // Reparameterisation z = mu + exp(logvar / 2) eps for every sample, and KL per example.
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood.
-                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
+                queue.Launch("decoder_out_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((DecoderOutputOutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(Samples), Float(0f), Int(0)]);
                 return global::Vae.Kernels.Cpu.Losses.Combine(examples, Samples, queue.Download(RowNll, (long)rows * 1), queue.Download(Kl, (long)examples * 1), beta, exampleLoss);
             }
@@ -926,9 +1119,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public void Encode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples)
             {
                 // encoder.0: [rows, 784] -> [rows, 400], Relu
-                queue.Launch("encoder_0_forward", (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
+                queue.Launch("encoder_0_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder0OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Pre), Buffer(Encoder0Out), Int(examples)]);
                 // encoder.heads: [rows, 400] -> [rows, 40], Identity
-                queue.Launch("encoder_heads_forward", (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
+                queue.Launch("encoder_heads_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((EncoderHeadsOutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((EncoderHeadsOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Heads), Buffer(Heads), Int(examples)]);
                 // mu and logvar from the stacked heads.
                 queue.Launch("split_heads", (long)examples * Latent, [Buffer(Heads), Buffer(Mu), Buffer(LogVar)]);
             }
@@ -936,9 +1129,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public void Decode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int rows)
             {
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 400] -> [rows, 784], Identity
-                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
+                queue.Launch("decoder_out_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((DecoderOutputOutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 // The mean of p(x|z) from the decoder output (Bernoulli).
                 queue.Launch("decode_mean", (long)rows * Input, [Buffer(Output), Buffer(Mean)]);
             }
@@ -947,9 +1140,9 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 int rows = examples * samples;
                 // decoder.0: [rows, 20] -> [rows, 400], Relu
-                queue.Launch("decoder_0_forward", (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
+                queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
                 // decoder.out: [rows, 400] -> [rows, 784], fused with the Bernoulli likelihood.
-                queue.Launch("decoder_out_forward", (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
+                queue.Launch("decoder_out_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((DecoderOutputOutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((DecoderOutputOutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Output), Buffer(Output), Int(rows)]);
                 queue.Launch("likelihood", rows, [Buffer(Output), Buffer(X), Buffer(RowNll), Buffer(GradientA), Int(samples), Float(0f), Int(0)]);
             }
 

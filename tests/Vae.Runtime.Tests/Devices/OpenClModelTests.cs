@@ -34,6 +34,12 @@ public sealed class OpenClModelTests(ITestOutputHelper output)
     {
         using var device = OpenOrSkip();
         if (device is null) return;
+        AssertMatchesOracle(device, name, batch);
+    }
+
+    /// <summary>The loss and every gradient tensor of architecture <paramref name="name"/> on <paramref name="device"/> against the oracle.</summary>
+    internal static void AssertMatchesOracle(Device device, string name, int batch)
+    {
         using var model = CpuParityTests.Create(name, device);
         var d = model.Architecture;
         var p = TestData.Parameters(d, 5);

@@ -109,12 +109,15 @@ for (; k + {Int(Lanes)} <= {inF}; k += {Int(Lanes)})
 }}
 /* Bias, the eight partial sums, then the k left over by the vectors. */
 {string.Join("\n", pairs.Select(p => $"if (r0 + {p.T} < rows && o0 + {p.U} < {outF}) {{ float s = vae_dot_tail(params[{M("Bias")} + o0 + {p.U}] + vae_hsum8(a{p.T}_{p.U}), x{p.T}, w{p.U}, k, {inF}); vae_i64 at = (vae_i64)(r0 + {p.T}) * {outF} + o0 + {p.U}; pre[at] = s; out[at] = {Activation.DeviceFunction}(s); }}"))}";
+            string groups = WorkGroupGemm.Body("rows", outF, inF, new WorkGroupGemm.Operand("in", inF, "1"), new WorkGroupGemm.Operand($"params + {M("Weight")}", inF, "1"),
+                $"float s = params[{M("Bias")} + j] + c[at]; vae_i64 o = (vae_i64)i * {outF} + j; pre[o] = s; out[o] = {Activation.DeviceFunction}(s);");
             return new Launch(
-                Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; a {Int(TileRows)} x {Int(TileOutputs)} tile of (row, output) per work item, k {Int(Lanes)} lanes at a time.", body,
+                Kernel(Kernel("forward"), $"{Name}: {Shapes}, {Activation.Name}; {PerWorkItem($"a {Int(TileRows)} x {Int(TileOutputs)} tile of (row, output), k {Int(Lanes)} lanes at a time")}.",
+                    WorkGroupGemm.PerDeviceKind(groups, body),
                     Reads("params"), Reads("in"), Writes("pre"), Writes("out"), IntParameter("rows")),
                 Rows, Blocks(OutFeatures, TileOutputs),
                 new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output), Arg.Rows(Rows) }),
-                TileRows);
+                TileRows, new WorkGroupLaunch(WorkGroupGemm.Block, $"{WorkGroupGemm.Blocks(OutFeatures)} * {Int(WorkGroupGemm.GroupSize)}"));
         }
 
         /// <summary>Rows and columns of the dW and dx strips: <see cref="StripColumns"/> is two <see cref="Lanes"/>-wide vectors.</summary>
@@ -158,7 +161,17 @@ else
                 device.Add(ActivationDerivative(Kernel("delta"), $"{Name} backward: d[rows, {Int(Out)}] *= the {Activation.Name} derivative, in place.",
                     Activation, Rows, OutFeatures, d, Pre, Output));
             }
-            device.Add(Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in and db[{Int(Out)}] = d, summed over rows; {Int(StripRows)} outputs x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
+            string weightGroups = WorkGroupGemm.Body(M("OutFeatures"), M("InFeatures"), "rows",
+                new WorkGroupGemm.Operand("d", "1", M("OutFeatures")), new WorkGroupGemm.Operand("in", "1", M("InFeatures")),
+                $"grads[{M("Weight")} + (vae_i64)i * {M("InFeatures")} + j] = c[at];",
+                $@"/* db[o] = d summed over rows, by the first column block's work-groups. */
+if (n0 == 0 && lid < {Int(WorkGroupGemm.Block)} && m0 + lid < {M("OutFeatures")})
+{{
+    float sum = 0.0f;
+    for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + m0 + lid];
+    grads[{M("Bias")} + m0 + lid] = sum;
+}}");
+            device.Add(new Launch(Kernel(Kernel("weight_grad"), $"{Name} backward: dW[{Int(Out)}, {Int(In)}] = d^T in and db[{Int(Out)}] = d, summed over rows; {PerWorkItem($"{Int(StripRows)} outputs x {Int(StripColumns)} inputs")}.", WorkGroupGemm.PerDeviceKind(weightGroups, $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
 int o0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};
 int live = {M("OutFeatures")} - o0;
 int oc[{Int(StripRows)}];
@@ -171,19 +184,24 @@ if (c0 == 0)
         float sum = 0.0f;
         for (int r = 0; r < rows; r++) sum += d[(vae_i64)r * {M("OutFeatures")} + o0 + t];
         grads[{M("Bias")} + o0 + t] = sum;
-    }}", Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
-                null, $"{Blocks(OutFeatures, StripRows)} * {Blocks(InFeatures, StripColumns)}", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows)));
+    }}"), Writes("grads"), Reads("d"), Reads("in"), IntParameter("rows")),
+                null, $"{Blocks(OutFeatures, StripRows)} * {Blocks(InFeatures, StripColumns)}",
+                new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Buffer(Input), Arg.Rows(Rows) }),
+                WorkGroups: new WorkGroupLaunch(0, $"{WorkGroupGemm.Blocks(OutFeatures)} * {WorkGroupGemm.Blocks(InFeatures)} * {Int(WorkGroupGemm.GroupSize)}")));
             if (!first)
             {
-                device.Add(new Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W; {Int(StripRows)} rows x {Int(StripColumns)} inputs per work item.", $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
+                string inputGroups = WorkGroupGemm.Body("rows", M("InFeatures"), M("OutFeatures"),
+                    new WorkGroupGemm.Operand("d", M("OutFeatures"), "1"), new WorkGroupGemm.Operand($"params + {M("Weight")}", "1", M("InFeatures")),
+                    $"d_in[(vae_i64)i * {M("InFeatures")} + j] = c[at];");
+                device.Add(new Launch(Kernel(Kernel("input_grad"), $"{Name} backward: d_in[rows, {Int(In)}] = d W; {PerWorkItem($"{Int(StripRows)} rows x {Int(StripColumns)} inputs")}.", WorkGroupGemm.PerDeviceKind(inputGroups, $@"int c0 = (int)(gid % {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripColumns)};
 int r0 = (int)(gid / {Blocks(M("InFeatures"), StripColumns)}) * {Int(StripRows)};
 int live = rows - r0;
 vae_i64 rc[{Int(StripRows)}];
 for (int t = 0; t < {Int(StripRows)}; t++) rc[t] = (vae_i64)(t < live ? r0 + t : rows - 1) * {M("OutFeatures")};
-{RowStrip(M("OutFeatures"), "d[rc[t] + s]", $"params + {M("Weight")} + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"d_in + (vae_i64)(r0 + t) * {M("InFeatures")} + c0")}", Reads("params"), Reads("d"), Writes("d_in"), IntParameter("rows")),
+{RowStrip(M("OutFeatures"), "d[rc[t] + s]", $"params + {M("Weight")} + (vae_i64)s * {M("InFeatures")}", M("InFeatures"), $"d_in + (vae_i64)(r0 + t) * {M("InFeatures")} + c0")}"), Reads("params"), Reads("d"), Writes("d_in"), IntParameter("rows")),
                     Rows, Blocks(InFeatures, StripColumns),
                     new EquatableArray<Arg>(new[] { Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(d), Arg.Buffer(flow.Other), Arg.Rows(Rows) }),
-                    StripRows));
+                    StripRows, new WorkGroupLaunch(WorkGroupGemm.Block, $"{WorkGroupGemm.Blocks(InFeatures)} * {Int(WorkGroupGemm.GroupSize)}")));
             }
             var step = Step($"{Name} backward: d{Activation.Name}, dW, db" + (first ? "" : ", dx"),
                 Cpu($"global::Vae.Kernels.Cpu.Linear.Backward<{Activation.CpuType}>", Arg.Value("threads"), Arg.Rows(Rows),
@@ -193,6 +211,10 @@ for (int t = 0; t < {Int(StripRows)}; t++) rc[t] = (vae_i64)(t < live ? r0 + t :
             if (!first) flow.Swap();
             return new[] { step };
         }
+
+        /// <summary>What a work item computes in each variant, for a kernel's comment.</summary>
+        private static string PerWorkItem(string registerTile) =>
+            $"per work item {registerTile} on a CPU device, or a {Int(WorkGroupGemm.Tile)} x {Int(WorkGroupGemm.Tile)} tile of a work-group's {Int(WorkGroupGemm.Block)} x {Int(WorkGroupGemm.Block)} block staged in local memory on a GPU";
 
         private string Kernel(string stage) => Name.Replace('.', '_') + "_" + stage;
 

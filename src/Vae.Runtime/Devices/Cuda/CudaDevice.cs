@@ -48,7 +48,8 @@ internal sealed class CudaDevice : AcceleratorDevice<CudaModule>
 /// <summary>A model's buffers and kernels in one CUDA context.</summary>
 internal sealed class CudaBackend : AcceleratorBackend<CudaBuffer>
 {
-    private const int BlockSize = 256;
+    /// <summary>Threads of a block: the work-group size the GEMM kernels' work-group variant (which the CUDA prelude selects) is written for.</summary>
+    private const int BlockSize = IAcceleratorQueue.WorkGroupSize;
     private readonly CudaContext _context;
     private readonly CudaModule _module;
     private readonly Dictionary<string, CudaFunction> _functions = new(StringComparer.Ordinal);
@@ -65,6 +66,9 @@ internal sealed class CudaBackend : AcceleratorBackend<CudaBuffer>
     protected override void Write(CudaBuffer buffer, ReadOnlySpan<float> values) => _context.Write(buffer, values);
     protected override void Read(CudaBuffer buffer, Span<float> values) => _context.Read(buffer, values);
     protected override void Fill(CudaBuffer buffer, float value) => _context.Fill(buffer, value);
+
+    /// <summary>A CUDA device is a GPU: its program always holds the work-group variants.</summary>
+    public override bool WorkGroupTiles => true;
 
     protected override void LaunchKernel(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments)
     {

@@ -13,6 +13,11 @@
 #define VAE_FABS fabsf
 #define VAE_FMA fmaf
 #define VAE_INFINITY __int_as_float(0x7f800000)
+/* A CUDA device is a GPU: the GEMM kernels stage their operands in shared memory, a block of 256 threads per tile block. */
+#define VAE_WORK_GROUP_TILES 1
+#define VAE_LOCAL_ARRAY __shared__
+#define VAE_LOCAL
+#define VAE_BARRIER() __syncthreads()
 typedef unsigned int vae_u32;
 typedef unsigned long long vae_u64;
 typedef long long vae_i64;

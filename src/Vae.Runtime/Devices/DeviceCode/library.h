@@ -35,6 +35,69 @@ VAE_FN float vae_dot_tail(float start, VAE_GLOBAL const float* x, VAE_GLOBAL con
     return start;
 }
 
+#ifdef VAE_WORK_GROUP_TILES
+/*
+ * The work-group variant of the GEMM kernels, for GPUs (the runtime defines VAE_WORK_GROUP_TILES there; a CPU device
+ * runs the generated register tiles instead). C[m, n] = sum over k of A(m, k) B(k, n), with A(m, k) = a[m a_m + k a_k]
+ * and B(k, n) = b[n b_n + k b_k]: a work-group of VAE_GROUP_SIZE work items owns the VAE_GROUP_BLOCK x VAE_GROUP_BLOCK
+ * block of C at (m0, n0) and walks k VAE_GROUP_DEPTH at a time, staging both operands' slices in local memory; each
+ * work item keeps VAE_GROUP_TILE x VAE_GROUP_TILE outputs in registers, strided by VAE_GROUP_SIDE along both axes so
+ * neighbouring work items read neighbouring local values and write neighbouring outputs. Every output adds its
+ * products in ascending k. Every work item of the group must call it (it holds barriers), so launches cover whole
+ * work-groups.
+ */
+#define VAE_GROUP_SIDE 16
+#define VAE_GROUP_TILE 4
+#define VAE_GROUP_BLOCK 64
+#define VAE_GROUP_DEPTH 16
+#define VAE_GROUP_SIZE 256
+/* One operand's stage: VAE_GROUP_DEPTH rows of k, VAE_GROUP_BLOCK values each, padded by one so k-contiguous stores spread over the banks. */
+#define VAE_GROUP_STAGE (VAE_GROUP_DEPTH * (VAE_GROUP_BLOCK + 1))
+
+/* Stages p(i0 + i, k0 + kk) for the block's i and the stage's kk (zero outside the extents); consecutive work items take consecutive addresses. */
+VAE_FN void vae_group_stage(VAE_LOCAL float* s, VAE_GLOBAL const float* p, vae_i64 s_i, vae_i64 s_k, int i0, int extent, int k0, int depth, int lid)
+{
+    for (int j = 0; j < VAE_GROUP_BLOCK * VAE_GROUP_DEPTH / VAE_GROUP_SIZE; j++)
+    {
+        int e = lid + VAE_GROUP_SIZE * j;
+        int kk = s_k == 1 ? e % VAE_GROUP_DEPTH : e / VAE_GROUP_BLOCK;
+        int i = s_k == 1 ? e / VAE_GROUP_DEPTH : e % VAE_GROUP_BLOCK;
+        s[kk * (VAE_GROUP_BLOCK + 1) + i] = i0 + i < extent && k0 + kk < depth ? p[(vae_i64)(i0 + i) * s_i + (vae_i64)(k0 + kk) * s_k] : 0.0f;
+    }
+}
+
+/* The work item's tile of the block at (m0, n0) into c[VAE_GROUP_TILE t + u]: output (m0 + lid / VAE_GROUP_SIDE + VAE_GROUP_SIDE t, n0 + lid % VAE_GROUP_SIDE + VAE_GROUP_SIDE u). */
+VAE_FN void vae_group_gemm(VAE_GLOBAL const float* a, vae_i64 a_m, vae_i64 a_k, VAE_GLOBAL const float* b, vae_i64 b_n, vae_i64 b_k,
+    int m, int n, int k, int m0, int n0, int lid, VAE_LOCAL float* as, VAE_LOCAL float* bs, float* c)
+{
+    int tm = lid / VAE_GROUP_SIDE, tn = lid % VAE_GROUP_SIDE;
+    /* Named accumulators: a compiler keeps them in registers whatever it does with small arrays. */
+    float c00 = 0.0f, c01 = 0.0f, c02 = 0.0f, c03 = 0.0f, c10 = 0.0f, c11 = 0.0f, c12 = 0.0f, c13 = 0.0f, c20 = 0.0f, c21 = 0.0f, c22 = 0.0f, c23 = 0.0f, c30 = 0.0f, c31 = 0.0f, c32 = 0.0f, c33 = 0.0f;
+    for (int k0 = 0; k0 < k; k0 += VAE_GROUP_DEPTH)
+    {
+        vae_group_stage(as, a, a_m, a_k, m0, m, k0, k, lid);
+        vae_group_stage(bs, b, b_n, b_k, n0, n, k0, k, lid);
+        VAE_BARRIER();
+        for (int kk = 0; kk < VAE_GROUP_DEPTH; kk++)
+        {
+            VAE_LOCAL const float* ra = as + kk * (VAE_GROUP_BLOCK + 1) + tm;
+            VAE_LOCAL const float* rb = bs + kk * (VAE_GROUP_BLOCK + 1) + tn;
+            float a0 = ra[0], a1 = ra[VAE_GROUP_SIDE], a2 = ra[2 * VAE_GROUP_SIDE], a3 = ra[3 * VAE_GROUP_SIDE];
+            float b0 = rb[0], b1 = rb[VAE_GROUP_SIDE], b2 = rb[2 * VAE_GROUP_SIDE], b3 = rb[3 * VAE_GROUP_SIDE];
+            c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+            c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+            c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+            c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+        }
+        VAE_BARRIER();
+    }
+    c[0] = c00; c[1] = c01; c[2] = c02; c[3] = c03;
+    c[4] = c10; c[5] = c11; c[6] = c12; c[7] = c13;
+    c[8] = c20; c[9] = c21; c[10] = c22; c[11] = c23;
+    c[12] = c30; c[13] = c31; c[14] = c32; c[15] = c33;
+}
+#endif
+
 /* Philox4x32-10 (Salmon et al. 2011): counter (c0..c3), key (k0, k1). */
 VAE_FN void vae_philox4x32_10(vae_u32 c[4], vae_u32 k0, vae_u32 k1)
 {

@@ -13,6 +13,13 @@
 #define VAE_FABS fabs
 #define VAE_FMA fma
 #define VAE_INFINITY INFINITY
+/*
+ * Work-group local memory (an array's storage, and a pointer's address space) and its barrier, for the work-group
+ * variant of the GEMM kernels (compiled with -DVAE_WORK_GROUP_TILES on a GPU).
+ */
+#define VAE_LOCAL_ARRAY __local
+#define VAE_LOCAL __local
+#define VAE_BARRIER() barrier(CLK_LOCAL_MEM_FENCE)
 typedef uint vae_u32;
 typedef ulong vae_u64;
 typedef long vae_i64;

@@ -8,13 +8,59 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
     /// <summary>The examples one call takes: the buffers are allocated for this many rows.</summary>
     public const int MaxExamplesPerCall = 1024;
 
-    private OpenClDevice(OpenClContext context) => Context = context;
+    /// <summary>The environment variable that overrides the kernels' variant: <c>workgroup</c> or <c>register</c>.</summary>
+    public const string TilesVariable = "VAE_OPENCL_TILES";
+
+    private OpenClDevice(OpenClContext context, bool? workGroupTiles)
+    {
+        Context = context;
+        try
+        {
+            WorkGroupTiles = workGroupTiles ?? ChooseTiles(context.Device, Environment.GetEnvironmentVariable(TilesVariable));
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
 
     public OpenClContext Context { get; }
 
-    public static OpenClDevice Create(int platformIndex, int deviceIndex) => new(OpenClContext.Create(platformIndex, deviceIndex));
+    /// <summary>
+    /// Whether this device's programs hold the work-group variant of the GEMM kernels (operands staged in local
+    /// memory by work-groups of 256) rather than the register tiles one work item at a time.
+    /// </summary>
+    public bool WorkGroupTiles { get; }
 
-    public static OpenClDevice Create(string nameContains) => new(OpenClContext.Create(nameContains));
+    /// <summary>The device at (<paramref name="platformIndex"/>, <paramref name="deviceIndex"/>) of the loader's list.</summary>
+    /// <param name="platformIndex">The platform's index.</param>
+    /// <param name="deviceIndex">The device's index within its platform.</param>
+    /// <param name="workGroupTiles">The kernels' variant; null chooses by the device's kind (see <see cref="ChooseTiles"/>).</param>
+    public static OpenClDevice Create(int platformIndex, int deviceIndex, bool? workGroupTiles = null) =>
+        new(OpenClContext.Create(platformIndex, deviceIndex), workGroupTiles);
+
+    public static OpenClDevice Create(string nameContains) => new(OpenClContext.Create(nameContains), null);
+
+    /// <summary>
+    /// The variant for a device: work-group tiles on a GPU, whose work items run side by side and share local memory,
+    /// register tiles on anything else (PoCL's CPU device runs a work-group's items one after another, so staging in
+    /// local memory is only a copy; measured on PoCL in the README). <paramref name="setting"/> (the
+    /// <see cref="TilesVariable"/> environment variable) overrides the choice; work-group tiles need work-groups of
+    /// 256, so a device that allows fewer keeps register tiles.
+    /// </summary>
+    internal static bool ChooseTiles(OpenClDeviceInfo device, string? setting)
+    {
+        bool fits = device.MaxWorkGroupSize >= IAcceleratorQueue.WorkGroupSize;
+        return setting?.Trim().ToLowerInvariant() switch
+        {
+            null or "" => device.Type == OpenClDeviceType.Gpu && fits,
+            "workgroup" => fits ? true : throw new ArgumentException(
+                $"{TilesVariable}=workgroup, but OpenCL device '{device.DeviceName}' allows work-groups of at most {device.MaxWorkGroupSize} work items and the work-group kernels need {IAcceleratorQueue.WorkGroupSize}."),
+            "register" => false,
+            _ => throw new ArgumentException($"{TilesVariable} is '{setting}'; it takes 'workgroup' (the GPU kernels) or 'register' (the CPU-device kernels), or is unset to choose by the device's kind."),
+        };
+    }
 
     public override string Name => $"OpenCL ({Context.Device.DeviceName}, {Context.Device.PlatformName})";
 
@@ -24,7 +70,8 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
 
     protected override string SourceOf(string modelSource) => DeviceSources.OpenCl(modelSource);
 
-    protected override OpenClProgram Compile(string source) => Context.Build(source, "-cl-std=CL1.2");
+    protected override OpenClProgram Compile(string source) =>
+        Context.Build(source, WorkGroupTiles ? "-cl-std=CL1.2 -DVAE_WORK_GROUP_TILES=1" : "-cl-std=CL1.2");
 
     protected override IModelBackend CreateBackend(ModelDescriptor descriptor, IAcceleratorKernels kernels, OpenClProgram program) =>
         new OpenClBackend(this, descriptor, kernels, program);
@@ -52,8 +99,11 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
 /// <summary>A model's buffers and kernels in one OpenCL context.</summary>
 internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
 {
-    /// <summary>Work-group size: the kernels guard their range, so the global size is rounded up to a multiple of it.</summary>
-    private const int GroupSize = 64;
+    /// <summary>
+    /// Work-group size: the kernels guard their range, so the global size is rounded up to a multiple of it; the
+    /// work-group variants are written for <see cref="IAcceleratorQueue.WorkGroupSize"/>.
+    /// </summary>
+    private readonly int GroupSize;
 
     private readonly OpenClContext _context;
     private readonly OpenClProgram _program;
@@ -71,8 +121,12 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
     {
         _context = device.Context;
         _program = program;
+        WorkGroupTiles = device.WorkGroupTiles;
+        GroupSize = WorkGroupTiles ? IAcceleratorQueue.WorkGroupSize : 64;
         AllocateBuffers();
     }
+
+    public override bool WorkGroupTiles { get; }
 
     protected override OpenClBuffer Allocate(long floats) => _context.Allocate(Math.Max(1, floats));
     protected override void Write(OpenClBuffer buffer, ReadOnlySpan<float> values) => _context.Write(buffer, values);

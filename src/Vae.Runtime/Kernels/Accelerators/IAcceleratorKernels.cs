@@ -34,8 +34,17 @@ public enum KernelArgumentKind
 /// <summary>What a device back-end offers the generated launch code: named kernels over numbered buffers.</summary>
 public interface IAcceleratorQueue
 {
+    /// <summary>Work items of a work-group when <see cref="WorkGroupTiles"/> is set: the generated work-group variants are written for exactly this many.</summary>
+    const int WorkGroupSize = 256;
+
     /// <summary>Runs <paramref name="kernel"/> over <paramref name="workItems"/> work items (every kernel guards its own range).</summary>
     void Launch(string kernel, long workItems, ReadOnlySpan<KernelArgument> arguments);
+
+    /// <summary>
+    /// Whether the program was compiled with the work-group variant of the GEMM kernels (on a GPU): their launches
+    /// then cover whole work-groups, and every launch runs in work-groups of <see cref="WorkGroupSize"/> work items.
+    /// </summary>
+    bool WorkGroupTiles { get; }
 
     /// <summary>Copies the first <paramref name="floats"/> values of a buffer to host memory the queue owns, valid until the next download of that buffer.</summary>
     Floats Download(int buffer, long floats);
