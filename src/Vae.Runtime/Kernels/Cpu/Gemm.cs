@@ -104,7 +104,8 @@ public static unsafe class Gemm
     /// is copied into a contiguous panel in the layout the micro-kernel reads when two or more row tiles will read it: the tile's loads
     /// then walk one stream instead of kc rows <paramref name="ldb"/> apart (no cache-set conflicts for power-of-two
     /// strides, no TLB misses for wide B). A is read in place through its two strides: each step's broadcasts touch one
-    /// value per row, which the caches serve from the block kept in L2.
+    /// value per row, which the caches serve from the block kept in L2 (packing A's row tiles measured slower on
+    /// every layer shape: see the README's "Blocking and packing").
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
