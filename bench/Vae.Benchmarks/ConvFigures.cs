@@ -61,7 +61,10 @@ internal static unsafe class ConvFigures
                           $"gflops {FlopsPerExample(model.Architecture) * limit / result.Seconds / 1e9:F1} train_negative_elbo {result.TrainLoss:F2} allocated_bytes {allocated}");
     }
 
-    /// <summary>Each convolution layer's CPU kernels alone at batch 128: forward and backward, median of 15 calls, and GFLOP/s.</summary>
+    /// <summary>
+    /// Each convolution layer's CPU kernels alone at batch 128: forward and backward, median of 15 calls, and GFLOP/s;
+    /// and the forward followed by a BatchNorm2d in evaluation mode, as two passes and fused.
+    /// </summary>
     public static void Layers(int threads)
     {
         var d = BenchConvVae.Descriptor;
@@ -84,9 +87,27 @@ internal static unsafe class ConvFigures
                 if (transposed) Convolution.TransposedBackward<ReluActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, new(dOut), new(pre), new(output), new(x), new(w), new(dW), new(dB), new(dX), new(dOut));
                 else Convolution.Backward<ReluActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, new(dOut), new(pre), new(output), new(x), new(w), new(dW), new(dB), new(dX), new(dOut));
             });
+            // The same layer followed by a BatchNorm2d in evaluation mode: two passes (the convolution, then the
+            // BatchNorm over its output) against the fused one (the BatchNorm in the convolution's epilogue).
+            int ch = c.Out.Channels, area = c.Out.Height * c.Out.Width;
+            float* nw = Fill(ch), nb = Fill(ch), rm = Fill(ch), rv = Fill(ch), normPre = Fill(rows * c.Out.Size);
+            for (int i = 0; i < ch; i++) rv[i] += 1f;
+            double separate = Median(() =>
+            {
+                if (transposed) Convolution.TransposedForward<IdentityActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, new(x), new(w), new(b), new(pre), new(pre));
+                else Convolution.Forward<IdentityActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, new(x), new(w), new(b), new(pre), new(pre));
+                BatchNorm.EvaluationForward<ReluActivation>(team, rows, ch, area, 1e-5f, new(pre), new(nw), new(nb), new(rm), new(rv), new(normPre), new(output));
+            });
+            double fused = Median(() =>
+            {
+                if (transposed) Convolution.TransposedNormalizedForward<ReluActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, 1e-5f, new(x), new(w), new(b), new(nw), new(nb), new(rm), new(rv), new(normPre), new(output));
+                else Convolution.NormalizedForward<ReluActivation>(team, rows, shape.Item1, shape.Item2, shape.Item3, shape.Item4, shape.Item5, shape.Item6, shape.Item7, shape.Item8, shape.Item9, 1e-5f, new(x), new(w), new(b), new(nw), new(nb), new(rm), new(rv), new(normPre), new(output));
+            });
+            foreach (var p in new[] { (IntPtr)nw, (IntPtr)nb, (IntPtr)rm, (IntPtr)rv, (IntPtr)normPre }) NativeMemory.AlignedFree((void*)p);
             double macs = MultiplyAdds(c, transposed) * rows;
             Console.WriteLine($"{name} {(transposed ? "ConvTranspose2d" : "Conv2d")} {c.In}->{c.Out} k{c.Kernel} s{c.Stride}: forward_ms {forward * 1e3:F2} ({2 * macs / forward / 1e9:F1} GFLOP/s) " +
-                              $"backward_ms {backward * 1e3:F2} ({(first ? 2 : 4) * macs / backward / 1e9:F1} GFLOP/s)");
+                              $"backward_ms {backward * 1e3:F2} ({(first ? 2 : 4) * macs / backward / 1e9:F1} GFLOP/s) " +
+                              $"with_batchnorm_eval_ms separate {separate * 1e3:F2} fused {fused * 1e3:F2}");
             total += forward + backward;
             foreach (var p in new[] { (IntPtr)x, (IntPtr)w, (IntPtr)b, (IntPtr)pre, (IntPtr)output, (IntPtr)dOut, (IntPtr)dW, (IntPtr)dB, (IntPtr)dX })
                 if (p != IntPtr.Zero) NativeMemory.AlignedFree((void*)p);

@@ -23,6 +23,13 @@ namespace Vae.Generator.Planning
                     i++;
                     continue;
                 }
+                // A convolution and its BatchNorm: outside training the BatchNorm runs in the convolution's epilogue.
+                if (ops[i] is ConvolutionOp convolution && i + 1 < ops.Count && ops[i + 1] is BatchNormOp norm && norm.Input == convolution.Output)
+                {
+                    fused.Add(new ConvolutionBatchNormOp(convolution, norm));
+                    i++;
+                    continue;
+                }
                 fused.Add(ops[i]);
             }
             return fused;

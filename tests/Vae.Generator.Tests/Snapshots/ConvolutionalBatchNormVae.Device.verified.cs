@@ -2055,48 +2055,234 @@ VAE_KERNEL void encoder_0_bias_grad(int n, VAE_GLOBAL float* grads, VAE_GLOBAL c
     grads[ENCODER0_BIAS + gid] = sum;
 }
 
-/* encoder.0.bn (evaluation): y = weight (x - running_mean) / sqrt(running_var + eps) + bias, then Relu; one work item per value. */
-VAE_KERNEL void encoder_0_bn_normalize_running(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* x, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* encoder.0 and encoder.0.bn (evaluation): [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after; a tile of 8 output channels x 8 consecutive x positions per work item, visiting only the taps that reach it. */
+VAE_KERNEL void encoder_0_forward_normalized(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int c = (int)(gid % ENCODER0_BN_FEATURES) / ENCODER0_BN_AREA;
-    float y = params[ENCODER0_BN_WEIGHT + c] * ((x[gid] - params[ENCODER0_BN_RUNNING_MEAN + c]) / VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c] + BATCH_NORM_EPSILON)) + params[ENCODER0_BN_BIAS + c];
-    pre[gid] = y;
-    out[gid] = vae_relu(y);
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((ENCODER0_OUT_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((ENCODER0_OUT_WIDTH + 7) / 8);
+    int y = (int)(rest % ENCODER0_OUT_HEIGHT);
+    rest /= ENCODER0_OUT_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER0_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER0_OUT_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = in + r * ENCODER0_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER0_WEIGHT + (c0 + 0 < ENCODER0_OUT_CHANNELS ? c0 + 0 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER0_WEIGHT + (c0 + 1 < ENCODER0_OUT_CHANNELS ? c0 + 1 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER0_WEIGHT + (c0 + 2 < ENCODER0_OUT_CHANNELS ? c0 + 2 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER0_WEIGHT + (c0 + 3 < ENCODER0_OUT_CHANNELS ? c0 + 3 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER0_WEIGHT + (c0 + 4 < ENCODER0_OUT_CHANNELS ? c0 + 4 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER0_WEIGHT + (c0 + 5 < ENCODER0_OUT_CHANNELS ? c0 + 5 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER0_WEIGHT + (c0 + 6 < ENCODER0_OUT_CHANNELS ? c0 + 6 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER0_WEIGHT + (c0 + 7 < ENCODER0_OUT_CHANNELS ? c0 + 7 : ENCODER0_OUT_CHANNELS - 1) * (ENCODER0_IN_CHANNELS * ENCODER0_KERNEL * ENCODER0_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = 0; ky < ENCODER0_KERNEL; ky++)
+    {
+        int sy = y * ENCODER0_STRIDE - ENCODER0_PADDING + ky;
+        if (sy < 0 || sy >= ENCODER0_IN_HEIGHT) continue;
+        for (int kx = 0; kx < ENCODER0_KERNEL; kx++)
+        {
+            /* lane j reads source x c + j s */
+            int c = x0 * ENCODER0_STRIDE - ENCODER0_PADDING + kx;
+            int lo = c < 0 ? (ENCODER0_STRIDE - 1 - c) / ENCODER0_STRIDE : 0, hi = c < ENCODER0_IN_WIDTH ? (ENCODER0_IN_WIDTH - c + ENCODER0_STRIDE - 1) / ENCODER0_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER0_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER0_IN_HEIGHT + sy) * ENCODER0_IN_WIDTH + c, ENCODER0_STRIDE, lo, hi);
+                int at = ky * ENCODER0_KERNEL + kx + sc * (ENCODER0_KERNEL * ENCODER0_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
+        }
+    }
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = ENCODER0_OUT_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER0_OUT_FEATURES + (vae_i64)y * ENCODER0_OUT_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a0, lane); float b = params[ENCODER0_BIAS + c0 + 0], nw = params[ENCODER0_BN_WEIGHT + c0 + 0], nb = params[ENCODER0_BN_BIAS + c0 + 0], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 0], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 0] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 1 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a1, lane); float b = params[ENCODER0_BIAS + c0 + 1], nw = params[ENCODER0_BN_WEIGHT + c0 + 1], nb = params[ENCODER0_BN_BIAS + c0 + 1], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 1], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 1] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 2 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a2, lane); float b = params[ENCODER0_BIAS + c0 + 2], nw = params[ENCODER0_BN_WEIGHT + c0 + 2], nb = params[ENCODER0_BN_BIAS + c0 + 2], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 2], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 2] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 3 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a3, lane); float b = params[ENCODER0_BIAS + c0 + 3], nw = params[ENCODER0_BN_WEIGHT + c0 + 3], nb = params[ENCODER0_BN_BIAS + c0 + 3], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 3], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 3] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 4 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a4, lane); float b = params[ENCODER0_BIAS + c0 + 4], nw = params[ENCODER0_BN_WEIGHT + c0 + 4], nb = params[ENCODER0_BN_BIAS + c0 + 4], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 4], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 4] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 5 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a5, lane); float b = params[ENCODER0_BIAS + c0 + 5], nw = params[ENCODER0_BN_WEIGHT + c0 + 5], nb = params[ENCODER0_BN_BIAS + c0 + 5], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 5], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 5] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 6 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a6, lane); float b = params[ENCODER0_BIAS + c0 + 6], nw = params[ENCODER0_BN_WEIGHT + c0 + 6], nb = params[ENCODER0_BN_BIAS + c0 + 6], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 6], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 6] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 7 < ENCODER0_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER0_OUT_HEIGHT * ENCODER0_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER0_BIAS + c0 + 7], nw = params[ENCODER0_BN_WEIGHT + c0 + 7], nb = params[ENCODER0_BN_BIAS + c0 + 7], nm = params[ENCODER0_BN_RUNNING_MEAN + c0 + 7], nd = VAE_SQRT(params[ENCODER0_BN_RUNNING_VAR + c0 + 7] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
 }
 
-/* encoder.1.bn (evaluation): y = weight (x - running_mean) / sqrt(running_var + eps) + bias, then Relu; one work item per value. */
-VAE_KERNEL void encoder_1_bn_normalize_running(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* x, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* encoder.1 and encoder.1.bn (evaluation): [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after; a tile of 8 output channels x 8 consecutive x positions per work item, visiting only the taps that reach it. */
+VAE_KERNEL void encoder_1_forward_normalized(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int c = (int)(gid % ENCODER1_BN_FEATURES) / ENCODER1_BN_AREA;
-    float y = params[ENCODER1_BN_WEIGHT + c] * ((x[gid] - params[ENCODER1_BN_RUNNING_MEAN + c]) / VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c] + BATCH_NORM_EPSILON)) + params[ENCODER1_BN_BIAS + c];
-    pre[gid] = y;
-    out[gid] = vae_relu(y);
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = x0 + j. */
+    int xt = (int)(gid % ((ENCODER1_OUT_WIDTH + 7) / 8));
+    vae_i64 rest = gid / ((ENCODER1_OUT_WIDTH + 7) / 8);
+    int y = (int)(rest % ENCODER1_OUT_HEIGHT);
+    rest /= ENCODER1_OUT_HEIGHT;
+    int c0 = (int)(rest % ((ENCODER1_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((ENCODER1_OUT_CHANNELS + 7) / 8);
+    int x0 = xt * 8;
+    VAE_GLOBAL const float* image = in + r * ENCODER1_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + ENCODER1_WEIGHT + (c0 + 0 < ENCODER1_OUT_CHANNELS ? c0 + 0 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + ENCODER1_WEIGHT + (c0 + 1 < ENCODER1_OUT_CHANNELS ? c0 + 1 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + ENCODER1_WEIGHT + (c0 + 2 < ENCODER1_OUT_CHANNELS ? c0 + 2 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + ENCODER1_WEIGHT + (c0 + 3 < ENCODER1_OUT_CHANNELS ? c0 + 3 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + ENCODER1_WEIGHT + (c0 + 4 < ENCODER1_OUT_CHANNELS ? c0 + 4 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + ENCODER1_WEIGHT + (c0 + 5 < ENCODER1_OUT_CHANNELS ? c0 + 5 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + ENCODER1_WEIGHT + (c0 + 6 < ENCODER1_OUT_CHANNELS ? c0 + 6 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + ENCODER1_WEIGHT + (c0 + 7 < ENCODER1_OUT_CHANNELS ? c0 + 7 : ENCODER1_OUT_CHANNELS - 1) * (ENCODER1_IN_CHANNELS * ENCODER1_KERNEL * ENCODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = 0; ky < ENCODER1_KERNEL; ky++)
+    {
+        int sy = y * ENCODER1_STRIDE - ENCODER1_PADDING + ky;
+        if (sy < 0 || sy >= ENCODER1_IN_HEIGHT) continue;
+        for (int kx = 0; kx < ENCODER1_KERNEL; kx++)
+        {
+            /* lane j reads source x c + j s */
+            int c = x0 * ENCODER1_STRIDE - ENCODER1_PADDING + kx;
+            int lo = c < 0 ? (ENCODER1_STRIDE - 1 - c) / ENCODER1_STRIDE : 0, hi = c < ENCODER1_IN_WIDTH ? (ENCODER1_IN_WIDTH - c + ENCODER1_STRIDE - 1) / ENCODER1_STRIDE : 0;
+            if (hi > 8) hi = 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < ENCODER1_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * ENCODER1_IN_HEIGHT + sy) * ENCODER1_IN_WIDTH + c, ENCODER1_STRIDE, lo, hi);
+                int at = ky * ENCODER1_KERNEL + kx + sc * (ENCODER1_KERNEL * ENCODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
+        }
+    }
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = ENCODER1_OUT_WIDTH - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * ENCODER1_OUT_FEATURES + (vae_i64)y * ENCODER1_OUT_WIDTH + x0;
+    float lane[8];
+    if (c0 + 0 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a0, lane); float b = params[ENCODER1_BIAS + c0 + 0], nw = params[ENCODER1_BN_WEIGHT + c0 + 0], nb = params[ENCODER1_BN_BIAS + c0 + 0], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 0], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 0] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 1 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a1, lane); float b = params[ENCODER1_BIAS + c0 + 1], nw = params[ENCODER1_BN_WEIGHT + c0 + 1], nb = params[ENCODER1_BN_BIAS + c0 + 1], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 1], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 1] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 2 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a2, lane); float b = params[ENCODER1_BIAS + c0 + 2], nw = params[ENCODER1_BN_WEIGHT + c0 + 2], nb = params[ENCODER1_BN_BIAS + c0 + 2], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 2], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 2] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 3 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a3, lane); float b = params[ENCODER1_BIAS + c0 + 3], nw = params[ENCODER1_BN_WEIGHT + c0 + 3], nb = params[ENCODER1_BN_BIAS + c0 + 3], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 3], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 3] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 4 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a4, lane); float b = params[ENCODER1_BIAS + c0 + 4], nw = params[ENCODER1_BN_WEIGHT + c0 + 4], nb = params[ENCODER1_BN_BIAS + c0 + 4], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 4], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 4] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 5 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a5, lane); float b = params[ENCODER1_BIAS + c0 + 5], nw = params[ENCODER1_BN_WEIGHT + c0 + 5], nb = params[ENCODER1_BN_BIAS + c0 + 5], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 5], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 5] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 6 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a6, lane); float b = params[ENCODER1_BIAS + c0 + 6], nw = params[ENCODER1_BN_WEIGHT + c0 + 6], nb = params[ENCODER1_BN_BIAS + c0 + 6], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 6], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 6] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
+    if (c0 + 7 < ENCODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (ENCODER1_OUT_HEIGHT * ENCODER1_OUT_WIDTH); vae_store8(a7, lane); float b = params[ENCODER1_BIAS + c0 + 7], nw = params[ENCODER1_BN_WEIGHT + c0 + 7], nb = params[ENCODER1_BN_BIAS + c0 + 7], nm = params[ENCODER1_BN_RUNNING_MEAN + c0 + 7], nd = VAE_SQRT(params[ENCODER1_BN_RUNNING_VAR + c0 + 7] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j] = y; out[at + j] = vae_relu(y); } }
 }
 
-/* decoder.1.bn (evaluation): y = weight (x - running_mean) / sqrt(running_var + eps) + bias, then Relu; one work item per value. */
-VAE_KERNEL void decoder_1_bn_normalize_running(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* x, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* decoder.1 and decoder.1.bn (evaluation): [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after; a tile of 8 output channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that reach it. */
+VAE_KERNEL void decoder_1_forward_normalized(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int c = (int)(gid % DECODER1_BN_FEATURES) / DECODER1_BN_AREA;
-    float y = params[DECODER1_BN_WEIGHT + c] * ((x[gid] - params[DECODER1_BN_RUNNING_MEAN + c]) / VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c] + BATCH_NORM_EPSILON)) + params[DECODER1_BN_BIAS + c];
-    pre[gid] = y;
-    out[gid] = vae_relu(y);
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (DECODER1_STRIDE * (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (DECODER1_STRIDE * (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8));
+    int y = (int)(rest % DECODER1_OUT_HEIGHT);
+    rest /= DECODER1_OUT_HEIGHT;
+    int c0 = (int)(rest % ((DECODER1_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER1_OUT_CHANNELS + 7) / 8);
+    int rho = xt / (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8), x0 = xt % (((DECODER1_OUT_WIDTH + DECODER1_STRIDE - 1) / DECODER1_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = in + r * DECODER1_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER1_WEIGHT + (c0 + 0 < DECODER1_OUT_CHANNELS ? c0 + 0 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER1_WEIGHT + (c0 + 1 < DECODER1_OUT_CHANNELS ? c0 + 1 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER1_WEIGHT + (c0 + 2 < DECODER1_OUT_CHANNELS ? c0 + 2 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER1_WEIGHT + (c0 + 3 < DECODER1_OUT_CHANNELS ? c0 + 3 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER1_WEIGHT + (c0 + 4 < DECODER1_OUT_CHANNELS ? c0 + 4 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER1_WEIGHT + (c0 + 5 < DECODER1_OUT_CHANNELS ? c0 + 5 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER1_WEIGHT + (c0 + 6 < DECODER1_OUT_CHANNELS ? c0 + 6 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER1_WEIGHT + (c0 + 7 < DECODER1_OUT_CHANNELS ? c0 + 7 : DECODER1_OUT_CHANNELS - 1) * (DECODER1_KERNEL * DECODER1_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + DECODER1_PADDING) % DECODER1_STRIDE; ky < DECODER1_KERNEL; ky += DECODER1_STRIDE)
+    {
+        int sy = (y + DECODER1_PADDING - ky) / DECODER1_STRIDE;
+        if (sy < 0 || sy >= DECODER1_IN_HEIGHT) continue;
+        for (int kx = (rho + DECODER1_PADDING) % DECODER1_STRIDE; kx < DECODER1_KERNEL; kx += DECODER1_STRIDE)
+        {
+            /* lane j reads source x c + j */
+            int c = (rho + DECODER1_PADDING - kx) / DECODER1_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = DECODER1_IN_WIDTH - c < 8 ? DECODER1_IN_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER1_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER1_IN_HEIGHT + sy) * DECODER1_IN_WIDTH + c, 1, lo, hi);
+                int at = ky * DECODER1_KERNEL + kx + sc * (DECODER1_OUT_CHANNELS * DECODER1_KERNEL * DECODER1_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
+        }
+    }
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = (DECODER1_OUT_WIDTH - rho + DECODER1_STRIDE - 1) / DECODER1_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER1_OUT_FEATURES + (vae_i64)y * DECODER1_OUT_WIDTH + rho + DECODER1_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a0, lane); float b = params[DECODER1_BIAS + c0 + 0], nw = params[DECODER1_BN_WEIGHT + c0 + 0], nb = params[DECODER1_BN_BIAS + c0 + 0], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 0], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 0] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 1 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a1, lane); float b = params[DECODER1_BIAS + c0 + 1], nw = params[DECODER1_BN_WEIGHT + c0 + 1], nb = params[DECODER1_BN_BIAS + c0 + 1], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 1], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 1] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 2 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a2, lane); float b = params[DECODER1_BIAS + c0 + 2], nw = params[DECODER1_BN_WEIGHT + c0 + 2], nb = params[DECODER1_BN_BIAS + c0 + 2], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 2], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 2] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 3 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a3, lane); float b = params[DECODER1_BIAS + c0 + 3], nw = params[DECODER1_BN_WEIGHT + c0 + 3], nb = params[DECODER1_BN_BIAS + c0 + 3], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 3], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 3] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 4 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a4, lane); float b = params[DECODER1_BIAS + c0 + 4], nw = params[DECODER1_BN_WEIGHT + c0 + 4], nb = params[DECODER1_BN_BIAS + c0 + 4], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 4], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 4] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 5 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a5, lane); float b = params[DECODER1_BIAS + c0 + 5], nw = params[DECODER1_BN_WEIGHT + c0 + 5], nb = params[DECODER1_BN_BIAS + c0 + 5], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 5], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 5] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 6 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a6, lane); float b = params[DECODER1_BIAS + c0 + 6], nw = params[DECODER1_BN_WEIGHT + c0 + 6], nb = params[DECODER1_BN_BIAS + c0 + 6], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 6], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 6] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
+    if (c0 + 7 < DECODER1_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER1_OUT_HEIGHT * DECODER1_OUT_WIDTH); vae_store8(a7, lane); float b = params[DECODER1_BIAS + c0 + 7], nw = params[DECODER1_BN_WEIGHT + c0 + 7], nb = params[DECODER1_BN_BIAS + c0 + 7], nm = params[DECODER1_BN_RUNNING_MEAN + c0 + 7], nd = VAE_SQRT(params[DECODER1_BN_RUNNING_VAR + c0 + 7] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER1_STRIDE] = y; out[at + j * DECODER1_STRIDE] = vae_relu(y); } }
 }
 
-/* decoder.2.bn (evaluation): y = weight (x - running_mean) / sqrt(running_var + eps) + bias, then Relu; one work item per value. */
-VAE_KERNEL void decoder_2_bn_normalize_running(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* x, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
+/* decoder.2 and decoder.2.bn (evaluation): [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after; a tile of 8 output channels x 8 x positions of one residue mod the stride per work item, visiting only the taps that reach it. */
+VAE_KERNEL void decoder_2_forward_normalized(int n, VAE_GLOBAL const float* params, VAE_GLOBAL const float* in, VAE_GLOBAL float* pre, VAE_GLOBAL float* out)
 {
     vae_i64 gid = VAE_GID;
     if (gid >= n) return;
-    int c = (int)(gid % DECODER2_BN_FEATURES) / DECODER2_BN_AREA;
-    float y = params[DECODER2_BN_WEIGHT + c] * ((x[gid] - params[DECODER2_BN_RUNNING_MEAN + c]) / VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c] + BATCH_NORM_EPSILON)) + params[DECODER2_BN_BIAS + c];
-    pre[gid] = y;
-    out[gid] = vae_relu(y);
+    /* Work item: (row, block of 8 channels, y, x tile); lane j of the tile is x = rho + s (x0 + j). */
+    int xt = (int)(gid % (DECODER2_STRIDE * (((DECODER2_OUT_WIDTH + DECODER2_STRIDE - 1) / DECODER2_STRIDE + 7) / 8)));
+    vae_i64 rest = gid / (DECODER2_STRIDE * (((DECODER2_OUT_WIDTH + DECODER2_STRIDE - 1) / DECODER2_STRIDE + 7) / 8));
+    int y = (int)(rest % DECODER2_OUT_HEIGHT);
+    rest /= DECODER2_OUT_HEIGHT;
+    int c0 = (int)(rest % ((DECODER2_OUT_CHANNELS + 7) / 8)) * 8;
+    vae_i64 r = rest / ((DECODER2_OUT_CHANNELS + 7) / 8);
+    int rho = xt / (((DECODER2_OUT_WIDTH + DECODER2_STRIDE - 1) / DECODER2_STRIDE + 7) / 8), x0 = xt % (((DECODER2_OUT_WIDTH + DECODER2_STRIDE - 1) / DECODER2_STRIDE + 7) / 8) * 8;
+    VAE_GLOBAL const float* image = in + r * DECODER2_IN_FEATURES;
+    /* The ragged last channel block reads the last channel's weights again and writes only its real channels. */
+    VAE_GLOBAL const float* w0 = params + DECODER2_WEIGHT + (c0 + 0 < DECODER2_OUT_CHANNELS ? c0 + 0 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w1 = params + DECODER2_WEIGHT + (c0 + 1 < DECODER2_OUT_CHANNELS ? c0 + 1 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w2 = params + DECODER2_WEIGHT + (c0 + 2 < DECODER2_OUT_CHANNELS ? c0 + 2 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w3 = params + DECODER2_WEIGHT + (c0 + 3 < DECODER2_OUT_CHANNELS ? c0 + 3 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w4 = params + DECODER2_WEIGHT + (c0 + 4 < DECODER2_OUT_CHANNELS ? c0 + 4 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w5 = params + DECODER2_WEIGHT + (c0 + 5 < DECODER2_OUT_CHANNELS ? c0 + 5 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w6 = params + DECODER2_WEIGHT + (c0 + 6 < DECODER2_OUT_CHANNELS ? c0 + 6 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    VAE_GLOBAL const float* w7 = params + DECODER2_WEIGHT + (c0 + 7 < DECODER2_OUT_CHANNELS ? c0 + 7 : DECODER2_OUT_CHANNELS - 1) * (DECODER2_KERNEL * DECODER2_KERNEL);
+    vae_f8 a0 = vae_zero8(), a1 = vae_zero8(), a2 = vae_zero8(), a3 = vae_zero8(), a4 = vae_zero8(), a5 = vae_zero8(), a6 = vae_zero8(), a7 = vae_zero8();
+    for (int ky = (y + DECODER2_PADDING) % DECODER2_STRIDE; ky < DECODER2_KERNEL; ky += DECODER2_STRIDE)
+    {
+        int sy = (y + DECODER2_PADDING - ky) / DECODER2_STRIDE;
+        if (sy < 0 || sy >= DECODER2_IN_HEIGHT) continue;
+        for (int kx = (rho + DECODER2_PADDING) % DECODER2_STRIDE; kx < DECODER2_KERNEL; kx += DECODER2_STRIDE)
+        {
+            /* lane j reads source x c + j */
+            int c = (rho + DECODER2_PADDING - kx) / DECODER2_STRIDE + x0;
+            int lo = c < 0 ? -c : 0, hi = DECODER2_IN_WIDTH - c < 8 ? DECODER2_IN_WIDTH - c : 8;
+            if (lo >= hi) continue;
+            for (int sc = 0; sc < DECODER2_IN_CHANNELS; sc++)
+            {
+                vae_f8 v = vae_gather8(image, (sc * DECODER2_IN_HEIGHT + sy) * DECODER2_IN_WIDTH + c, 1, lo, hi);
+                int at = ky * DECODER2_KERNEL + kx + sc * (DECODER2_OUT_CHANNELS * DECODER2_KERNEL * DECODER2_KERNEL);
+                a0 = vae_madd8(w0[at], v, a0); a1 = vae_madd8(w1[at], v, a1); a2 = vae_madd8(w2[at], v, a2); a3 = vae_madd8(w3[at], v, a3); a4 = vae_madd8(w4[at], v, a4); a5 = vae_madd8(w5[at], v, a5); a6 = vae_madd8(w6[at], v, a6); a7 = vae_madd8(w7[at], v, a7);
+            }
+        }
+    }
+    /* Bias and activation lane by lane, for the channels and positions inside the image. */
+    int live = (DECODER2_OUT_WIDTH - rho + DECODER2_STRIDE - 1) / DECODER2_STRIDE - x0;
+    if (live > 8) live = 8;
+    vae_i64 at0 = r * DECODER2_OUT_FEATURES + (vae_i64)y * DECODER2_OUT_WIDTH + rho + DECODER2_STRIDE * x0;
+    float lane[8];
+    if (c0 + 0 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 0) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a0, lane); float b = params[DECODER2_BIAS + c0 + 0], nw = params[DECODER2_BN_WEIGHT + c0 + 0], nb = params[DECODER2_BN_BIAS + c0 + 0], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 0], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 0] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 1 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 1) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a1, lane); float b = params[DECODER2_BIAS + c0 + 1], nw = params[DECODER2_BN_WEIGHT + c0 + 1], nb = params[DECODER2_BN_BIAS + c0 + 1], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 1], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 1] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 2 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 2) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a2, lane); float b = params[DECODER2_BIAS + c0 + 2], nw = params[DECODER2_BN_WEIGHT + c0 + 2], nb = params[DECODER2_BN_BIAS + c0 + 2], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 2], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 2] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 3 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 3) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a3, lane); float b = params[DECODER2_BIAS + c0 + 3], nw = params[DECODER2_BN_WEIGHT + c0 + 3], nb = params[DECODER2_BN_BIAS + c0 + 3], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 3], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 3] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 4 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 4) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a4, lane); float b = params[DECODER2_BIAS + c0 + 4], nw = params[DECODER2_BN_WEIGHT + c0 + 4], nb = params[DECODER2_BN_BIAS + c0 + 4], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 4], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 4] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 5 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 5) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a5, lane); float b = params[DECODER2_BIAS + c0 + 5], nw = params[DECODER2_BN_WEIGHT + c0 + 5], nb = params[DECODER2_BN_BIAS + c0 + 5], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 5], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 5] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 6 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 6) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a6, lane); float b = params[DECODER2_BIAS + c0 + 6], nw = params[DECODER2_BN_WEIGHT + c0 + 6], nb = params[DECODER2_BN_BIAS + c0 + 6], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 6], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 6] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
+    if (c0 + 7 < DECODER2_OUT_CHANNELS) { vae_i64 at = at0 + (vae_i64)(c0 + 7) * (DECODER2_OUT_HEIGHT * DECODER2_OUT_WIDTH); vae_store8(a7, lane); float b = params[DECODER2_BIAS + c0 + 7], nw = params[DECODER2_BN_WEIGHT + c0 + 7], nb = params[DECODER2_BN_BIAS + c0 + 7], nm = params[DECODER2_BN_RUNNING_MEAN + c0 + 7], nd = VAE_SQRT(params[DECODER2_BN_RUNNING_VAR + c0 + 7] + BATCH_NORM_EPSILON); for (int j = 0; j < live; j++) { float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + j * DECODER2_STRIDE] = y; out[at + j * DECODER2_STRIDE] = vae_relu(y); } }
 }
 
 /* mu and logvar [examples, LATENT] from the stacked heads. */
@@ -2438,14 +2624,10 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             public double Evaluate(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples, float beta, global::Vae.Kernels.Cpu.Floats exampleLoss)
             {
                 int rows = examples * Samples;
-                // encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, Identity
-                queue.Launch("encoder_0_forward", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Out), Buffer(Encoder0Out)]);
-                // encoder.0.bn (evaluation): [rows, 32x14x14], Relu after; running statistics
-                queue.Launch("encoder_0_bn_normalize_running", (long)examples * Encoder0BnFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder0BnPre), Buffer(Encoder0BnOut)]);
-                // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Identity
-                queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0BnOut), Buffer(Encoder1Out), Buffer(Encoder1Out)]);
-                // encoder.1.bn (evaluation): [rows, 64x7x7], Relu after; running statistics
-                queue.Launch("encoder_1_bn_normalize_running", (long)examples * Encoder1BnFeatures, [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder1BnPre), Buffer(Encoder1BnOut)]);
+                // encoder.0 and encoder.0.bn (evaluation): [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after
+                queue.Launch("encoder_0_forward_normalized", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0BnPre), Buffer(Encoder0BnOut)]);
+                // encoder.1 and encoder.1.bn (evaluation): [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after
+                queue.Launch("encoder_1_forward_normalized", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0BnOut), Buffer(Encoder1BnPre), Buffer(Encoder1BnOut)]);
                 // encoder.2: [rows, 3136] -> [rows, 16], Relu
                 queue.Launch("encoder_2_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1BnOut), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
                 // encoder.heads: [rows, 16] -> [rows, 4], Identity
@@ -2454,14 +2636,10 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 queue.Launch("reparameterize", examples, [Buffer(Heads), Buffer(Eps), Buffer(Z), Buffer(Kl)]);
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
                 queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
-                // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Out), Buffer(Decoder1Out)]);
-                // decoder.1.bn (evaluation): [rows, 64x14x14], Relu after; running statistics
-                queue.Launch("decoder_1_bn_normalize_running", (long)rows * Decoder1BnFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
-                // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_2_forward", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2Out), Buffer(Decoder2Out)]);
-                // decoder.2.bn (evaluation): [rows, 32x28x28], Relu after; running statistics
-                queue.Launch("decoder_2_bn_normalize_running", (long)rows * Decoder2BnFeatures, [Buffer(Parameters), Buffer(Decoder2Out), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
+                // decoder.1 and decoder.1.bn (evaluation): [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_1_forward_normalized", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
+                // decoder.2 and decoder.2.bn (evaluation): [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_2_forward_normalized", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
                 queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder2BnOut), Buffer(Output), Buffer(Output)]);
                 // The Bernoulli likelihood of every row.
@@ -2471,14 +2649,10 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
 
             public void Encode(global::Vae.Kernels.Accelerators.IAcceleratorQueue queue, int examples)
             {
-                // encoder.0: [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, Identity
-                queue.Launch("encoder_0_forward", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0Out), Buffer(Encoder0Out)]);
-                // encoder.0.bn (evaluation): [rows, 32x14x14], Relu after; running statistics
-                queue.Launch("encoder_0_bn_normalize_running", (long)examples * Encoder0BnFeatures, [Buffer(Parameters), Buffer(Encoder0Out), Buffer(Encoder0BnPre), Buffer(Encoder0BnOut)]);
-                // encoder.1: [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, Identity
-                queue.Launch("encoder_1_forward", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0BnOut), Buffer(Encoder1Out), Buffer(Encoder1Out)]);
-                // encoder.1.bn (evaluation): [rows, 64x7x7], Relu after; running statistics
-                queue.Launch("encoder_1_bn_normalize_running", (long)examples * Encoder1BnFeatures, [Buffer(Parameters), Buffer(Encoder1Out), Buffer(Encoder1BnPre), Buffer(Encoder1BnOut)]);
+                // encoder.0 and encoder.0.bn (evaluation): [rows, 1x28x28] -> [rows, 32x14x14], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after
+                queue.Launch("encoder_0_forward_normalized", (long)examples * ((Encoder0OutChannels + 7) / 8) * Encoder0OutHeight * ((Encoder0OutWidth + 7) / 8), [Buffer(Parameters), Buffer(X), Buffer(Encoder0BnPre), Buffer(Encoder0BnOut)]);
+                // encoder.1 and encoder.1.bn (evaluation): [rows, 32x14x14] -> [rows, 64x7x7], Conv2d 3x3 stride 2 padding 1, running statistics, Relu after
+                queue.Launch("encoder_1_forward_normalized", (long)examples * ((Encoder1OutChannels + 7) / 8) * Encoder1OutHeight * ((Encoder1OutWidth + 7) / 8), [Buffer(Parameters), Buffer(Encoder0BnOut), Buffer(Encoder1BnPre), Buffer(Encoder1BnOut)]);
                 // encoder.2: [rows, 3136] -> [rows, 16], Relu
                 queue.Launch("encoder_2_forward", queue.WorkGroupTiles ? (long)((examples + 63) / 64) * ((Encoder2OutFeatures + 63) / 64) * 256 : (long)((examples + 3) / 4) * ((Encoder2OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Encoder1BnOut), Buffer(Encoder2Pre), Buffer(Encoder2Out), Int(examples)]);
                 // encoder.heads: [rows, 16] -> [rows, 4], Identity
@@ -2491,14 +2665,10 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
             {
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
                 queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
-                // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Out), Buffer(Decoder1Out)]);
-                // decoder.1.bn (evaluation): [rows, 64x14x14], Relu after; running statistics
-                queue.Launch("decoder_1_bn_normalize_running", (long)rows * Decoder1BnFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
-                // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_2_forward", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2Out), Buffer(Decoder2Out)]);
-                // decoder.2.bn (evaluation): [rows, 32x28x28], Relu after; running statistics
-                queue.Launch("decoder_2_bn_normalize_running", (long)rows * Decoder2BnFeatures, [Buffer(Parameters), Buffer(Decoder2Out), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
+                // decoder.1 and decoder.1.bn (evaluation): [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_1_forward_normalized", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
+                // decoder.2 and decoder.2.bn (evaluation): [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_2_forward_normalized", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
                 queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder2BnOut), Buffer(Output), Buffer(Output)]);
                 // The mean of p(x|z) from the decoder output (Bernoulli).
@@ -2510,14 +2680,10 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
                 int rows = examples * samples;
                 // decoder.0: [rows, 2] -> [rows, 3136], Relu
                 queue.Launch("decoder_0_forward", queue.WorkGroupTiles ? (long)((rows + 63) / 64) * ((Decoder0OutFeatures + 63) / 64) * 256 : (long)((rows + 3) / 4) * ((Decoder0OutFeatures + 3) / 4), [Buffer(Parameters), Buffer(Z), Buffer(Decoder0Pre), Buffer(Decoder0Out), Int(rows)]);
-                // decoder.1: [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_1_forward", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1Out), Buffer(Decoder1Out)]);
-                // decoder.1.bn (evaluation): [rows, 64x14x14], Relu after; running statistics
-                queue.Launch("decoder_1_bn_normalize_running", (long)rows * Decoder1BnFeatures, [Buffer(Parameters), Buffer(Decoder1Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
-                // decoder.2: [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, Identity
-                queue.Launch("decoder_2_forward", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2Out), Buffer(Decoder2Out)]);
-                // decoder.2.bn (evaluation): [rows, 32x28x28], Relu after; running statistics
-                queue.Launch("decoder_2_bn_normalize_running", (long)rows * Decoder2BnFeatures, [Buffer(Parameters), Buffer(Decoder2Out), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
+                // decoder.1 and decoder.1.bn (evaluation): [rows, 64x7x7] -> [rows, 64x14x14], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_1_forward_normalized", (long)rows * ((Decoder1OutChannels + 7) / 8) * Decoder1OutHeight * (Decoder1Stride * (((Decoder1OutWidth + Decoder1Stride - 1) / Decoder1Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder0Out), Buffer(Decoder1BnPre), Buffer(Decoder1BnOut)]);
+                // decoder.2 and decoder.2.bn (evaluation): [rows, 64x14x14] -> [rows, 32x28x28], ConvTranspose2d 3x3 stride 2 padding 1 output padding 1, running statistics, Relu after
+                queue.Launch("decoder_2_forward_normalized", (long)rows * ((Decoder2OutChannels + 7) / 8) * Decoder2OutHeight * (Decoder2Stride * (((Decoder2OutWidth + Decoder2Stride - 1) / Decoder2Stride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder1BnOut), Buffer(Decoder2BnPre), Buffer(Decoder2BnOut)]);
                 // decoder.out: [rows, 32x28x28] -> [rows, 1x28x28], ConvTranspose2d 3x3 stride 1 padding 1, Identity
                 queue.Launch("decoder_out_forward", (long)rows * DecoderOutputOutChannels * DecoderOutputOutHeight * (DecoderOutputStride * (((DecoderOutputOutWidth + DecoderOutputStride - 1) / DecoderOutputStride + 7) / 8)), [Buffer(Parameters), Buffer(Decoder2BnOut), Buffer(Output), Buffer(Output)]);
                 // The Bernoulli likelihood of every row.

@@ -23,10 +23,10 @@ namespace Vae.Generator.Planning.Ops
         private string Channels => Prefix + "Channels";
         private string Area => Prefix + "Area";
         private string Features => Prefix + "Features";
-        private string Weight => Prefix + "Weight";
-        private string Bias => Prefix + "Bias";
-        private string RunningMean => Prefix + "RunningMean";
-        private string RunningVar => Prefix + "RunningVar";
+        public string Weight => Prefix + "Weight";
+        public string Bias => Prefix + "Bias";
+        public string RunningMean => Prefix + "RunningMean";
+        public string RunningVar => Prefix + "RunningVar";
         private string Mean => Prefix + "Mean";
         private string InvStd => Prefix + "InvStd";
 

@@ -87,7 +87,26 @@ namespace Vae.Generator.Planning.Ops
             args.AddRange(Geometry());
             args.AddRange(new[] { Arg.Buffer(Input), Arg.Parameters(Weight), Arg.Parameters(Bias), Arg.Buffer(Pre), Arg.Buffer(Output) });
             yield return Step($"{Name}: {Shapes}, {Activation.Name}", Cpu(Method("Forward"), args.ToArray()),
-                MapLaunch(forward: true, Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output)));
+                MapLaunch(forward: true, Arg.Buffer(Input), new[] { Arg.Buffer(Pre), Arg.Buffer(Output) }));
+        }
+
+        /// <summary>
+        /// The forward with the BatchNorm after it in evaluation mode (running statistics) and its activation in the
+        /// epilogue, writing the BatchNorm's buffers: the programs other than Train, where the statistics are known
+        /// before the convolution runs (training mode needs the whole output's statistics first).
+        /// </summary>
+        public Step NormalizedForwardStep(BatchNormOp norm)
+        {
+            var args = new List<Arg> { Arg.Value("threads"), Arg.Rows(Rows) };
+            args.AddRange(Geometry());
+            args.AddRange(new[]
+            {
+                Arg.Constant(BatchNormOp.Epsilon), Arg.Buffer(Input), Arg.Parameters(Weight), Arg.Parameters(Bias), Arg.Parameters(norm.Weight),
+                Arg.Parameters(norm.Bias), Arg.Parameters(norm.RunningMean), Arg.Parameters(norm.RunningVar), Arg.Buffer(norm.Pre), Arg.Buffer(norm.Output),
+            });
+            string method = "global::Vae.Kernels.Cpu.Convolution." + (Spec.Transposed ? "TransposedNormalizedForward" : "NormalizedForward") + $"<{norm.Activation.CpuType}>";
+            return Step($"{Name} and {norm.Name} (evaluation): {Shapes}, running statistics, {norm.Activation.Name} after", Cpu(method, args.ToArray()),
+                MapLaunch(forward: true, Arg.Buffer(Input), new[] { Arg.Buffer(norm.Pre), Arg.Buffer(norm.Output) }, norm));
         }
 
         public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
@@ -108,7 +127,7 @@ grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("row
                 null, Prefix + "OutChannels", Arg.Buffer(Planner.GradientsBuffer), Arg.Buffer(d), Arg.Rows(Rows)));
             if (!first)
             {
-                device.Add(MapLaunch(forward: false, Arg.Buffer(d), Arg.Buffer(flow.Other)));
+                device.Add(MapLaunch(forward: false, Arg.Buffer(d), new[] { Arg.Buffer(flow.Other) }));
             }
             var args = new List<Arg> { Arg.Value("threads"), Arg.Rows(Rows) };
             args.AddRange(Geometry());
@@ -179,7 +198,8 @@ grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("row
         /// loads the eight source values once (zero outside the image) and feeds them to every channel of the tile, each
         /// weight to all eight positions. Sums run over taps, then source channels, in order; the bias comes last.
         /// </summary>
-        private Launch MapLaunch(bool forward, Arg source, params Arg[] outputs)
+        /// <remarks>With <paramref name="norm"/>, the forward's epilogue is that BatchNorm in evaluation mode and its activation.</remarks>
+        private Launch MapLaunch(bool forward, Arg source, Arg[] outputs, BatchNormOp? norm = null)
         {
             string dst = forward ? "Out" : "In", src = forward ? "In" : "Out";
             bool inverse = forward == Spec.Transposed;
@@ -218,9 +238,14 @@ grads[{M("Bias")} + gid] = sum;", Writes("grads"), Reads("d"), IntParameter("row
     {inner(s)}
 }}";
             string step = inverse ? $"j * {s}" : "j";
-            string store = forward
+            // The BatchNorm's running statistics in the operations of its own evaluation kernel, so each value is the unfused one's.
+            string N(string constant) => Macro(constant) + " + c0 + {t}";
+            string store = !forward ? $"for (int j = 0; j < live; j++) d_in[at + {step}] = lane[j];"
+                : norm is null
                 ? $"float b = params[{M("Bias")} + c0 + {{t}}]; for (int j = 0; j < live; j++) {{ float v = lane[j] + b; pre[at + {step}] = v; out[at + {step}] = {Activation.DeviceFunction}(v); }}"
-                : $"for (int j = 0; j < live; j++) d_in[at + {step}] = lane[j];";
+                : $"float b = params[{M("Bias")} + c0 + {{t}}], nw = params[{N(norm.Weight)}], nb = params[{N(norm.Bias)}], nm = params[{N(norm.RunningMean)}], " +
+                  $"nd = VAE_SQRT(params[{N(norm.RunningVar)}] + {Macro(BatchNormOp.Epsilon)}); " +
+                  $"for (int j = 0; j < live; j++) {{ float y = nw * ((lane[j] + b - nm) / nd) + nb; pre[at + {step}] = y; out[at + {step}] = {norm.Activation.DeviceFunction}(y); }}";
             string image = forward ? "in" : "d";
             string body = $@"/* Work item: (row, block of {Channels(tc)}, y, x tile); lane j of the tile is x = {(inverse ? "rho + s (x0 + j)" : "x0 + j")}. */
 int xt = (int)(gid % {C(xTiles)});
@@ -242,7 +267,10 @@ vae_i64 at0 = r * {M(dst + "Features")} + (vae_i64)y * {dw} + {(inverse ? $"rho 
 float lane[{Lanes}];
 {Each(tc, $"if (c0 + {{t}} < {dc}) {{ vae_i64 at = at0 + (vae_i64)(c0 + {{t}}) * ({dh} * {dw}); vae_store8(a{{t}}, lane); {store} }}")}";
             string tile = $"a tile of {Channels(tc, forward ? "output " : "input ")} x {Lanes} {(inverse && Spec.Stride > 1 ? "x positions of one residue mod the stride" : "consecutive x positions")} per work item";
-            var kernel = forward
+            var kernel = forward && norm is not null
+                ? Kernel(KernelName("forward_normalized"), $"{Name} and {norm.Name} (evaluation): {Shapes}, running statistics, {norm.Activation.Name} after; {tile}, visiting only the taps that reach it.", body,
+                    Reads("params"), Reads("in"), Writes("pre"), Writes("out"))
+                : forward
                 ? Kernel(KernelName("forward"), $"{Name}: {Shapes}, {Activation.Name}; {tile}, visiting only the taps that reach it.", body,
                     Reads("params"), Reads("in"), Writes("pre"), Writes("out"))
                 : Kernel(KernelName("input_grad"), $"{Name} backward: d_in = the transpose of the forward map applied to d; {tile}, visiting only the taps that read it.", body,

@@ -93,6 +93,8 @@ public static unsafe class Convolution
         public bool Transposed;
         public int Rows, Tasks, BiasTasks, OutChannels, OutPlane;
         public float* X, W, B, Pre, Out, DOut, DPre, DW, DB, DX;
+        /// <summary>A BatchNorm2d in evaluation mode fused into the forward's epilogue: its weight and bias, running mean and 1 / sqrt(running_var + eps); null when there is none.</summary>
+        public float* NormWeight, NormBias, NormMean, NormInvStd;
         public float* Panels, SmallTransposed, WeightTransposed, WeightT;
         public Partition Weights;
 
@@ -112,15 +114,50 @@ public static unsafe class Convolution
         Forward<TAct>(threads, rows, new ConvolutionShape(inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernel, stride, padding, true),
             x, weight, bias, pre, output);
 
-    private static void Forward<TAct>(CpuThreads threads, int rows, ConvolutionShape shape, Floats x, Floats weight, Floats bias, Floats pre, Floats output)
+    /// <summary>
+    /// Conv2d, then BatchNorm2d in evaluation mode (running statistics), then TAct, in one pass over the output: pre and
+    /// out are the BatchNorm's (before and after TAct), every value the same as <see cref="Forward{TAct}(CpuThreads, int, int, int, int, int, int, int, int, int, int, Floats, Floats, Floats, Floats, Floats)"/>
+    /// with the identity followed by <see cref="BatchNorm.EvaluationForward{TAct}"/>, without the pass between them.
+    /// </summary>
+    public static void NormalizedForward<TAct>(CpuThreads threads, int rows, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernel, int stride, int padding, float epsilon, Floats x, Floats weight, Floats bias, Floats normWeight, Floats normBias,
+        Floats runningMean, Floats runningVar, Floats pre, Floats output) where TAct : struct, IActivation =>
+        Forward<TAct>(threads, rows, new ConvolutionShape(inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernel, stride, padding, false),
+            x, weight, bias, pre, output, new Normalization(epsilon, normWeight, normBias, runningMean, runningVar));
+
+    /// <summary>ConvTranspose2d, then BatchNorm2d in evaluation mode, then TAct, as <see cref="NormalizedForward{TAct}"/>.</summary>
+    public static void TransposedNormalizedForward<TAct>(CpuThreads threads, int rows, int inChannels, int inHeight, int inWidth, int outChannels, int outHeight, int outWidth,
+        int kernel, int stride, int padding, float epsilon, Floats x, Floats weight, Floats bias, Floats normWeight, Floats normBias,
+        Floats runningMean, Floats runningVar, Floats pre, Floats output) where TAct : struct, IActivation =>
+        Forward<TAct>(threads, rows, new ConvolutionShape(inChannels, inHeight, inWidth, outChannels, outHeight, outWidth, kernel, stride, padding, true),
+            x, weight, bias, pre, output, new Normalization(epsilon, normWeight, normBias, runningMean, runningVar));
+
+    /// <summary>A BatchNorm2d in evaluation mode for the forward's epilogue.</summary>
+    private readonly record struct Normalization(float Epsilon, Floats Weight, Floats Bias, Floats RunningMean, Floats RunningVar);
+
+    private static void Forward<TAct>(CpuThreads threads, int rows, ConvolutionShape shape, Floats x, Floats weight, Floats bias, Floats pre, Floats output,
+        Normalization? norm = null)
         where TAct : struct, IActivation
     {
         if (rows <= 0) return;
         var job = NewJob(threads, rows, shape);
         job.X = x; job.W = weight; job.B = bias; job.Pre = pre; job.Out = output;
-        float* scratch = threads.Scratch(job.V.WeightFloats + job.Tasks * job.V.TaskFloats);
+        long channelFloats = norm is null ? 0 : (2L * shape.OutChannels + 15) & ~15L;
+        float* scratch = threads.Scratch(job.V.WeightFloats + job.Tasks * job.V.TaskFloats + channelFloats);
         job.WeightT = scratch;
         job.Panels = scratch + job.V.WeightFloats;
+        if (norm is { } n)
+        {
+            // The running statistics as BatchNorm.EvaluationForward takes them: the mean, and 1 / sqrt(var + eps).
+            job.NormWeight = n.Weight; job.NormBias = n.Bias;
+            job.NormMean = job.Panels + job.Tasks * job.V.TaskFloats;
+            job.NormInvStd = job.NormMean + shape.OutChannels;
+            for (int c = 0; c < shape.OutChannels; c++)
+            {
+                job.NormMean[c] = n.RunningMean[c];
+                job.NormInvStd[c] = 1f / MathF.Sqrt(n.RunningVar[c] + n.Epsilon);
+            }
+        }
         if (!shape.Transposed && job.V.FlipCorrelate) Linear.Transpose(threads, weight, job.V.SmallChannels, job.V.Depth, job.WeightT);
         threads.For(job.Tasks, &ForwardTask<TAct>, &job);
     }
@@ -145,7 +182,28 @@ public static unsafe class Convolution
             float* pre = j.Pre + (long)r * j.OutFeatures;
             if (!j.Transposed) Correlate(ref j, x, pre, panel);
             else Adjoint(ref j, x, pre, panel);
-            BiasActivate<TAct>(pre, j.Out + (long)r * j.OutFeatures, j.B, j.OutChannels, j.OutPlane);
+            if (j.NormMean != null) BiasNormalizeActivate<TAct>(ref j, pre, j.Out + (long)r * j.OutFeatures);
+            else BiasActivate<TAct>(pre, j.Out + (long)r * j.OutFeatures, j.B, j.OutChannels, j.OutPlane);
+        }
+    }
+
+    /// <summary>
+    /// The epilogue with a BatchNorm in evaluation mode: a = sum + bias, y = weight ((a - mean) inv_std) + bias', then
+    /// TAct; scalar, with the operations of the unfused passes in their order, so each value is theirs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BiasNormalizeActivate<TAct>(ref Job j, float* pre, float* output) where TAct : struct, IActivation
+    {
+        for (int c = 0; c < j.OutChannels; c++, pre += j.OutPlane, output += j.OutPlane)
+        {
+            float b = j.B[c], m = j.NormMean[c], s = j.NormInvStd[c], w = j.NormWeight[c], nb = j.NormBias[c];
+            for (int i = 0; i < j.OutPlane; i++)
+            {
+                float a = pre[i] + b;
+                float y = w * ((a - m) * s) + nb;
+                pre[i] = y;
+                output[i] = TAct.Forward(y);
+            }
         }
     }
 
