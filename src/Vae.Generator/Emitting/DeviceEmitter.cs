@@ -25,7 +25,10 @@ namespace Vae.Generator.Emitting
                 w.Line("/// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its");
                 w.Line("/// dialect prelude and device library (Philox noise, optimisers, stable math).");
                 w.Line("/// </summary>");
-                w.Line("public static readonly string DeviceSource = " + Raw(Source(plan)) + ";");
+                // A UTF-8 literal lives in the assembly's data, not in its user-string heap, whose 16 MB a few dozen
+                // models' kernels in one assembly would otherwise fill (error CS8103). The runtime decodes it (and
+                // names System, which a consumer's own type called System would hide here).
+                w.Line("public static readonly string DeviceSource = global::Vae.Devices.DeviceSources.FromUtf8(" + Raw(Source(plan)) + "u8);");
                 w.Line();
                 EmitLauncher(w, plan);
             }

@@ -12,6 +12,12 @@ public static class DeviceSources
     private static readonly Lazy<string> CudaPrelude = new(() => Resource("cuda_prelude.h"));
     private static readonly Lazy<string> LibraryText = new(() => Resource("library.h"));
 
+    /// <summary>
+    /// A model's kernel source from the UTF-8 literal the generator emits it as (a UTF-8 literal is stored in the
+    /// assembly's data, not in its user-string heap, which is limited to 16 MB per assembly).
+    /// </summary>
+    public static string FromUtf8(ReadOnlySpan<byte> source) => System.Text.Encoding.UTF8.GetString(source);
+
     /// <summary>The device library shared by every model, without a prelude.</summary>
     public static string Library => LibraryText.Value;
 

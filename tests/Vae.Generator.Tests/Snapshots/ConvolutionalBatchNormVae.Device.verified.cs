@@ -10,7 +10,7 @@ namespace Samples.Conv
         /// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its
         /// dialect prelude and device library (Philox noise, optimisers, stable math).
         /// </summary>
-        public static readonly string DeviceSource = """
+        public static readonly string DeviceSource = global::Vae.Devices.DeviceSources.FromUtf8("""
 /* Kernels of ConvolutionalBatchNormVae: 1x28x28-32x14x14(BatchNorm, Relu)-64x7x7(BatchNorm, Relu)-16(Relu)-[2]-3136(Relu)-64x7x7-64x14x14(BatchNorm, Relu)-32x28x28(BatchNorm, Relu)-1x28x28, Bernoulli likelihood. A work item computes one output value, or a register tile of them where its comment says so. */
 #define INPUT 784 /* input features per example */
 #define LATENT 2 /* latent dimensions */
@@ -2304,7 +2304,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
     float v = output[(gid / INPUT) * OUTPUT_WIDTH + gid % INPUT];
     mean[gid] = vae_logistic(v);
 }
-""";
+"""u8);
 
         /// <summary>The OpenCL and CUDA launch sequence of this architecture, over numbered device buffers.</summary>
         private sealed class GeneratedAcceleratorKernels : global::Vae.Kernels.Accelerators.IAcceleratorKernels

@@ -10,7 +10,7 @@ namespace Samples.Deep
         /// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its
         /// dialect prelude and device library (Philox noise, optimisers, stable math).
         /// </summary>
-        public static readonly string DeviceSource = """
+        public static readonly string DeviceSource = global::Vae.Devices.DeviceSources.FromUtf8("""
 /* Kernels of DeepGaussianVae: 96-128(Gelu)-64(Elu)-32(Softplus)-[6]-32(LeakyRelu)-64(Sigmoid)-128(Identity)-96, Gaussian likelihood. A work item computes one output value, or a register tile of them where its comment says so. */
 #define INPUT 96 /* input features per example */
 #define LATENT 6 /* latent dimensions */
@@ -1892,7 +1892,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
     float v = output[(gid / INPUT) * OUTPUT_WIDTH + gid % INPUT];
     mean[gid] = v;
 }
-""";
+"""u8);
 
         /// <summary>The OpenCL and CUDA launch sequence of this architecture, over numbered device buffers.</summary>
         private sealed class GeneratedAcceleratorKernels : global::Vae.Kernels.Accelerators.IAcceleratorKernels

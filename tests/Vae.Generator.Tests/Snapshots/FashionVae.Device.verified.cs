@@ -10,7 +10,7 @@ namespace Samples.Fashion
         /// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its
         /// dialect prelude and device library (Philox noise, optimisers, stable math).
         /// </summary>
-        public static readonly string DeviceSource = """
+        public static readonly string DeviceSource = global::Vae.Devices.DeviceSources.FromUtf8("""
 /* Kernels of FashionVae: 784-400(Relu)-[20]-400(Relu)-784, Bernoulli likelihood. A work item computes one output value, or a register tile of them where its comment says so. */
 #define INPUT 784 /* input features per example */
 #define LATENT 20 /* latent dimensions */
@@ -967,7 +967,7 @@ VAE_KERNEL void decode_mean(int n, VAE_GLOBAL const float* output, VAE_GLOBAL fl
     float v = output[(gid / INPUT) * OUTPUT_WIDTH + gid % INPUT];
     mean[gid] = vae_logistic(v);
 }
-""";
+"""u8);
 
         /// <summary>The OpenCL and CUDA launch sequence of this architecture, over numbered device buffers.</summary>
         private sealed class GeneratedAcceleratorKernels : global::Vae.Kernels.Accelerators.IAcceleratorKernels

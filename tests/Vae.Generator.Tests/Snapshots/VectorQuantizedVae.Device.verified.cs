@@ -10,7 +10,7 @@ namespace Samples.Vq
         /// The device kernels of this model in the C shared by OpenCL and CUDA; the runtime compiles them after its
         /// dialect prelude and device library (Philox noise, optimisers, stable math).
         /// </summary>
-        public static readonly string DeviceSource = """
+        public static readonly string DeviceSource = global::Vae.Devices.DeviceSources.FromUtf8("""
 /* Kernels of VectorQuantizedVae: 1x28x28-32x14x14(Relu)-64x7x7(Relu)-16x7x7(Identity)-[49x16 of 128 codes]-16x7x7-64x14x14(Relu)-32x28x28(Relu)-1x28x28, MeanSquaredError likelihood. A work item computes one output value, or a register tile of them where its comment says so. */
 #define INPUT 784 /* input features per example */
 #define LATENT 784 /* latent dimensions */
@@ -1579,7 +1579,7 @@ VAE_KERNEL void vq_gather(int n, VAE_GLOBAL const float* params, VAE_GLOBAL int*
     if (gid >= n) return;
     zq[gid] = params[QUANTIZER_CODEBOOK + codes[gid / CODE_DIMENSION] * CODE_DIMENSION + gid % CODE_DIMENSION];
 }
-""";
+"""u8);
 
         /// <summary>The OpenCL and CUDA launch sequence of this architecture, over numbered device buffers.</summary>
         private sealed class GeneratedAcceleratorKernels : global::Vae.Kernels.Accelerators.IAcceleratorKernels
