@@ -44,6 +44,26 @@ public sealed class CudaSourceTests(ITestOutputHelper output)
         output.WriteLine($"{model}: {entries.Count} entry points, {ptx.Length} characters of PTX");
     }
 
+    /// <summary>
+    /// CUDA compiles the work-group variant of the dense GEMMs (the CUDA prelude selects it): their PTX stages operands
+    /// in shared memory behind barriers, which the register tiles never do.
+    /// </summary>
+    [Fact]
+    public void The_cuda_dense_gemms_are_the_work_group_variant()
+    {
+        if (SkipWithoutClang()) return;
+        var ptx = ClangPtx.Compile(DeviceSources.Cuda(DeviceSource(nameof(DefaultVae))));
+        foreach (var kernel in new[] { "encoder_0_forward", "decoder_out_weight_grad", "decoder_out_input_grad" })
+        {
+            int start = ptx.IndexOf(".entry " + kernel + "(", StringComparison.Ordinal);
+            Assert.True(start >= 0, kernel + " is missing from the PTX");
+            int end = ptx.IndexOf(".entry ", start + 7, StringComparison.Ordinal);
+            string body = end < 0 ? ptx[start..] : ptx[start..end];
+            Assert.Contains("bar.sync", body);
+            Assert.Contains("st.shared", body);
+        }
+    }
+
     /// <summary>The device library (Philox, noise, optimisers, stable math) is a real file that compiles on its own.</summary>
     [Fact]
     public void The_device_library_compiles_alone_for_cuda()
