@@ -91,6 +91,25 @@ public sealed class SaturationParityTests(ITestOutputHelper output)
         using (device) Check(device, name, scale);
     }
 
+    /// <summary>The same on the OpenCL device with the GPU variant of the dense GEMMs (work-group tiles) forced.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OpenCl_work_group_tiles_loss_and_every_gradient_match_the_oracle(string name, float scale)
+    {
+        Device device;
+        try
+        {
+            device = Vae.Devices.OpenCl.OpenClDevice.Create(0, 0, workGroupTiles: true);
+        }
+        catch (DeviceUnavailableException e)
+        {
+            Assert.False(Environment.GetEnvironmentVariable("VAE_REQUIRE_OPENCL") == "1", "VAE_REQUIRE_OPENCL=1 but: " + e.Message);
+            output.WriteLine("Skipped: " + e.Message);
+            return;
+        }
+        using (device) Check(device, name, scale);
+    }
+
     private const int Batch = 8;
 
     private void Check(Device device, string name, float scale)
