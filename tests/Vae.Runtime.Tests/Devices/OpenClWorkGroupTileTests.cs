@@ -50,6 +50,7 @@ public sealed class OpenClWorkGroupTileTests(OpenClWorkGroupTileTests.SharedDevi
         var device = OpenOrSkip();
         if (device is null) return;
         Assert.True(device.WorkGroupTiles);
+        Assert.EndsWith(", work-group tiles)", device.Name);
         OpenClModelTests.AssertMatchesOracle(device, name, batch);
     }
 

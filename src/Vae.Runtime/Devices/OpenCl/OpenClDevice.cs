@@ -62,7 +62,7 @@ internal sealed class OpenClDevice : AcceleratorDevice<OpenClProgram>
         };
     }
 
-    public override string Name => $"OpenCL ({Context.Device.DeviceName}, {Context.Device.PlatformName})";
+    public override string Name => $"OpenCL ({Context.Device.DeviceName}, {Context.Device.PlatformName}{(WorkGroupTiles ? ", work-group tiles" : "")})";
 
     public override string Kind => "opencl";
 
