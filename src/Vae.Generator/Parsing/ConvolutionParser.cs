@@ -43,8 +43,10 @@ namespace Vae.Generator.Parsing
         /// rows are [mean | log variance], so a last transposed convolution with 2C channels gives C mean planes then C
         /// log-variance planes.
         /// </param>
+        /// <param name="labelPlanes">Channels a conditional model appends to the reshaped z (its label, one plane per class) when
+        /// the decoder has no dense layer to take the label; 0 otherwise.</param>
         public static Result Parse(INamedTypeSymbol symbol, string name, int latent, IReadOnlyList<LayerSpec> decoderDense, int outputsPerChannel,
-            List<DiagnosticInfo> diagnostics, ref bool usable, CancellationToken ct)
+            int labelPlanes, List<DiagnosticInfo> diagnostics, ref bool usable, CancellationToken ct)
         {
             var result = new Result();
             var image = Attributes(symbol, ImageInputAttribute, ct).FirstOrDefault();
@@ -141,7 +143,8 @@ namespace Vae.Generator.Parsing
                     return result;
                 }
                 result.Reshape = shape;
-                current = shape;
+                // A conditional decoder without dense layers reads the label as planes after z's channels.
+                current = decoderDense.Count == 0 && labelPlanes > 0 ? shape with { Channels = shape.Channels + labelPlanes } : shape;
                 for (int i = 0; i < convTs.Count; i++)
                 {
                     var (data, syntax) = convTs[i];

@@ -253,7 +253,7 @@ namespace Vae.Generator.Parsing
             int? denseOutput = quantized && encoder.Count > 0 ? encoder[encoder.Count - 1].Units : (int?)null;
             int? latentForShapes = quantized ? (latent ?? denseOutput ?? 0) : latent;
             var convolutions = usable && latentForShapes is int j
-                ? ConvolutionParser.Parse(symbol, name, j, decoder, likelihood == "GaussianLearnedVariance" ? 2 : 1, diagnostics, ref usable, cancellationToken)
+                ? ConvolutionParser.Parse(symbol, name, j, decoder, likelihood == "GaussianLearnedVariance" ? 2 : 1, classes, diagnostics, ref usable, cancellationToken)
                 : new ConvolutionParser.Result();
             if (usable && quantized && quantizer is not null)
             {
@@ -280,14 +280,6 @@ namespace Vae.Generator.Parsing
                         ? quantizer with { Convolutional = true, Area = lastConv!.Out.Height * lastConv.Out.Width }
                         : quantizer;
                 }
-            }
-            // A conditional model appends the one-hot label to z before the decoder's first layer, which must then be
-            // dense: a reshape straight after z would have to turn the label into image values.
-            if (classes > 0 && convolutions.DecoderConvs.Count > 0 && decoder.Count == 0)
-            {
-                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LayerOrder, identifier, "[Conditional]", name,
-                    "a conditional model appends the one-hot label to z, so its decoder must start with a dense layer: add [Decoder(units, activation)] before [DecoderReshape]"));
-                usable = false;
             }
             if (convolutions.Image is { } image)
             {

@@ -73,6 +73,13 @@ namespace Vae.Generator.Planning
             _ => throw new InvalidOperationException("Unknown latent kind " + latent + "."),
         };
 
+        /// <summary>
+        /// The reshaped z of a conditional model whose decoder has no dense layer: its label joins as one plane of that
+        /// height and width per class (the parser added the planes to the first transposed convolution's input); null otherwise.
+        /// </summary>
+        private static ImageSpec? LabelPlanes(ModelSpec model) =>
+            model.Classes > 0 && model.Decoder.Count == 0 && model.DecoderConvs.Count > 0 ? model.DecoderReshape : null;
+
         /// <summary>Floats in the flat buffer (parameters and state), in double so an absurd size is reported instead of wrapping.</summary>
         public static double ParameterCount(ModelSpec model)
         {
@@ -105,7 +112,15 @@ namespace Vae.Generator.Planning
                 // A convolutional encoder reads the image alone: its label joins the flattened output of the last
                 // convolution instead, the input of the first dense layer or of the heads.
                 if (model.EncoderConvs.Count == 0) layout.IntConstant("ConditionedInput", model.Input + model.Classes, "Input + Classes", "encoder input: x | one-hot label");
-                layout.IntConstant("ConditionedLatent", model.Latent + model.Classes, "Latent + Classes", "decoder input: z | one-hot label");
+                if (LabelPlanes(model) is { } reshape)
+                {
+                    // No dense decoder layer to take the label: it joins the reshaped z as one plane per class.
+                    layout.IntConstant("LabelArea", reshape.Height * reshape.Width, Int(reshape.Height * reshape.Width), $"positions of each label plane ({reshape.Height}x{reshape.Width})");
+                    layout.IntConstant("LabelColumns", model.Classes * reshape.Height * reshape.Width, "Classes * LabelArea", "values of the label's planes per row");
+                    layout.IntConstant("ConditionedLatent", model.Latent + model.Classes * reshape.Height * reshape.Width, "Latent + LabelColumns",
+                        $"decoder input: z as {reshape} | one plane per class, ones in the label's");
+                }
+                else layout.IntConstant("ConditionedLatent", model.Latent + model.Classes, "Latent + Classes", "decoder input: z | one-hot label");
                 layout.Buffer(LabelInputOp.LabelsBuffer, 1, "1", RowSpace.Examples, BufferKind.Surface, "each example's class label, as a float");
                 if (model.EncoderConvs.Count == 0)
                 {
@@ -162,9 +177,18 @@ namespace Vae.Generator.Planning
             (input, inExpression, width) = (GaussianLatentOp.LatentBuffer, "Latent", model.Latent);
             if (conditional)
             {
-                layout.Buffer("ZY", model.Latent + model.Classes, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | one-hot label, one row per sample");
-                ops.Add(new LabelLatentOp(input, "ZY"));
-                (input, inExpression, width) = ("ZY", "ConditionedLatent", model.Latent + model.Classes);
+                int conditioned = LabelPlanes(model) is { } reshape ? model.Latent + model.Classes * reshape.Height * reshape.Width : model.Latent + model.Classes;
+                if (LabelPlanes(model) is not null)
+                {
+                    layout.Buffer("ZY", conditioned, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | the label's planes, one row per sample");
+                    ops.Add(new LabelPlanesOp(input, "ZY"));
+                }
+                else
+                {
+                    layout.Buffer("ZY", conditioned, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | one-hot label, one row per sample");
+                    ops.Add(new LabelLatentOp(input, "ZY"));
+                }
+                (input, inExpression, width) = ("ZY", "ConditionedLatent", conditioned);
             }
             for (int i = 0; i < model.Decoder.Count; i++)
             {

@@ -101,7 +101,7 @@ public sealed class ReferenceVae
             epsRows[b * samples + s] = e;
             z[b * samples + s] = ReferenceGaussianLatent.Sample(mu[b], logVar[b], e);
         }
-        var decoder = Forward(p, z.Select((zr, r) => Conditioned(zr, classes[r / samples])).ToArray(), decoder: true, training);
+        var decoder = Forward(p, z.Select((zr, r) => ConditionedLatent(zr, classes[r / samples])).ToArray(), decoder: true, training);
         var top = decoder.Inputs[^1];
         bool learned = _d.Likelihood == Likelihood.GaussianLearnedVariance;
         var d = new double[rows][];
@@ -457,6 +457,22 @@ public sealed class ReferenceVae
         var b = _d.Tensor(name + ".bias");
         return ReferenceConvolution.Backward(p.AsSpan(w.Offset, w.Length), input, dPre, c, transposed: decoder,
             gradient.AsSpan(w.Offset, w.Length), gradient.AsSpan(b.Offset, b.Length));
+    }
+
+    /// <summary>
+    /// A conditional model's decoder input: z with the label appended one-hot, or, where the decoder reshapes z straight
+    /// into an image, one plane per class after z's channels (ones in the label's plane); z alone otherwise. Either way
+    /// z comes first, so the gradient of z is the first Latent values of the input's.
+    /// </summary>
+    private double[] ConditionedLatent(double[] z, int label)
+    {
+        if (_d.Classes == 0 || _d.Decoder.Count > 0 || _d.DecoderConvolutions.Count == 0) return Conditioned(z, label);
+        var first = _d.DecoderConvolutions[0].In;
+        int area = first.Height * first.Width;
+        var joined = new double[z.Length + _d.Classes * area];
+        z.CopyTo(joined, 0);
+        Array.Fill(joined, 1.0, z.Length + label * area, area);
+        return joined;
     }
 
     /// <summary>A conditional model's input: <paramref name="values"/> with the label appended one-hot; the values alone otherwise.</summary>

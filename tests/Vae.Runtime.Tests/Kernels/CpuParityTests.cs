@@ -11,7 +11,7 @@ public class CpuParityTests : IDisposable
 
     public static IEnumerable<object[]> Cases()
     {
-        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae), nameof(ConvOddVae), nameof(ConvDeepVae), nameof(ConvWideVae), nameof(ConvLearnedVarianceVae), nameof(ConvConditionalVae), nameof(ConvConditionalHeadsVae), nameof(ConvConditionalDecoderVae)];
+        string[] models = [nameof(DefaultVae), nameof(TinyVae), nameof(DeepVae), nameof(LearnedVarianceVae), nameof(LinearVae), nameof(MixedVae), nameof(WideVae), nameof(SiluVae), nameof(IwaeVae), nameof(DregVae), nameof(FreeBitsVae), nameof(ConditionalVae), nameof(ConditionalLinearVae), nameof(ConvVae), nameof(ConvOnlyVae), nameof(ConvStride3Vae), nameof(ConvKernelsVae), nameof(ConvIwaeVae), nameof(ConvOddVae), nameof(ConvDeepVae), nameof(ConvWideVae), nameof(ConvLearnedVarianceVae), nameof(ConvConditionalVae), nameof(ConvConditionalHeadsVae), nameof(ConvConditionalDecoderVae), nameof(ConvConditionalPlanesVae)];
         foreach (var model in models)
         // Convolutional models at 64, the batch their issue names; dense ones at 128, a full batch of the sample.
         foreach (var batch in model.StartsWith("Conv", StringComparison.Ordinal) ? new[] { 1, 7, 64 } : new[] { 1, 7, 128 })
@@ -49,6 +49,7 @@ public class CpuParityTests : IDisposable
         nameof(ConvConditionalVae) => new ConvConditionalVae(device, seed),
         nameof(ConvConditionalHeadsVae) => new ConvConditionalHeadsVae(device, seed),
         nameof(ConvConditionalDecoderVae) => new ConvConditionalDecoderVae(device, seed),
+        nameof(ConvConditionalPlanesVae) => new ConvConditionalPlanesVae(device, seed),
         _ => throw new ArgumentException(name),
     };
 

@@ -51,3 +51,17 @@ public partial class ConvConditionalDecoderVae;
 [DecoderConvTranspose2d(3, 3, 2, 1, 0, Activation.Relu, BatchNorm = true)]
 [DecoderConvTranspose2d(1, 4, 2, 2, 0, Activation.Identity)]
 public partial class ConvConditionalBatchNormVae;
+
+/// <summary>
+/// No dense decoder layer: z is reshaped straight into an image and the label joins as one plane per class (ones in its
+/// own): 1x8x8 -> Conv2d(3, k3, s2, p1) 3x4x4 -> [48 | y3] -> [8] x 2 samples -> z as 2x2x2 | 3 label planes = 5x2x2
+/// -> ConvTranspose2d(4, k3, s2, p1, op1) 4x4x4 -> ConvTranspose2d(1, k4, s2, p1) 1x8x8, Bernoulli.
+/// </summary>
+[VariationalAutoencoder(Latent = 8, LatentSamples = 2)]
+[Conditional(Classes = 3)]
+[ImageInput(1, 8, 8)]
+[EncoderConv2d(3, 3, 2, 1, Activation.Relu)]
+[DecoderReshape(2, 2, 2)]
+[DecoderConvTranspose2d(4, 3, 2, 1, 1, Activation.Tanh)]
+[DecoderConvTranspose2d(1, 4, 2, 1, 0, Activation.Identity)]
+public partial class ConvConditionalPlanesVae;

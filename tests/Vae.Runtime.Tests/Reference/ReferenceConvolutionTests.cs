@@ -43,6 +43,7 @@ public class ReferenceConvolutionTests
     [InlineData(nameof(ConvConditionalVae))]
     [InlineData(nameof(ConvConditionalHeadsVae))]
     [InlineData(nameof(ConvConditionalDecoderVae))]
+    [InlineData(nameof(ConvConditionalPlanesVae))]
     public void The_convolutional_oracle_matches_central_differences(string name)
     {
         var d = name switch
@@ -52,6 +53,7 @@ public class ReferenceConvolutionTests
             nameof(ConvConditionalVae) => ConvConditionalVae.Descriptor,
             nameof(ConvConditionalHeadsVae) => ConvConditionalHeadsVae.Descriptor,
             nameof(ConvConditionalDecoderVae) => ConvConditionalDecoderVae.Descriptor,
+            nameof(ConvConditionalPlanesVae) => ConvConditionalPlanesVae.Descriptor,
             _ => throw new ArgumentException(name),
         };
         const int examples = 2;

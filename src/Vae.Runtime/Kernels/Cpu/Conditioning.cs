@@ -19,6 +19,22 @@ public static unsafe class Conditioning
         }
     }
 
+    /// <summary>
+    /// output[r] = [input[r] (width values) | <paramref name="classes"/> planes of <paramref name="area"/> values, ones in
+    /// the plane of labels[r / samples] and zeros elsewhere]: a label joining a reshaped z as image channels.
+    /// </summary>
+    public static void AppendLabelPlanes(int rows, int width, int classes, int area, int samples, Floats input, Floats labels, Floats output)
+    {
+        long columns = width + (long)classes * area;
+        for (long r = 0; r < rows; r++)
+        {
+            float* o = output + r * columns;
+            new ReadOnlySpan<float>(input + r * width, width).CopyTo(new Span<float>(o, width));
+            new Span<float>(o + width, classes * area).Clear();
+            new Span<float>(o + width + (long)(int)labels[r / samples] * area, area).Fill(1f);
+        }
+    }
+
     /// <summary>output[r, :width] = input[r, :width] of rows that carry <paramref name="extra"/> more columns (the label's).</summary>
     public static void DropColumns(int rows, int width, int extra, Floats input, Floats output)
     {
