@@ -155,4 +155,31 @@ public unsafe class ConvolutionOpTests
             if (BitConverter.SingleToInt32Bits(expected.Values[i]) != BitConverter.SingleToInt32Bits(actual.Values[i]))
                 Assert.Fail($"{what}[{i}]: {actual.Values[i]:R} with two threads, {expected.Values[i]:R} with one");
     }
+
+    /// <summary>
+    /// The scatter of a transposed panel position by position (cache-friendly) gives the big image of the column-at-a-time
+    /// scatter bit for bit: every element receives its taps in the same order. Every layer shape above (the adjoint is a
+    /// ConvTranspose2d's forward and a Conv2d's input gradient), with values whose sums round.
+    /// </summary>
+    [Fact]
+    public void Scattering_by_positions_equals_scattering_by_columns_bit_for_bit()
+    {
+        var random = new Random(5);
+        for (int layer = 0; layer < Layers.Length; layer++)
+        {
+            var shape = Shape(layer);
+            bool t = shape.Transposed;
+            // The panel is [small positions, big channels x k x k], seen from the Conv2d side.
+            int depth = (t ? shape.OutChannels : shape.InChannels) * shape.Kernel * shape.Kernel;
+            int positions = t ? shape.InHeight * shape.InWidth : shape.OutHeight * shape.OutWidth;
+            var panel = new float[depth * positions];
+            for (int i = 0; i < panel.Length; i++) panel[i] = (float)(random.NextDouble() * 2 - 1) * (1 + i % 13);
+            var byColumns = Convolution.ScatterTransposedPanel(shape, panel, byColumns: true);
+            var byRows = Convolution.ScatterTransposedPanel(shape, panel, byColumns: false);
+            Assert.Contains(byRows, value => value != 0);
+            for (int i = 0; i < byRows.Length; i++)
+                if (BitConverter.SingleToInt32Bits(byColumns[i]) != BitConverter.SingleToInt32Bits(byRows[i]))
+                    Assert.Fail($"{shape}: big[{i}] is {byRows[i]:R} by positions, {byColumns[i]:R} by columns");
+        }
+    }
 }

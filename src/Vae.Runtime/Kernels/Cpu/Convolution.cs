@@ -363,7 +363,73 @@ public static unsafe class Convolution
         }
         // panel^T [positions, depth] = small^T (read through strides) · W, W being [small channels, depth] already.
         Gemm.Block(0, v.Positions, 0, v.Depth, v.SmallChannels, small, 1, v.Positions, j.W, v.Depth, panel, v.Depth, accumulate: false);
-        Scatter(v, panel, big, 1, v.Depth);
+        ScatterRows(v, panel, big);
+    }
+
+    /// <summary>
+    /// For tests: the big image that the scatter of a transposed panel ([positions, depth]) of <paramref name="shape"/>
+    /// gives, by <see cref="ScatterRows"/> or, with <paramref name="byColumns"/>, by <see cref="Scatter"/> reading it
+    /// a column at a time.
+    /// </summary>
+    internal static float[] ScatterTransposedPanel(in ConvolutionShape shape, float[] panel, bool byColumns)
+    {
+        var v = new View(shape);
+        if (panel.Length != v.Depth * v.Positions) throw new ArgumentException($"The panel needs {v.Depth * v.Positions} values.", nameof(panel));
+        var big = new float[v.BigFeatures];
+        fixed (float* p = panel, b = big)
+        {
+            if (byColumns) Scatter(v, p, b, 1, v.Depth);
+            else ScatterRows(v, p, b);
+        }
+        return big;
+    }
+
+    /// <summary>
+    /// <see cref="Scatter"/> of a panel stored transposed ([positions, depth], as the flipped product leaves it), one
+    /// small position at a time: its depth values are contiguous, and the big-image elements they add to lie in a
+    /// window of k rows per channel that stays in L1 while x advances (reading the panel a column at a time touched a
+    /// new cache line per value: this takes half the time on the decoder's 3x3 stride-2 layers). Positions run from the
+    /// last to the first, so each big element receives its taps in ascending (ky, kx), the order of
+    /// <see cref="Scatter"/>: the same sums, bit for bit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ScatterRows(in View v, float* panel, float* big)
+    {
+        int k = v.Kernel, s = v.Stride, p = v.Padding, bigW = v.BigWidth, bigH = v.BigHeight;
+        long plane = (long)bigH * bigW;
+        for (int sy = v.SmallHeight - 1; sy >= 0; sy--)
+        {
+            int top = sy * s - p; // big row of tap ky = 0
+            int ky0 = Math.Max(0, -top), ky1 = Math.Min(k, bigH - top);
+            if (ky0 >= ky1) continue;
+            for (int sx = v.SmallWidth - 1; sx >= 0; sx--)
+            {
+                int left = sx * s - p;
+                int kx0 = Math.Max(0, -left), kx1 = Math.Min(k, bigW - left);
+                if (kx0 >= kx1) continue;
+                float* row = panel + ((long)sy * v.SmallWidth + sx) * v.Depth;
+                float* corner = big + (long)top * bigW + left;
+                if (k == 3 && ky0 == 0 && ky1 == 3 && kx0 == 0 && kx1 == 3)
+                {
+                    // The common interior case of a 3x3 kernel, written out.
+                    for (int c = 0; c < v.BigChannels; c++, row += 9, corner += plane)
+                    {
+                        float* t0 = corner, t1 = corner + bigW, t2 = corner + 2 * bigW;
+                        t0[0] += row[0]; t0[1] += row[1]; t0[2] += row[2];
+                        t1[0] += row[3]; t1[1] += row[4]; t1[2] += row[5];
+                        t2[0] += row[6]; t2[1] += row[7]; t2[2] += row[8];
+                    }
+                    continue;
+                }
+                for (int c = 0; c < v.BigChannels; c++, row += k * k, corner += plane)
+                    for (int ky = ky0; ky < ky1; ky++)
+                    {
+                        float* target = corner + (long)ky * bigW;
+                        float* taps = row + ky * k;
+                        for (int kx = kx0; kx < kx1; kx++) target[kx] += taps[kx];
+                    }
+            }
+        }
     }
 
     private static float* Big(ref Job j, int r) => j.Transposed ? j.DPre + (long)r * j.OutFeatures : j.X + (long)r * j.InFeatures;
