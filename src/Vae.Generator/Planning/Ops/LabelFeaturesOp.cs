@@ -17,15 +17,9 @@ namespace Vae.Generator.Planning.Ops
             yield return Step("The label appended one-hot to each example's flattened convolution output.", cpu, device);
         }
 
-        public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
-        {
-            var step = Step("Backward: the gradient of the convolution output is that of the conditioned rows without their label columns.",
-                Cpu("global::Vae.Kernels.Cpu.Conditioning.DropColumns", Arg.Rows(RowSpace.Examples), Arg.Constant(Width), Arg.Constant("Classes"),
-                    Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)),
-                Launch(DropLabelColumns, RowSpace.Examples, Width, Arg.Buffer(flow.Current), Arg.Buffer(flow.Other), Arg.Constant(Width)));
-            flow.Swap();
-            return new[] { step };
-        }
+        public override IEnumerable<Step> Backward(GradientFlow flow, bool first) =>
+            LabelInputOp.DropLabel("Backward: the gradient of the convolution output is that of the conditioned rows without their label columns.",
+                RowSpace.Examples, Width, "Classes", DropLabelColumns, flow, Arg.Constant(Width));
 
         private static readonly DeviceKernel DropLabelColumns = Kernel("drop_label_columns",
             "d_in[rows, width] = the first width columns of d[rows, width + CLASSES].",

@@ -29,6 +29,22 @@ namespace Vae.Generator.Planning.Ops
                 Launch(AppendLabels, rows, outputWidth, Arg.Buffer(input), Arg.Buffer(LabelsBuffer), Arg.Buffer(output), Arg.Constant(width),
                     samples ? Arg.Samples() : Arg.Constant("1")));
 
+        /// <summary>
+        /// The backward of a label's columns: the step that copies the first <paramref name="width"/> columns of the
+        /// current gradient's rows (which carry <paramref name="extra"/> more, the label's) to the other buffer, by
+        /// <paramref name="kernel"/> on a device (one work item per kept value, <paramref name="kernelArgs"/> after its
+        /// two buffers), then makes that buffer the current gradient.
+        /// </summary>
+        public static Step[] DropLabel(string comment, RowSpace rows, string width, string extra, DeviceKernel kernel, GradientFlow flow, params Arg[] kernelArgs)
+        {
+            var step = Op.Step(comment,
+                Cpu("global::Vae.Kernels.Cpu.Conditioning.DropColumns", Arg.Rows(rows), Arg.Constant(width), Arg.Constant(extra),
+                    Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)),
+                Launch(kernel, rows, width, new[] { Arg.Buffer(flow.Current), Arg.Buffer(flow.Other) }.Concat(kernelArgs).ToArray()));
+            flow.Swap();
+            return new[] { step };
+        }
+
         private static Step Step(string comment, (CpuCall Cpu, Launch Device) call) => Op.Step(comment, call.Cpu, call.Device);
 
         private static readonly DeviceKernel AppendLabels = Kernel("append_labels",

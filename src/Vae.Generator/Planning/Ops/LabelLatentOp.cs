@@ -15,15 +15,8 @@ namespace Vae.Generator.Planning.Ops
             yield return Step("The label appended one-hot to every latent sample of its example.", cpu, device);
         }
 
-        public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
-        {
-            var step = Step("Backward: dz is the gradient of the conditioned rows without their label columns.",
-                Cpu("global::Vae.Kernels.Cpu.Conditioning.DropColumns", Arg.Rows(RowSpace.Samples), Arg.Constant("Latent"), Arg.Constant("Classes"),
-                    Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)),
-                Launch(DropLabels, RowSpace.Samples, "Latent", Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)));
-            flow.Swap();
-            return new[] { step };
-        }
+        public override IEnumerable<Step> Backward(GradientFlow flow, bool first) =>
+            LabelInputOp.DropLabel("Backward: dz is the gradient of the conditioned rows without their label columns.", RowSpace.Samples, "Latent", "Classes", DropLabels, flow);
 
         private static readonly DeviceKernel DropLabels = Kernel("drop_labels",
             "dz[rows, LATENT] = the first LATENT columns of d[rows, LATENT + CLASSES].",

@@ -21,15 +21,8 @@ namespace Vae.Generator.Planning.Ops
                     Arg.Samples()));
         }
 
-        public override IEnumerable<Step> Backward(GradientFlow flow, bool first)
-        {
-            var step = Step("Backward: dz is the gradient of the conditioned rows without the label's planes.",
-                Cpu("global::Vae.Kernels.Cpu.Conditioning.DropColumns", Arg.Rows(RowSpace.Samples), Arg.Constant("Latent"), Arg.Constant("LabelColumns"),
-                    Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)),
-                Launch(DropPlanes, RowSpace.Samples, "Latent", Arg.Buffer(flow.Current), Arg.Buffer(flow.Other)));
-            flow.Swap();
-            return new[] { step };
-        }
+        public override IEnumerable<Step> Backward(GradientFlow flow, bool first) =>
+            LabelInputOp.DropLabel("Backward: dz is the gradient of the conditioned rows without the label's planes.", RowSpace.Samples, "Latent", "LabelColumns", DropPlanes, flow);
 
         private static readonly DeviceKernel AppendPlanes = Kernel("append_label_planes",
             "out[rows, LATENT + CLASSES * LABEL_AREA] = [z row | the plane of each class, ones for the label of example row / samples]; one work item per output value.",
