@@ -7,7 +7,9 @@ namespace Vae;
 /// same concatenation); every entry point takes the labels beside the data.
 /// With <see cref="EncoderConv2dAttribute"/> layers the convolutions read the image alone and the label is appended to
 /// the last convolution's output, flattened: the first dense encoder layer (or the latent heads) takes its size plus
-/// Classes. A decoder with transposed convolutions needs a dense layer before its <see cref="DecoderReshapeAttribute"/>.
+/// Classes. A decoder whose <see cref="DecoderReshapeAttribute"/> comes straight after z (no dense decoder layer) reads
+/// the label as Classes planes after z's channels, ones in the label's plane, so its first transposed convolution takes
+/// channels + Classes.
 /// </summary>
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = false, Inherited = false)]
 public sealed class ConditionalAttribute : Attribute
