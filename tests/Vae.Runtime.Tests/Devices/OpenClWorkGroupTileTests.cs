@@ -79,4 +79,33 @@ public sealed class OpenClWorkGroupTileTests(OpenClWorkGroupTileTests.SharedDevi
         Assert.Contains(OpenClDevice.TilesVariable, bad.Message);
         Assert.Contains("'shared'", bad.Message);
     }
+
+    [Fact]
+    public void A_kernel_that_cannot_hold_the_work_group_is_refused_by_name_with_the_remedy()
+    {
+        var info = Info(OpenClDeviceType.Gpu);
+        Assert.Null(OpenClBackend.RefusalFor("encoder_0_forward", 256, 256, info));
+        var reason = OpenClBackend.RefusalFor("encoder_0_forward", 192, 256, info);
+        Assert.NotNull(reason);
+        Assert.Contains("'encoder_0_forward'", reason);
+        Assert.Contains("at most 192", reason);
+        Assert.Contains("Test Device", reason);
+        Assert.Contains(OpenClDevice.TilesVariable + "=register", reason);
+    }
+
+    [Fact]
+    public void The_device_reports_each_work_group_kernel_s_own_limit()
+    {
+        var device = OpenOrSkip();
+        if (device is null) return;
+        using var program = device.Context.Build(DeviceSources.OpenCl(Models.DeepVae.DeviceSource), "-cl-std=CL1.2 -DVAE_WORK_GROUP_TILES=1");
+        foreach (var name in new[] { "encoder_0_forward", "decoder_out_weight_grad", "decoder_out_input_grad" })
+        {
+            using var kernel = program.CreateKernel(name);
+            long limit = kernel.MaxWorkGroupSize;
+            output.WriteLine($"{name}: at most {limit} work items per work-group");
+            Assert.InRange(limit, 1, device.Context.Device.MaxWorkGroupSize);
+            Assert.True(limit >= 256, $"{name} holds only {limit} work items per work-group here");
+        }
+    }
 }

@@ -79,6 +79,9 @@ public sealed unsafe partial class OpenClContext : IDisposable
     private readonly OpenClContextHandle _context;
     private readonly OpenClQueueHandle _queue;
     private readonly nint _device;
+
+    /// <summary>The device's id, for the per-kernel queries.</summary>
+    internal nint DeviceId => _device;
     private int _disposed;
 
     private OpenClContext(FoundDevice found)
@@ -682,6 +685,24 @@ public sealed unsafe class OpenClKernel : IDisposable
     internal OpenClContext Context { get; }
 
     internal OpenClKernelHandle Handle { get; }
+
+    /// <summary>
+    /// CL_KERNEL_WORK_GROUP_SIZE: the most work items this kernel can run in one work-group on the context's device,
+    /// which may be below the device's maximum for a kernel that needs many registers or much local memory.
+    /// </summary>
+    public long MaxWorkGroupSize
+    {
+        get
+        {
+            using (new HandleLease(Handle))
+            {
+                nuint size = 0;
+                OpenClNative.Check(OpenClNative.clGetKernelWorkGroupInfo(Handle, Context.DeviceId, OpenClNative.CL_KERNEL_WORK_GROUP_SIZE, (nuint)sizeof(nuint), &size, null),
+                    "clGetKernelWorkGroupInfo");
+                return (long)size;
+            }
+        }
+    }
 
     /// <summary>Binds <paramref name="buffer"/> to the <c>__global</c> pointer argument <paramref name="index"/>.</summary>
     public void SetArg(int index, OpenClBuffer buffer)

@@ -138,6 +138,11 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
         if (!_kernels.TryGetValue(kernel, out var k))
         {
             k = _program.CreateKernel(kernel);
+            if (RefusalFor(k.Name, k.MaxWorkGroupSize, GroupSize, _context.Device) is { } reason)
+            {
+                k.Dispose();
+                throw new NotSupportedException(reason);
+            }
             _kernels[kernel] = k;
         }
         k.SetArg(0, (int)workItems);
@@ -161,6 +166,17 @@ internal sealed class OpenClBackend : AcceleratorBackend<OpenClBuffer>
             _profile[kernel] = (launches + 1, seconds + System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
     }
+
+    /// <summary>
+    /// Why a kernel whose work-groups can hold at most <paramref name="kernelLimit"/> work items cannot run in groups of
+    /// <paramref name="groupSize"/> on <paramref name="device"/>, or null when it can. The launch would fail with
+    /// CL_INVALID_WORK_GROUP_SIZE; this says which kernel and what to do before anything runs.
+    /// </summary>
+    internal static string? RefusalFor(string kernel, long kernelLimit, int groupSize, OpenClDeviceInfo device) =>
+        kernelLimit >= groupSize ? null
+            : $"OpenCL kernel '{kernel}' can run at most {kernelLimit} work items per work-group on '{device.DeviceName}' ({device.PlatformName}), " +
+              $"but this program launches work-groups of {groupSize}" +
+              (groupSize == IAcceleratorQueue.WorkGroupSize ? $" (the work-group variant of the GEMM kernels); set {OpenClDevice.TilesVariable}=register to run the register tiles instead." : ".");
 
     public override void Dispose()
     {

@@ -39,6 +39,7 @@ internal static unsafe partial class OpenClNative
     internal const uint CL_DEVICE_TYPE = 0x1000;
     internal const uint CL_DEVICE_MAX_COMPUTE_UNITS = 0x1002;
     internal const uint CL_DEVICE_MAX_WORK_GROUP_SIZE = 0x1004;
+    internal const uint CL_KERNEL_WORK_GROUP_SIZE = 0x11B0;
     internal const uint CL_DEVICE_MAX_MEM_ALLOC_SIZE = 0x1010;
     internal const uint CL_DEVICE_GLOBAL_MEM_SIZE = 0x101F;
     internal const uint CL_DEVICE_NAME = 0x102B;
@@ -96,6 +97,9 @@ internal static unsafe partial class OpenClNative
 
     [LibraryImport(Library)]
     internal static partial int clSetKernelArg(OpenClKernelHandle kernel, uint argIndex, nuint argSize, void* argValue);
+
+    [LibraryImport(Library)]
+    internal static partial int clGetKernelWorkGroupInfo(OpenClKernelHandle kernel, nint device, uint paramName, nuint paramValueSize, void* paramValue, nuint* paramValueSizeRet);
 
     [LibraryImport(Library)]
     internal static partial int clEnqueueNDRangeKernel(OpenClQueueHandle queue, OpenClKernelHandle kernel, uint workDim, nuint* globalWorkOffset, nuint* globalWorkSize, nuint* localWorkSize, uint numEventsInWaitList, nint* eventWaitList, nint* evt);
