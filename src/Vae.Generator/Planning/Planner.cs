@@ -115,9 +115,10 @@ namespace Vae.Generator.Planning
                 if (LabelPlanes(model) is { } reshape)
                 {
                     // No dense decoder layer to take the label: it joins the reshaped z as one plane per class.
-                    layout.IntConstant("LabelArea", reshape.Height * reshape.Width, Int(reshape.Height * reshape.Width), $"positions of each label plane ({reshape.Height}x{reshape.Width})");
-                    layout.IntConstant("LabelColumns", model.Classes * reshape.Height * reshape.Width, "Classes * LabelArea", "values of the label's planes per row");
-                    layout.IntConstant("ConditionedLatent", model.Latent + model.Classes * reshape.Height * reshape.Width, "Latent + LabelColumns",
+                    int area = reshape.Height * reshape.Width;
+                    layout.IntConstant("LabelArea", area, Int(area), $"positions of each label plane ({reshape.Height}x{reshape.Width})");
+                    layout.IntConstant("LabelColumns", model.Classes * area, "Classes * LabelArea", "values of the label's planes per row");
+                    layout.IntConstant("ConditionedLatent", model.Latent + model.Classes * area, "Latent + LabelColumns",
                         $"decoder input: z as {reshape} | one plane per class, ones in the label's");
                 }
                 else layout.IntConstant("ConditionedLatent", model.Latent + model.Classes, "Latent + Classes", "decoder input: z | one-hot label");
@@ -177,17 +178,11 @@ namespace Vae.Generator.Planning
             (input, inExpression, width) = (GaussianLatentOp.LatentBuffer, "Latent", model.Latent);
             if (conditional)
             {
-                int conditioned = LabelPlanes(model) is { } reshape ? model.Latent + model.Classes * reshape.Height * reshape.Width : model.Latent + model.Classes;
-                if (LabelPlanes(model) is not null)
-                {
-                    layout.Buffer("ZY", conditioned, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | the label's planes, one row per sample");
-                    ops.Add(new LabelPlanesOp(input, "ZY"));
-                }
-                else
-                {
-                    layout.Buffer("ZY", conditioned, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace, "z | one-hot label, one row per sample");
-                    ops.Add(new LabelLatentOp(input, "ZY"));
-                }
+                var planes = LabelPlanes(model);
+                int conditioned = model.Latent + model.Classes * (planes is null ? 1 : planes.Height * planes.Width);
+                layout.Buffer("ZY", conditioned, "ConditionedLatent", RowSpace.Samples, BufferKind.Workspace,
+                    planes is null ? "z | one-hot label, one row per sample" : "z | the label's planes, one row per sample");
+                ops.Add(planes is null ? new LabelLatentOp(input, "ZY") : new LabelPlanesOp(input, "ZY"));
                 (input, inExpression, width) = ("ZY", "ConditionedLatent", conditioned);
             }
             for (int i = 0; i < model.Decoder.Count; i++)

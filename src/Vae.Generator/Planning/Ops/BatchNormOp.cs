@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Globalization;
 using Vae.Generator.Planning.Activations;
@@ -10,8 +11,9 @@ namespace Vae.Generator.Planning.Ops
     /// convolution declared: Conv -> BatchNorm -> activation, so the convolution before it is planned with the identity.
     /// The Train program runs it in training mode (statistics of the batch over rows and positions, biased variance;
     /// the running statistics move by the momentum, the variance's unbiased); every other program in evaluation mode
-    /// (the running statistics). Weight and bias are parameters; running_mean and running_var are state after the
-    /// parameters in the flat buffer, which the optimiser never reaches; num_batches_tracked is an int64 the host counts.
+    /// (the running statistics), inside the convolution's epilogue (<see cref="ConvolutionBatchNormOp"/>). Weight and
+    /// bias are parameters; running_mean and running_var are state after the parameters in the flat buffer, which the
+    /// optimiser never reaches; num_batches_tracked is an int64 the host counts.
     /// Every reduction is one sum per channel in a fixed order (rows, then positions): no atomics, the same on any thread count.
     /// </summary>
     internal sealed record BatchNormOp(Side Side, string Name, string Prefix, ImageSpec Shape, ActivationFunction Activation, string Input,
@@ -118,18 +120,9 @@ out[gid] = {Activation.DeviceFunction}(y);", Reads("params"), Reads("x"), Reads(
             }
             else
             {
-                var args = new List<Arg>(Sizes());
-                args.AddRange(new[]
-                {
-                    Arg.Constant(Epsilon), Arg.Buffer(Input), Arg.Parameters(Weight), Arg.Parameters(Bias), Arg.Parameters(RunningMean),
-                    Arg.Parameters(RunningVar), Arg.Buffer(Pre), Arg.Buffer(Output),
-                });
-                yield return Step($"{Name} (evaluation): {shapes}; running statistics", Cpu(Method("EvaluationForward"), args.ToArray()),
-                    Launch(Kernel(KernelName("normalize_running"), $"{Name} (evaluation): y = weight (x - running_mean) / sqrt(running_var + eps) + bias, then {Activation.Name}; one work item per value.", $@"int c = (int)(gid % {M("Features")}) / {M("Area")};
-float y = params[{M("Weight")} + c] * ((x[gid] - params[{M("RunningMean")} + c]) / VAE_SQRT(params[{M("RunningVar")} + c] + {Macro(Epsilon)})) + params[{M("Bias")} + c];
-pre[gid] = y;
-out[gid] = {Activation.DeviceFunction}(y);", Reads("params"), Reads("x"), Writes("pre"), Writes("out")),
-                        Rows, Features, Arg.Buffer(Planner.ParametersBuffer), Arg.Buffer(Input), Arg.Buffer(Pre), Arg.Buffer(Output)));
+                // Evaluation mode runs in the convolution's epilogue (ConvolutionBatchNormOp, which Fusion always makes
+                // of a convolution and its BatchNorm); reaching here would silently skip the normalisation.
+                throw new InvalidOperationException($"{Name} runs in evaluation mode only fused into its convolution.");
             }
         }
 

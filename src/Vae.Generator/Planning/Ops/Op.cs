@@ -68,10 +68,10 @@ namespace Vae.Generator.Planning.Ops
         // Source helpers of the register-tiled device kernels (dense, convolution, quantiser).
 
         /// <summary>An int as C and C# write it, whatever the build machine's culture.</summary>
-        protected static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
+        internal static string Int(int value) => value.ToString(CultureInfo.InvariantCulture);
 
         /// <summary>ceil(extent / tile) as a C expression; the extent itself for a tile of 1.</summary>
-        protected static string Blocks(string extent, int tile) => tile == 1 ? extent : $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
+        internal static string Blocks(string extent, int tile) => tile == 1 ? extent : $"(({extent} + {Int(tile - 1)}) / {Int(tile)})";
 
         /// <summary>Lines of C, one per index 0 .. count - 1, from a template with {t} for the index.</summary>
         protected static string Each(int count, string template, string separator = "\n") =>

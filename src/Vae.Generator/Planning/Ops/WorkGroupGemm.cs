@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Vae.Generator.Planning.Ops
 {
     /// <summary>
@@ -41,12 +39,12 @@ for (int at = 0; at < {I(Tile * Tile)}; at++)
 }}" + (after.Length == 0 ? "" : "\n" + after);
 
         /// <summary>Blocks of <see cref="Block"/> along an extent, as a C (or C#) expression.</summary>
-        public static string Blocks(string extent) => $"(({extent} + {I(Block - 1)}) / {I(Block)})";
+        public static string Blocks(string extent) => Op.Blocks(extent, Block);
 
         /// <summary>The body that compiles for the device's kind: the work-group variant where VAE_WORK_GROUP_TILES is defined.</summary>
         public static string PerDeviceKind(string workGroups, string registers) =>
             "#ifdef VAE_WORK_GROUP_TILES\n" + workGroups + "\n#else\n" + registers + "\n#endif";
 
-        private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
+        private static string I(int value) => Op.Int(value);
     }
 }

@@ -46,19 +46,28 @@ public static unsafe class BatchNorm
         // The running statistics as a scale and a shift per channel, in scratch the size of the channel count.
         var mean = new float[channels];
         var invStd = new float[channels];
-        for (int c = 0; c < channels; c++)
-        {
-            mean[c] = runningMean[c];
-            invStd[c] = 1f / MathF.Sqrt(runningVar[c] + epsilon);
-        }
         fixed (float* m = mean, s = invStd)
         {
+            RunningStatistics(channels, epsilon, runningMean, runningVar, m, s);
             var job = new Job
             {
                 Rows = rows, Channels = channels, Area = area, X = x, Weight = weight, Bias = bias, Mean = m, InvStd = s, Pre = pre, Out = output,
                 Tasks = Math.Max(1, Math.Min(threads.Count, rows)),
             };
             threads.For(job.Tasks, &NormalizeTask<TAct>, &job);
+        }
+    }
+
+    /// <summary>
+    /// Evaluation mode's per-channel statistics: mean[c] = running_mean[c] and invStd[c] = 1 / sqrt(running_var[c] + eps),
+    /// as every evaluation-mode normalisation (here and fused into a convolution) computes them.
+    /// </summary>
+    internal static void RunningStatistics(int channels, float epsilon, Floats runningMean, Floats runningVar, float* mean, float* invStd)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            mean[c] = runningMean[c];
+            invStd[c] = 1f / MathF.Sqrt(runningVar[c] + epsilon);
         }
     }
 

@@ -149,15 +149,10 @@ public static unsafe class Convolution
         job.Panels = scratch + job.V.WeightFloats;
         if (norm is { } n)
         {
-            // The running statistics as BatchNorm.EvaluationForward takes them: the mean, and 1 / sqrt(var + eps).
             job.NormWeight = n.Weight; job.NormBias = n.Bias;
             job.NormMean = job.Panels + job.Tasks * job.V.TaskFloats;
             job.NormInvStd = job.NormMean + shape.OutChannels;
-            for (int c = 0; c < shape.OutChannels; c++)
-            {
-                job.NormMean[c] = n.RunningMean[c];
-                job.NormInvStd[c] = 1f / MathF.Sqrt(n.RunningVar[c] + n.Epsilon);
-            }
+            BatchNorm.RunningStatistics(shape.OutChannels, n.Epsilon, n.RunningMean, n.RunningVar, job.NormMean, job.NormInvStd);
         }
         if (!shape.Transposed && job.V.FlipCorrelate) Linear.Transpose(threads, weight, job.V.SmallChannels, job.V.Depth, job.WeightT);
         threads.For(job.Tasks, &ForwardTask<TAct>, &job);
